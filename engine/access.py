@@ -1,0 +1,132 @@
+"""Who may see and do what: the actor, and the scope rules of DESIGN §1 and §6.
+
+A thing outside the actor's scope is ``OutOfScope`` (shown as not found, so existence does not
+leak); a thing in scope that the actor's role may not touch is ``Forbidden``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from engine.assignment.models import Assignment
+from engine.case.models import Case
+from engine.errors import Forbidden, OutOfScope
+from engine.organisation.models import Account, OrgNode
+from engine.vocabulary import OrgKind, Role, Trigger
+from engine.workflow.guards import active_lead
+from engine.workflow.schema import TriggerSpec
+
+# Case triggers that a department or unit may fire only as the case's lead.
+_LEAD_ONLY = {Trigger.REQUEST_EXTENSION, Trigger.REQUEST_HARD_CASE, Trigger.APPEAL}
+_AREA_ROLES = (Role.COMMAND_CENTRE, Role.GRID, Role.ASSESSOR)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The person or process acting, with the org node they act for."""
+
+    role: Role
+    account_id: int | None = None
+    scope_id: int | None = None
+    scope_path: str = ""
+    scope_kind: OrgKind | None = None
+    # Communities a co-building unit is registered with (双报到).
+    communities: frozenset[int] = frozenset()
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(role=Role.SYSTEM)
+
+    @classmethod
+    def for_account(
+        cls, account: Account, scope: OrgNode | None, communities: Collection[int] = ()
+    ) -> Actor:
+        """The actor of a stored account."""
+        return cls(
+            role=Role(account.role),
+            account_id=account.id,
+            scope_id=scope.id if scope else None,
+            scope_path=scope.path if scope else "",
+            scope_kind=OrgKind(scope.kind) if scope else None,
+            communities=frozenset(communities),
+        )
+
+    def __str__(self) -> str:
+        who = f"account {self.account_id}" if self.account_id else "system"
+        return f"{self.role} ({who})"
+
+
+def can_see_case(actor: Actor, case: Case, assignments: Sequence[Assignment]) -> bool:
+    """Whether the actor may see the case at all."""
+    match actor.role:
+        case Role.ADMIN | Role.SYSTEM:
+            return True
+        case Role.COMMAND_CENTRE | Role.GRID | Role.ASSESSOR:
+            return bool(actor.scope_path) and case.area_path.startswith(actor.scope_path)
+        case Role.DEPARTMENT:
+            return any(a.org_id == actor.scope_id for a in assignments)
+        case Role.UNIT:
+            return any(a.org_id == actor.scope_id for a in assignments) or (
+                case.community_id in actor.communities
+            )
+        case Role.RESIDENT:
+            return actor.account_id is not None and case.reporter_account_id == actor.account_id
+        case _:
+            raise AssertionError(f"no visibility rule for role {actor.role}")
+
+
+def check_case_trigger(
+    actor: Actor,
+    trigger: str,
+    spec: TriggerSpec,
+    case: Case,
+    assignments: Sequence[Assignment],
+) -> None:
+    """Raise unless the actor may fire this case trigger on this case."""
+    if not can_see_case(actor, case, assignments):
+        raise OutOfScope(f"case {case.id} not found")
+    _check_role(actor, trigger, spec, f"case {case.id}")
+    if actor.role in (Role.DEPARTMENT, Role.UNIT) and trigger in _LEAD_ONLY:
+        lead = active_lead(assignments)
+        if lead is None or lead.org_id != actor.scope_id:
+            raise Forbidden(f"'{trigger}' on case {case.id} is for its lead department only")
+    if trigger == Trigger.CLAIM and case.community_id not in actor.communities:
+        raise Forbidden(f"case {case.id} is not in a community this unit is registered with")
+
+
+def check_assignment_trigger(
+    actor: Actor,
+    trigger: str,
+    spec: TriggerSpec,
+    assignment: Assignment,
+    case: Case,
+    assignments: Sequence[Assignment],
+) -> None:
+    """Raise unless the actor may fire this trigger on this assignment."""
+    if actor.role in (Role.DEPARTMENT, Role.UNIT):
+        if assignment.org_id != actor.scope_id:
+            raise OutOfScope(f"assignment {assignment.id} not found")
+    elif not can_see_case(actor, case, assignments):
+        raise OutOfScope(f"assignment {assignment.id} not found")
+    _check_role(actor, trigger, spec, f"assignment {assignment.id}")
+
+
+def _check_role(actor: Actor, trigger: str, spec: TriggerSpec, what: str) -> None:
+    if actor.role not in spec.roles:
+        allowed = ", ".join(spec.roles)
+        raise Forbidden(
+            f"role '{actor.role}' may not fire '{trigger}' on {what}; allowed: {allowed}"
+        )
+    district_only = spec.district_only and actor.role == Role.COMMAND_CENTRE
+    if district_only and actor.scope_kind != OrgKind.DISTRICT:
+        raise Forbidden(f"'{trigger}' on {what} is for a district command centre")
+
+
+def check_area_in_scope(actor: Actor, area: OrgNode) -> None:
+    """Raise unless the actor may raise or act on cases in this area."""
+    if actor.role in (Role.ADMIN, Role.SYSTEM, Role.RESIDENT):
+        return
+    if actor.role in _AREA_ROLES and area.path.startswith(actor.scope_path) and actor.scope_path:
+        return
+    raise Forbidden(f"{actor} may not act in area {area.id} ({area.name_zh})")

@@ -1,0 +1,1 @@
+"""Assignments: one per department (lead or assisting) on a case, with their own machine."""

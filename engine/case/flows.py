@@ -1,0 +1,279 @@
+"""What each trigger does beyond the change of state, and the moves that follow from it.
+
+Routed with ``match`` on the trigger; an unrouted trigger is a programming error, never a silent
+pass. Consequences (the case following its lead assignment, resolution when everyone is done)
+are fired by the system actor in the same transaction and recorded as their own events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from engine.access import Actor, can_see_case
+from engine.assignment.models import Assignment
+from engine.case.models import Case, CaseRequest
+from engine.case.payloads import (
+    CompletePayload,
+    DispatchPayload,
+    ExtensionDecisionPayload,
+    MergePayload,
+    ObjectPayload,
+    Payload,
+    RatePayload,
+    Reasoned,
+    VerifyPayload,
+)
+from engine.deadline.service import extend
+from engine.duration import Duration
+from engine.errors import IllegalTransition, InvalidInput
+from engine.lifecycle import CaseUnit
+from engine.organisation.models import OrgNode
+from engine.organisation.service import route
+from engine.vocabulary import (
+    AssignmentRole,
+    AssignmentState,
+    CaseState,
+    OrgKind,
+    RequestKind,
+    RequestStatus,
+    Role,
+    Trigger,
+)
+from engine.workflow.guards import active_lead
+
+SYSTEM = Actor.system()
+_OPEN = (AssignmentState.ASSIGNED, AssignmentState.ACCEPTED, AssignmentState.ON_SITE)
+_ENDED = (CaseState.MERGED, CaseState.CANCELLED)
+
+
+def dispatch_targets(unit: CaseUnit, actor: Actor, p: DispatchPayload) -> tuple[int, list[int]]:
+    """The lead and assisting org ids of a dispatch, chosen by hand or by routing rule."""
+    lead, assisting = p.lead, list(p.assisting)
+    if lead is None:
+        if unit.case.category_id is None:
+            raise InvalidInput(f"case {unit.case.id} has no category; name a lead department")
+        routed = route(
+            unit.session, category_id=unit.case.category_id, area_path=unit.case.area_path
+        )
+        if routed is None:
+            raise InvalidInput(
+                f"no routing rule for case {unit.case.id}'s category; name a lead department"
+            )
+        lead, suggested = routed
+        assisting = assisting or [a for a in suggested if a != lead]
+    for org_id in [lead, *assisting]:
+        _check_target(unit, actor, org_id)
+    return lead, assisting
+
+
+def _check_target(unit: CaseUnit, actor: Actor, org_id: int) -> None:
+    org = unit.session.get(OrgNode, org_id)
+    kinds = (OrgKind.DEPARTMENT, OrgKind.UNIT)
+    if org is None or org.kind not in kinds or not org.active:
+        raise InvalidInput(f"dispatch: {org_id} is not an active department or unit")
+    parent = unit.session.get(OrgNode, org.parent_id) if org.parent_id else None
+    # A street's own department serves that street only; district departments serve all streets.
+    if (
+        parent is not None
+        and parent.kind == OrgKind.STREET
+        and not unit.case.area_path.startswith(parent.path)
+    ):
+        raise InvalidInput(f"dispatch: department {org_id} belongs to another street")
+    if org.kind == OrgKind.UNIT and unit.workflow.spec.kind != "community_whistle":
+        raise InvalidInput(
+            f"dispatch: {org_id} is a co-building unit; only community whistles go to units"
+        )
+
+
+def create_assignments(unit: CaseUnit, lead: int, assisting: Sequence[int]) -> list[Assignment]:
+    """New assignments in the workflow's initial state, flushed so their ids exist."""
+    created = []
+    for org_id, role in [(lead, AssignmentRole.LEAD)] + [
+        (a, AssignmentRole.ASSISTING) for a in assisting
+    ]:
+        a = Assignment(
+            case_id=unit.case.id,
+            org_id=org_id,
+            role=role,
+            state=unit.workflow.spec.assignment.initial,
+            created_at=unit.now,
+            evidence=[],
+        )
+        unit.session.add(a)
+        created.append(a)
+    unit.session.flush()
+    unit.assignments.extend(created)
+    return created
+
+
+def _request(unit: CaseUnit, actor: Actor, kind: RequestKind, payload: Payload) -> None:
+    lead = active_lead(unit.assignments)
+    request = CaseRequest(
+        case_id=unit.case.id,
+        assignment_id=lead.id if lead else None,
+        kind=kind,
+        status=RequestStatus.PENDING,
+        payload=payload.model_dump(mode="json", exclude_none=True),
+        requested_by_id=actor.account_id,
+        requested_at=unit.now,
+    )
+    unit.session.add(request)
+    unit.requests.append(request)
+
+
+def _decide(
+    unit: CaseUnit, actor: Actor, kind: RequestKind, approve: bool, note: str | None
+) -> CaseRequest:
+    request = next(r for r in unit.requests if r.kind == kind and r.status == RequestStatus.PENDING)
+    request.status = RequestStatus.APPROVED if approve else RequestStatus.DENIED
+    request.decided_by_id = actor.account_id
+    request.decided_at = unit.now
+    request.decision_note = note
+    return request
+
+
+def _withdraw_open(unit: CaseUnit, *, keep: Assignment | None = None) -> None:
+    for a in unit.assignments:
+        if a is not keep and a.state in (*_OPEN, AssignmentState.OBJECTED):
+            unit.fire_assignment(SYSTEM, a, Trigger.WITHDRAW, {"cause": unit.case.state})
+            a.withdrawn_at = unit.now
+
+
+def try_resolve(unit: CaseUnit) -> None:
+    """Resolve the case when its lead is done and every assisting assignment is settled."""
+    if unit.case.state == CaseState.REPORTING_IN and unit.may_fire_case(Trigger.RESOLVE):
+        unit.fire_case(SYSTEM, Trigger.RESOLVE)
+        unit.case.resolved_at = unit.now
+
+
+def _merge_target(unit: CaseUnit, actor: Actor, p: MergePayload) -> Case:
+    if p.into == unit.case.id:
+        raise InvalidInput(f"merge: case {unit.case.id} cannot be merged into itself")
+    target = unit.session.get(Case, p.into)
+    if target is None:
+        raise InvalidInput(f"merge: case {p.into} not found")
+    others = list(unit.session.scalars(select(Assignment).where(Assignment.case_id == target.id)))
+    if not can_see_case(actor, target, others):
+        raise InvalidInput(f"merge: case {p.into} not found")
+    if target.state in _ENDED:
+        raise InvalidInput(f"merge: case {p.into} is '{target.state}' and cannot take duplicates")
+    return target
+
+
+def apply_case_effects(unit: CaseUnit, actor: Actor, trigger: str, p: Payload) -> None:
+    """The effects of a case trigger fired by a person, after its state change."""
+    case, now = unit.case, unit.now
+    match trigger:
+        case Trigger.DISPATCH | Trigger.CLAIM:
+            case.dispatched_at = case.dispatched_at or now
+        case Trigger.RATE:
+            assert isinstance(p, RatePayload)
+            case.rating, case.solved, case.stars = p.grade, p.solved, p.stars
+            case.rating_comment, case.rated_at = p.comment, now
+        case Trigger.REDO:
+            case.redo_count += 1
+            case.rating = case.solved = case.stars = case.rated_at = case.resolved_at = None
+            lead = active_lead(unit.assignments)
+            if lead is None:
+                raise IllegalTransition(f"case {case.id} has no lead assignment to redo")
+            unit.fire_assignment(SYSTEM, lead, Trigger.REOPEN, {"cause": Trigger.REDO})
+            lead.done_at = None
+        case Trigger.VERIFY:
+            assert isinstance(p, VerifyPayload)
+            case.verified_solved = p.solved
+        case Trigger.MERGE:
+            assert isinstance(p, MergePayload)
+            case.merged_into_id = _merge_target(unit, actor, p).id
+            case.closed_at = now
+            _withdraw_open(unit)
+        case Trigger.CANCEL:
+            assert isinstance(p, Reasoned)
+            case.cancel_reason, case.closed_at = p.reason, now
+            _withdraw_open(unit)
+        case _:
+            _apply_request_effects(unit, actor, trigger, p)
+
+
+def _apply_request_effects(unit: CaseUnit, actor: Actor, trigger: str, p: Payload) -> None:
+    """Requests that wait for a decision (extension, hard case, appeal) and the decisions."""
+    match trigger:
+        case Trigger.REQUEST_EXTENSION:
+            _request(unit, actor, RequestKind.EXTENSION, p)
+        case Trigger.APPROVE_EXTENSION:
+            assert isinstance(p, ExtensionDecisionPayload)
+            request = _decide(unit, actor, RequestKind.EXTENSION, True, p.note)
+            _extend(unit, Duration.parse(p.extend_by or str(request.payload["extend_by"])))
+        case Trigger.DENY_EXTENSION:
+            _decide(unit, actor, RequestKind.EXTENSION, False, p.note)
+        case Trigger.REQUEST_HARD_CASE:
+            _request(unit, actor, RequestKind.HARD_CASE, p)
+        case Trigger.APPROVE_HARD_CASE | Trigger.DENY_HARD_CASE:
+            approve = trigger == Trigger.APPROVE_HARD_CASE
+            _decide(unit, actor, RequestKind.HARD_CASE, approve, p.note)
+        case Trigger.APPEAL:
+            _request(unit, actor, RequestKind.APPEAL, p)
+        case Trigger.UPHOLD_APPEAL:
+            request = _decide(unit, actor, RequestKind.APPEAL, True, p.note)
+            unit.case.excluded, unit.case.exclusion_reason = True, str(request.payload["kind"])
+        case Trigger.REJECT_APPEAL:
+            _decide(unit, actor, RequestKind.APPEAL, False, p.note)
+        case _:
+            raise AssertionError(f"no effects routed for case trigger '{trigger}'")
+
+
+def _extend(unit: CaseUnit, by: Duration) -> None:
+    extendable = [d for d in unit.running if unit.workflow.spec.clocks[d.clock].extendable]
+    if not extendable:
+        raise IllegalTransition(f"case {unit.case.id} has no running clock that can be extended")
+    for deadline in extendable:
+        extend(workflow=unit.workflow, calendar=unit.rt.calendar, deadline=deadline, by=by)
+    unit.case.extension_count += 1
+
+
+def apply_assignment_effects(
+    unit: CaseUnit, actor: Actor, a: Assignment, trigger: str, before: str, p: Payload
+) -> None:
+    """The effects of an assignment trigger, including the case's following moves."""
+    is_lead, now = a.role == AssignmentRole.LEAD, unit.now
+    match trigger:
+        case Trigger.ACCEPT:
+            a.accepted_at = now
+            if is_lead and unit.may_fire_case(Trigger.LEAD_ACCEPTED):
+                unit.fire_case(SYSTEM, Trigger.LEAD_ACCEPTED, {"assignment_id": a.id})
+        case Trigger.OBJECT:
+            assert isinstance(p, ObjectPayload)
+            a.objected_from, a.objection_reason = AssignmentState(before), p.reason
+            if is_lead:
+                unit.fire_case(SYSTEM, Trigger.LEAD_OBJECTED, {"assignment_id": a.id})
+        case Trigger.UPHOLD_OBJECTION:
+            a.withdrawn_at = now
+            if is_lead:
+                _withdraw_open(unit, keep=a)
+                unit.fire_case(SYSTEM, Trigger.OBJECTION_UPHELD, {"assignment_id": a.id})
+            else:
+                try_resolve(unit)
+        case Trigger.REJECT_OBJECTION:
+            a.objected_from = None
+            if is_lead:
+                unit.fire_case(SYSTEM, Trigger.OBJECTION_REJECTED, {"assignment_id": a.id})
+        case Trigger.REPORT_IN:
+            a.on_site_at = now
+        case Trigger.PROGRESS:
+            pass  # the event is the record
+        case Trigger.COMPLETE:
+            assert isinstance(p, CompletePayload)
+            a.done_at, a.result, a.evidence = now, p.result, list(p.evidence)
+            a.service_hours = p.service_hours
+            try_resolve(unit)
+        case _:
+            raise AssertionError(f"no effects routed for assignment trigger '{trigger}'")
+
+
+def claim(unit: CaseUnit, actor: Actor) -> Assignment:
+    """A co-building unit takes a published demand: it becomes the lead and accepts at once."""
+    if actor.role != Role.UNIT or actor.scope_id is None:
+        raise InvalidInput("claim: only a co-building unit account can claim")
+    (assignment,) = create_assignments(unit, actor.scope_id, [])
+    return assignment

@@ -1,0 +1,173 @@
+"""What each trigger accepts besides its name: one pydantic model per trigger.
+
+A wrong payload is an ``InvalidInput`` naming the field; nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from engine.duration import Duration
+from engine.errors import InvalidInput
+from engine.vocabulary import AppealKind, Rating, Trigger
+
+NOTE = 2000
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str | None = Field(default=None, max_length=NOTE)
+
+
+class Empty(Payload):
+    pass
+
+
+class Reasoned(Payload):
+    reason: str = Field(min_length=2, max_length=NOTE)
+
+
+class DispatchPayload(Payload):
+    # None: the routing rule of the case's category and area chooses.
+    lead: int | None = None
+    assisting: list[int] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> DispatchPayload:
+        ids = [*self.assisting, *([self.lead] if self.lead is not None else [])]
+        if len(ids) != len(set(ids)):
+            raise ValueError("a department is named twice among lead and assisting")
+        return self
+
+
+# 5-star scale onto the three grades: 5-4 satisfied, 3 basically satisfied, 2-1 dissatisfied.
+STARS_TO_RATING = {
+    5: Rating.SATISFIED,
+    4: Rating.SATISFIED,
+    3: Rating.BASICALLY_SATISFIED,
+    2: Rating.DISSATISFIED,
+    1: Rating.DISSATISFIED,
+}
+
+
+class RatePayload(Payload):
+    solved: bool
+    rating: Rating | None = None
+    stars: int | None = Field(default=None, ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=NOTE)
+
+    @model_validator(mode="after")
+    def _one_scale(self) -> RatePayload:
+        if (self.rating is None) == (self.stars is None):
+            raise ValueError("give exactly one of 'rating' and 'stars'")
+        return self
+
+    @property
+    def grade(self) -> Rating:
+        return self.rating if self.rating is not None else STARS_TO_RATING[self.stars or 0]
+
+
+class VerifyPayload(Payload):
+    solved: bool
+
+
+class ExtensionRequestPayload(Reasoned):
+    extend_by: str
+
+    @field_validator("extend_by")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        return str(Duration.parse(value))
+
+
+class ExtensionDecisionPayload(Payload):
+    # The centre may grant less (or more) than was asked for.
+    extend_by: str | None = None
+
+    @field_validator("extend_by")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        return None if value is None else str(Duration.parse(value))
+
+
+class MergePayload(Payload):
+    into: int
+
+
+class AppealPayload(Reasoned):
+    kind: AppealKind
+
+
+class ObjectPayload(Reasoned):
+    pass
+
+
+class ReportInPayload(Payload):
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+
+
+class ProgressPayload(Payload):
+    note: str = Field(min_length=1, max_length=NOTE)
+
+
+class CompletePayload(Payload):
+    result: str = Field(min_length=2, max_length=10_000)
+    evidence: list[str] = Field(default_factory=list, max_length=20)
+    service_hours: float | None = Field(default=None, gt=0, le=10_000)
+
+    @field_validator("evidence")
+    @classmethod
+    def _refs(cls, refs: list[str]) -> list[str]:
+        for ref in refs:
+            if not ref or len(ref) > 500:
+                raise ValueError("each evidence reference is 1..500 characters")
+        return refs
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    Trigger.DISPATCH: DispatchPayload,
+    Trigger.CLAIM: Empty,
+    Trigger.RATE: RatePayload,
+    Trigger.REDO: Reasoned,
+    Trigger.VERIFY: VerifyPayload,
+    Trigger.REQUEST_EXTENSION: ExtensionRequestPayload,
+    Trigger.APPROVE_EXTENSION: ExtensionDecisionPayload,
+    Trigger.DENY_EXTENSION: Empty,
+    Trigger.REQUEST_HARD_CASE: Reasoned,
+    Trigger.APPROVE_HARD_CASE: Empty,
+    Trigger.DENY_HARD_CASE: Empty,
+    Trigger.MERGE: MergePayload,
+    Trigger.CANCEL: Reasoned,
+    Trigger.APPEAL: AppealPayload,
+    Trigger.UPHOLD_APPEAL: Empty,
+    Trigger.REJECT_APPEAL: Empty,
+    Trigger.ACCEPT: Empty,
+    Trigger.OBJECT: ObjectPayload,
+    Trigger.UPHOLD_OBJECTION: Empty,
+    Trigger.REJECT_OBJECTION: Empty,
+    Trigger.REPORT_IN: ReportInPayload,
+    Trigger.PROGRESS: ProgressPayload,
+    Trigger.COMPLETE: CompletePayload,
+}
+
+
+def parse_payload(trigger: str, data: Mapping[str, Any], requires: list[str]) -> Payload:
+    """Validate a trigger's payload, including the fields the workflow insists on."""
+    model = PAYLOADS.get(trigger, Empty)
+    try:
+        payload = model.model_validate(dict(data))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise InvalidInput(f"'{trigger}' payload: {problems}") from None
+    for field in requires:
+        if getattr(payload, field, None) in (None, "", []):
+            raise InvalidInput(f"'{trigger}' payload: {field}: required by this workflow")
+    return payload

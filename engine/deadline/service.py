@@ -1,0 +1,137 @@
+"""Clocks follow states: after every move, open, keep or close the deadline rows of DESIGN §3.
+
+A clock opens when its subject enters a ``starts_in`` state and none is open, runs while the
+subject stays in ``runs_in``, is met (on time or late) on entering ``met_in``, and is cancelled on
+entering any other state. All of it happens in the same transaction as the move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.assignment.models import Assignment
+from engine.calendar import WorkCalendar
+from engine.case.models import Case
+from engine.deadline.models import Deadline
+from engine.duration import Duration
+from engine.vocabulary import DeadlineState, Priority, Subject
+from engine.workflow.loader import Workflow
+from engine.workflow.schema import ClockSpec, LadderStep
+
+
+def open_deadlines(session: Session, case_id: int) -> list[Deadline]:
+    """The case's running clocks."""
+    stmt = select(Deadline).where(Deadline.case_id == case_id, Deadline.state == DeadlineState.OPEN)
+    return list(session.scalars(stmt))
+
+
+def step_time(deadline: Deadline, step: LadderStep, calendar: WorkCalendar) -> datetime:
+    """When a ladder step of this deadline falls due."""
+    fraction = step.fraction
+    if fraction is not None:
+        return deadline.started_at + (deadline.due_at - deadline.started_at) * fraction
+    offset = step.offset
+    assert offset is not None
+    return calendar.add(deadline.due_at, offset)
+
+
+def schedule(deadline: Deadline, ladder: Sequence[LadderStep], calendar: WorkCalendar) -> None:
+    """Point the deadline at its next ladder step, or at nothing when the ladder is done."""
+    if deadline.state != DeadlineState.OPEN or deadline.step_index >= len(ladder):
+        deadline.next_step = None
+        deadline.next_fire_at = None
+        return
+    step = ladder[deadline.step_index]
+    deadline.next_step = step.step.value
+    deadline.next_fire_at = step_time(deadline, step, calendar)
+
+
+def sync_clocks(
+    session: Session,
+    *,
+    workflow: Workflow,
+    calendar: WorkCalendar,
+    case: Case,
+    assignments: Iterable[Assignment],
+    running: list[Deadline],
+    now: datetime,
+) -> None:
+    """Bring the deadline rows in line with the states of the case and its assignments."""
+    priority = Priority(case.priority)
+    for name, spec in workflow.clocks(Subject.CASE):
+        _sync_one(
+            session, workflow, calendar, name, spec, case, None, case.state, priority, running, now
+        )
+    for assignment in assignments:
+        for name, spec in workflow.clocks(Subject.ASSIGNMENT):
+            if assignment.role not in spec.assignment_roles:
+                continue
+            _sync_one(
+                session, workflow, calendar, name, spec, case, assignment, assignment.state,
+                priority, running, now,
+            )  # fmt: skip
+
+
+def _sync_one(
+    session: Session,
+    workflow: Workflow,
+    calendar: WorkCalendar,
+    name: str,
+    spec: ClockSpec,
+    case: Case,
+    assignment: Assignment | None,
+    state: str,
+    priority: Priority,
+    running: list[Deadline],
+    now: datetime,
+) -> None:
+    assignment_id = assignment.id if assignment is not None else None
+    current = next(
+        (d for d in running if d.clock == name and d.assignment_id == assignment_id), None
+    )
+    if current is not None:
+        if state in spec.runs_in:
+            return
+        met = state in spec.met_in
+        current.state = (
+            (DeadlineState.MET if now <= current.due_at else DeadlineState.LATE)
+            if met
+            else DeadlineState.CANCELLED
+        )
+        current.closed_at = now
+        current.next_step = None
+        current.next_fire_at = None
+        running.remove(current)
+    if state in spec.starts_in:
+        limit = spec.limits[priority]
+        deadline = Deadline(
+            case_id=case.id,
+            assignment_id=assignment_id,
+            clock=name,
+            limit=str(limit),
+            started_at=now,
+            due_at=calendar.add(now, limit),
+            state=DeadlineState.OPEN,
+            extension_count=0,
+            step_index=0,
+        )
+        schedule(deadline, workflow.spec.ladder_of(name), calendar)
+        session.add(deadline)
+        running.append(deadline)
+
+
+def extend(
+    *,
+    workflow: Workflow,
+    calendar: WorkCalendar,
+    deadline: Deadline,
+    by: Duration,
+) -> None:
+    """Move a running deadline's due time by ``by`` and re-plan the steps not yet applied."""
+    deadline.due_at = calendar.add(deadline.due_at, by)
+    deadline.extension_count += 1
+    schedule(deadline, workflow.spec.ladder_of(deadline.clock), calendar)

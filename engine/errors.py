@@ -1,0 +1,46 @@
+"""Named errors of the domain. Each message carries the id and the state it is about.
+
+The faces map each class to one status code in one place (``api/``); nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+
+class WhistleError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class NotFound(WhistleError):
+    """The thing does not exist, or exists outside the actor's scope (the two look alike)."""
+
+
+class OutOfScope(NotFound):
+    """The actor may not see this: reported as not found so that existence does not leak."""
+
+
+class Forbidden(WhistleError):
+    """The actor sees the thing but its role may not do this."""
+
+
+class IllegalTransition(WhistleError):
+    """The trigger is not allowed from the current state."""
+
+
+class GuardFailed(IllegalTransition):
+    """The trigger exists from this state but a named guard does not hold."""
+
+
+class StaleVersion(WhistleError):
+    """The caller acted on an older version than the one stored: a lost update was prevented."""
+
+
+class InvalidInput(WhistleError):
+    """A payload or argument is wrong; the message names the field."""
+
+
+class WorkflowError(WhistleError):
+    """A workflow definition is invalid; the message names the file and the field."""
+
+
+class ChainBroken(WhistleError):
+    """An audit chain does not verify; the message names the case and the sequence number."""

@@ -1,0 +1,1 @@
+"""Events: the append-only, hash-chained history of every case."""

@@ -1,0 +1,149 @@
+"""Appending events to a case's hash chain, and verifying every chain.
+
+Each event's hash is SHA-256 over the previous hash and the event's canonical JSON, so editing,
+deleting or reordering any row breaks the chain at that row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.access import Actor
+from engine.case.models import Case
+from engine.event.models import Event
+
+
+def canonical_json(body: Mapping[str, Any]) -> str:
+    """The one text form of an event that its hash covers."""
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_body(event: Event) -> dict[str, Any]:
+    """The hashed fields of an event, as plain JSON values."""
+    return {
+        "case_id": event.case_id,
+        "seq": event.seq,
+        "at": _stamp(event.at),
+        "actor_id": event.actor_id,
+        "actor_role": str(event.actor_role),
+        "trigger": event.trigger,
+        "subject": event.subject,
+        "assignment_id": event.assignment_id,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "payload": event.payload,
+    }
+
+
+def link_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
+    """SHA-256 of the previous hash followed by the canonical body."""
+    return hashlib.sha256((prev_hash + canonical_json(body)).encode("utf-8")).hexdigest()
+
+
+def append_event(
+    session: Session,
+    case: Case,
+    *,
+    actor: Actor,
+    trigger: str,
+    subject: str,
+    from_state: str | None,
+    to_state: str | None,
+    now: datetime,
+    payload: Mapping[str, Any] | None = None,
+    assignment_id: int | None = None,
+) -> Event:
+    """Add the next event of the case's chain to the session and move the chain's head."""
+    event = Event(
+        case_id=case.id,
+        seq=case.event_count + 1,
+        at=now,
+        actor_id=actor.account_id,
+        actor_role=actor.role,
+        trigger=str(trigger),
+        subject=str(subject),
+        assignment_id=assignment_id,
+        from_state=from_state,
+        to_state=to_state,
+        payload=json.loads(json.dumps(dict(payload or {}), ensure_ascii=False, default=str)),
+        prev_hash=case.last_hash,
+    )
+    event.hash = link_hash(event.prev_hash, event_body(event))
+    case.event_count = event.seq
+    case.last_hash = event.hash
+    session.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    case_id: int
+    seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} event {self.seq}: {self.reason}"
+
+
+def verify_chains(session: Session, *, case_id: int | None = None) -> Iterator[BrokenLink]:
+    """Yield the first broken link of each case whose chain does not verify."""
+    heads = select(Case.id, Case.event_count, Case.last_hash).order_by(Case.id)
+    events = select(Event).order_by(Event.case_id, Event.seq)
+    if case_id is not None:
+        heads = heads.where(Case.id == case_id)
+        events = events.where(Event.case_id == case_id)
+    head_of = {cid: (count, last) for cid, count, last in session.execute(heads)}
+    current: int | None = None
+    prev, expected_seq, broken = "", 1, False
+    seen: set[int] = set()
+    for event in session.scalars(events.execution_options(yield_per=2000)):
+        if event.case_id != current:
+            if current is not None and not broken:
+                yield from _check_head(current, expected_seq - 1, prev, head_of)
+            current, prev, expected_seq, broken = event.case_id, "", 1, False
+            seen.add(event.case_id)
+        if broken:
+            continue
+        reason = _link_problem(event, prev, expected_seq)
+        if reason:
+            broken = True
+            yield BrokenLink(event.case_id, event.seq, reason)
+            continue
+        prev, expected_seq = event.hash, expected_seq + 1
+    if current is not None and not broken:
+        yield from _check_head(current, expected_seq - 1, prev, head_of)
+    for cid, (count, _) in head_of.items():
+        if cid not in seen and count:
+            yield BrokenLink(cid, 1, f"the case records {count} events but none is stored")
+
+
+def _link_problem(event: Event, prev: str, expected_seq: int) -> str | None:
+    if event.seq != expected_seq:
+        return f"sequence jumps from {expected_seq - 1} to {event.seq} (an event is missing)"
+    if event.prev_hash != prev:
+        return "prev_hash does not match the hash of the event before it"
+    if link_hash(prev, event_body(event)) != event.hash:
+        return "content does not match its hash (the row was edited)"
+    return None
+
+
+def _check_head(
+    case_id: int, last_seq: int, last_hash: str, heads: Mapping[int, tuple[int, str]]
+) -> Iterator[BrokenLink]:
+    count, head = heads.get(case_id, (last_seq, last_hash))
+    if count != last_seq or head != last_hash:
+        yield BrokenLink(
+            case_id, last_seq + 1, f"the case records {count} events; the chain ends at {last_seq}"
+        )

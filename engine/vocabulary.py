@@ -1,0 +1,159 @@
+"""The product's vocabulary as enums (DESIGN §2): roles, org kinds, states, triggers, priorities.
+
+Every status, trigger and role in code, fixtures and tests is one of these members, never a bare
+string, so that a renamed state is a type error rather than a silent miss.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    COMMAND_CENTRE = "command_centre"
+    DEPARTMENT = "department"
+    UNIT = "unit"
+    GRID = "grid"
+    RESIDENT = "resident"
+    ASSESSOR = "assessor"
+    SYSTEM = "system"
+
+
+class OrgKind(StrEnum):
+    DISTRICT = "district"
+    STREET = "street"
+    COMMUNITY = "community"
+    GRID = "grid"
+    DEPARTMENT = "department"
+    UNIT = "unit"
+
+
+AREA_KINDS = (OrgKind.DISTRICT, OrgKind.STREET, OrgKind.COMMUNITY, OrgKind.GRID)
+
+
+class CaseState(StrEnum):
+    REPORTED = "reported"
+    ASSIGNED = "assigned"
+    REPORTING_IN = "reporting_in"
+    RESOLVED = "resolved"
+    RATED = "rated"
+    RETURNED = "returned"
+    HARD_CASE = "hard_case"
+    CLOSED = "closed"
+    MERGED = "merged"
+    CANCELLED = "cancelled"
+
+
+class AssignmentState(StrEnum):
+    ASSIGNED = "assigned"
+    ACCEPTED = "accepted"
+    ON_SITE = "on_site"
+    DONE = "done"
+    OBJECTED = "objected"
+    WITHDRAWN = "withdrawn"
+
+
+class AssignmentRole(StrEnum):
+    LEAD = "lead"
+    ASSISTING = "assisting"
+
+
+class Priority(StrEnum):
+    EMERGENCY = "emergency"
+    URGENT = "urgent"
+    NORMAL = "normal"
+    COMPLEX = "complex"
+
+
+class Subject(StrEnum):
+    """What a trigger or a clock acts on."""
+
+    CASE = "case"
+    ASSIGNMENT = "assignment"
+
+
+class Trigger(StrEnum):
+    # -- case, fired by people
+    RAISE = "raise"
+    DISPATCH = "dispatch"
+    CLAIM = "claim"
+    RATE = "rate"
+    REDO = "redo"
+    VERIFY = "verify"
+    REQUEST_EXTENSION = "request_extension"
+    APPROVE_EXTENSION = "approve_extension"
+    DENY_EXTENSION = "deny_extension"
+    REQUEST_HARD_CASE = "request_hard_case"
+    APPROVE_HARD_CASE = "approve_hard_case"
+    DENY_HARD_CASE = "deny_hard_case"
+    MERGE = "merge"
+    CANCEL = "cancel"
+    APPEAL = "appeal"
+    UPHOLD_APPEAL = "uphold_appeal"
+    REJECT_APPEAL = "reject_appeal"
+    # -- case, fired by the engine as a consequence of an assignment move or a clock
+    LEAD_ACCEPTED = "lead_accepted"
+    LEAD_OBJECTED = "lead_objected"
+    OBJECTION_UPHELD = "objection_upheld"
+    OBJECTION_REJECTED = "objection_rejected"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+    # -- the escalation ladder (case events, the clock named in the payload)
+    REMIND = "remind"
+    OVERDUE = "overdue"
+    SUPERVISE = "supervise"
+    RED = "red"
+    # -- assignment
+    ACCEPT = "accept"
+    OBJECT = "object"
+    UPHOLD_OBJECTION = "uphold_objection"
+    REJECT_OBJECTION = "reject_objection"
+    REPORT_IN = "report_in"
+    PROGRESS = "progress"
+    COMPLETE = "complete"
+    REOPEN = "reopen"
+    WITHDRAW = "withdraw"
+
+
+LADDER_STEPS = (Trigger.REMIND, Trigger.OVERDUE, Trigger.SUPERVISE, Trigger.RED)
+
+
+class Rating(StrEnum):
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    DISSATISFIED = "dissatisfied"
+
+
+class RequestKind(StrEnum):
+    """Requests that wait for a command centre's decision."""
+
+    EXTENSION = "extension"
+    HARD_CASE = "hard_case"
+    APPEAL = "appeal"
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+class AppealKind(StrEnum):
+    RATING = "rating"
+    UNREASONABLE_DEMAND = "unreasonable_demand"
+
+
+class DeadlineState(StrEnum):
+    OPEN = "open"
+    MET = "met"
+    LATE = "late"
+    CANCELLED = "cancelled"
+
+
+class Source(StrEnum):
+    HOTLINE = "hotline"
+    APP = "app"
+    WEB = "web"
+    WHISTLE = "whistle"
+    IMPORT = "import"

@@ -1,0 +1,1 @@
+"""Workflows as data: the schema, the loader, the shared state machines and their diagrams."""
