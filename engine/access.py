@@ -84,6 +84,11 @@ def check_case_trigger(
     assignments: Sequence[Assignment],
 ) -> None:
     """Raise unless the actor may fire this case trigger on this case."""
+    unregistered = trigger == Trigger.CLAIM and case.community_id not in actor.communities
+    # A community's demands are published to the units of its district, so a unit that is not
+    # registered with the community is told why it may not claim rather than "not found".
+    if unregistered and actor.role == Role.UNIT and _in_units_district(actor, case):
+        raise Forbidden(f"case {case.id} is not in a community this unit is registered with")
     if not can_see_case(actor, case, assignments):
         raise OutOfScope(f"case {case.id} not found")
     _check_role(actor, trigger, spec, f"case {case.id}")
@@ -91,8 +96,15 @@ def check_case_trigger(
         lead = active_lead(assignments)
         if lead is None or lead.org_id != actor.scope_id:
             raise Forbidden(f"'{trigger}' on case {case.id} is for its lead department only")
-    if trigger == Trigger.CLAIM and case.community_id not in actor.communities:
+    if unregistered:
         raise Forbidden(f"case {case.id} is not in a community this unit is registered with")
+
+
+def _in_units_district(actor: Actor, case: Case) -> bool:
+    # A unit's node sits directly under its district: the district's path is the unit's less
+    # its last segment ("/1/9/" -> "/1/").
+    district_path = actor.scope_path.rstrip("/").rpartition("/")[0] + "/"
+    return district_path != "/" and case.area_path.startswith(district_path)
 
 
 def check_assignment_trigger(

@@ -85,9 +85,13 @@ def make_city(session: Session, *, now: datetime) -> City:
         ]
     ]
     street_dept = org.create_node(
-        session, kind=OrgKind.DEPARTMENT, code="DEP-S1-SAFE", name_zh="东华门平安办", name_en="S1 safety",
+        session,
+        kind=OrgKind.DEPARTMENT,
+        code="DEP-S1-SAFE",
+        name_zh="东华门平安办",
+        name_en="S1 safety",
         parent=streets[0],
-    )  # fmt: skip
+    )
     unit = org.create_node(
         session,
         kind=OrgKind.UNIT,
@@ -183,8 +187,15 @@ def make_case(
                         payload=payload, now=clock.advance(step))  # fmt: skip
 
     def move(a: Assignment, actor: Actor, trigger: Trigger, payload: dict[str, Any]) -> None:
-        transition_assignment(session=session, rt=rt, actor=actor, assignment_id=a.id,
-                              trigger=trigger, payload=payload, now=clock.advance(step))  # fmt: skip
+        transition_assignment(
+            session=session,
+            rt=rt,
+            actor=actor,
+            assignment_id=a.id,
+            trigger=trigger,
+            payload=payload,
+            now=clock.advance(step),
+        )
 
     if target >= 1:
         extra = [city.departments[1].id] if assisting else []

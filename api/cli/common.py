@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from engine.config import Settings, get_settings
@@ -21,7 +23,15 @@ class CliError(click.ClickException):
 
 
 def settings() -> Settings:
-    return get_settings()
+    """The settings, or a clear error naming the bad environment variable."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
+            for e in exc.errors(include_url=False)
+        )
+        raise CliError(f"bad configuration: {problems}") from None
 
 
 def runtime() -> Runtime:
@@ -42,5 +52,7 @@ def session_scope() -> Iterator[Session]:
     try:
         with make_session_factory(engine)() as session:
             yield session
+    except OperationalError as exc:
+        raise CliError(f"database unreachable or unusable: {exc.orig}") from None
     finally:
         engine.dispose()

@@ -7,7 +7,7 @@ review when the lead objects, and resolves when everyone is done.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -65,11 +65,8 @@ def transition_assignment(
     return assignment
 
 
-def allowed_assignment_triggers(
-    *, session: Session, rt: Runtime, actor: Actor, assignment_id: int
-) -> list[str]:
-    """The assignment triggers this actor could fire now."""
-    unit, assignment = _load(session, rt, assignment_id, datetime.now(UTC))
+def allowed_on_assignment(unit: CaseUnit, actor: Actor, assignment: Assignment) -> list[str]:
+    """The assignment triggers the actor could fire now on a loaded case."""
     allowed = []
     for trigger in unit.workflow.assignment.triggers_from(assignment.state):
         spec = unit.workflow.trigger(Subject.ASSIGNMENT, trigger)
@@ -80,7 +77,15 @@ def allowed_assignment_triggers(
             continue
         if unit.workflow.assignment.guards_pass(assignment, trigger, unit.ctx(assignment)):
             allowed.append(trigger)
+    return allowed
+
+
+def allowed_assignment_triggers(
+    *, session: Session, rt: Runtime, actor: Actor, assignment_id: int, now: datetime
+) -> list[str]:
+    """The assignment triggers this actor could fire now."""
+    unit, assignment = _load(session, rt, assignment_id, now)
     foreign = actor.role in (Role.DEPARTMENT, Role.UNIT) and assignment.org_id != actor.scope_id
     if foreign or not can_see_case(actor, unit.case, unit.assignments):
         raise NotFound(f"assignment {assignment_id} not found")
-    return allowed
+    return allowed_on_assignment(unit, actor, assignment)

@@ -175,6 +175,8 @@ def apply_case_effects(unit: CaseUnit, actor: Actor, trigger: str, p: Payload) -
         case Trigger.REDO:
             case.redo_count += 1
             case.rating = case.solved = case.stars = case.rated_at = case.resolved_at = None
+            # A verification of the first result says nothing about the redone one.
+            case.verified_solved = None
             lead = active_lead(unit.assignments)
             if lead is None:
                 raise IllegalTransition(f"case {case.id} has no lead assignment to redo")

@@ -186,6 +186,8 @@ def transition_case(
         case Trigger.CLAIM:
             unit.fire_case(actor, trigger, recorded)
             assignment = flows.claim(unit, actor)
+            # Meet the claim clock and start the unit's clocks before it accepts in the same move.
+            unit.sync_clocks()
             unit.fire_assignment(actor, assignment, Trigger.ACCEPT, {"cause": Trigger.CLAIM})
             flows.apply_assignment_effects(unit, actor, assignment, Trigger.ACCEPT, "assigned", p)
         case _:
@@ -195,13 +197,8 @@ def transition_case(
     return unit.case
 
 
-def allowed_case_triggers(
-    *, session: Session, rt: Runtime, actor: Actor, case_id: int
-) -> list[str]:
-    """The case triggers this actor could fire now (role, scope and guards all pass)."""
-    unit = CaseUnit.load(session, rt, case_id, now=datetime.now().astimezone())
-    if not can_see_case(actor, unit.case, unit.assignments):
-        raise NotFound(f"case {case_id} not found")
+def allowed_on_case(unit: CaseUnit, actor: Actor) -> list[str]:
+    """The case triggers the actor could fire now on a loaded case (role, scope, guards)."""
     allowed = []
     for trigger in unit.workflow.case.triggers_from(unit.case.state):
         spec = unit.workflow.trigger(Subject.CASE, trigger)
@@ -213,3 +210,13 @@ def allowed_case_triggers(
         if unit.workflow.case.guards_pass(unit.case, trigger, unit.ctx()):
             allowed.append(trigger)
     return allowed
+
+
+def allowed_case_triggers(
+    *, session: Session, rt: Runtime, actor: Actor, case_id: int, now: datetime
+) -> list[str]:
+    """The case triggers this actor could fire now (role, scope and guards all pass)."""
+    unit = CaseUnit.load(session, rt, case_id, now)
+    if not can_see_case(actor, unit.case, unit.assignments):
+        raise NotFound(f"case {case_id} not found")
+    return allowed_on_case(unit, actor)

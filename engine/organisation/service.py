@@ -6,8 +6,6 @@ an import decides where its transaction ends.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime
 
 from sqlalchemy import select
@@ -79,11 +77,6 @@ def register_unit(session: Session, *, unit: OrgNode, community: OrgNode, now: d
     session.add(UnitRegistration(unit_id=unit.id, community_id=community.id, registered_at=now))
 
 
-def hash_secret(secret: str) -> str:
-    """The stored form of a password or token (salted for passwords by the caller)."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
 def create_account(
     session: Session,
     *,
@@ -112,11 +105,6 @@ def create_account(
     session.add(account)
     session.flush()
     return account
-
-
-def new_token() -> str:
-    """A random API token (shown once, stored hashed)."""
-    return secrets.token_urlsafe(32)
 
 
 def actor_for_account(session: Session, account_id: int) -> Actor:
