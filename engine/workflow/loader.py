@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from engine.errors import WorkflowError
 from engine.vocabulary import AssignmentState, CaseState, Role, Subject, Trigger
@@ -29,27 +30,46 @@ BUILTIN_DIR = Path(__file__).resolve().parents[2] / "workflows"
 KNOWN_PAYLOAD_FIELDS = {"service_hours", "evidence", "note", "reason", "result"}
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+def _read_yaml(text: str) -> Any:
+    """Parse one YAML document, refusing a key given twice (PyYAML would keep the last)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(node, (), set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise WorkflowError(
-                f"line {key_node.start_mark.line + 1}: key '{key}' is given twice "
-                f"(first on line {seen[key]})"
-            )
-        seen[key] = key_node.start_mark.line + 1
-    return loader.construct_mapping(node)
+def _refuse_duplicate_keys(node: yaml.Node, path: tuple[int | str, ...], seen: set[int]) -> None:
+    if id(node) in seen:  # an alias: its node was checked where the anchor is
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, (*path, i), seen)
+    elif isinstance(node, yaml.MappingNode):
+        lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in lines:
+                raise WorkflowError(
+                    f"{_loc((*path, key))}: key '{key}' is given twice "
+                    f"(lines {lines[key]} and {line})"
+                )
+            lines[key] = line
+            _refuse_duplicate_keys(value_node, (*path, key), seen)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        context = f" ({exc.context})" if exc.context else ""
+        return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}{context}"
+    return str(exc)
 
 
 def _loc(loc: Iterable[int | str]) -> str:
@@ -171,17 +191,22 @@ def _check_clock(where: str, spec: WorkflowSpec, clock: ClockSpec) -> list[str]:
     return problems
 
 
+def _pydantic_problem(error: ErrorDetails) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    given = repr(error.get("input"))
+    got = "" if given in message else f" (got {given})"
+    return f"{_loc(error['loc'])}: {message}{got}"
+
+
 def parse_workflow(data: Any, source: str) -> Workflow:
     """Validate one workflow document; ``source`` names it in errors."""
     if not isinstance(data, dict):
-        raise WorkflowError(f"{source}: (top): expected a mapping, got {type(data).__name__}")
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise WorkflowError(f"{source}: (top): expected a mapping, got {got}")
     try:
         spec = WorkflowSpec.model_validate(data)
     except ValidationError as exc:
-        lines = [
-            f"{source}: {_loc(e['loc'])}: {e['msg']} (got {e.get('input')!r})"
-            for e in exc.errors(include_url=False)
-        ]
+        lines = [f"{source}: {_pydantic_problem(e)}" for e in exc.errors(include_url=False)]
         raise WorkflowError("\n".join(lines)) from None
     problems = _check_machine("case", spec.case, CaseState)
     problems += _check_machine("assignment", spec.assignment, AssignmentState)
@@ -194,11 +219,13 @@ def parse_workflow(data: Any, source: str) -> Workflow:
 def load_workflow_file(path: Path) -> Workflow:
     """Read and validate one YAML file."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        data = _read_yaml(path.read_text(encoding="utf-8"))
     except WorkflowError as exc:
         raise WorkflowError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise WorkflowError(f"{path}: not valid YAML: {exc}") from None
+        raise WorkflowError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise WorkflowError(f"{path}: not UTF-8 text: {exc}") from None
     except OSError as exc:
         raise WorkflowError(f"{path}: cannot be read: {exc}") from None
     workflow = parse_workflow(data, str(path))
