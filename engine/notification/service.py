@@ -1,0 +1,343 @@
+"""Notification services: who is told about a ladder step, the inbox, and webhook subscriptions.
+
+``notify`` and ``notify_step`` write into the caller's transaction (the escalation job's) and return
+the ids of the webhook deliveries they created, for the caller to enqueue after its commit. The
+actor-facing services each commit once. A thing in another org node's inbox is ``OutOfScope``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import ColumnElement, func, select, true, update
+from sqlalchemy.orm import Session
+
+from engine.access import Actor
+from engine.assignment.models import Assignment
+from engine.case.models import Case
+from engine.deadline.models import Deadline
+from engine.errors import Forbidden, InvalidInput, NotFound, OutOfScope
+from engine.lifecycle import use_case
+from engine.notification.models import (
+    DeliveryState,
+    Notification,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from engine.notification.webhook import event_body, new_delivery, stamp, wants
+from engine.organisation.models import OrgNode
+from engine.vocabulary import OrgKind, Role, Trigger
+from engine.workflow.guards import active_lead
+from engine.workflow.loader import Workflow
+
+# The product's names of the ladder steps (DESIGN §3), used when no workflow labels are given.
+_STEP_LABELS = {
+    Trigger.REMIND: ("催办", "Reminder"),
+    Trigger.OVERDUE: ("超时", "Overdue"),
+    Trigger.SUPERVISE: ("督办", "Supervision"),
+    Trigger.RED: ("通报", "Red notice"),
+}
+# Roles with an inbox: the org node they act for receives notifications.
+_INBOX_ROLES = (Role.DEPARTMENT, Role.UNIT, Role.COMMAND_CENTRE)
+# Org nodes that ever receive a notification, and so may hold a webhook subscription.
+_RECIPIENT_KINDS = (OrgKind.DISTRICT, OrgKind.STREET, OrgKind.DEPARTMENT, OrgKind.UNIT)
+MIN_SECRET_LENGTH = 16
+_MAX_SECRET_LENGTH = 200
+_MAX_URL_LENGTH = 2000
+MAX_PAGE = 200
+
+
+def notify(
+    session: Session,
+    *,
+    org_ids: Sequence[int],
+    case_id: int,
+    kind: Trigger,
+    title_zh: str,
+    title_en: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> list[int]:
+    """Put a notification in each org node's inbox; return the webhook deliveries created."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    recipients = list(dict.fromkeys(org_ids))
+    known = set(session.scalars(select(OrgNode.id).where(OrgNode.id.in_(recipients))))
+    if missing := [i for i in recipients if i not in known]:
+        raise InvalidInput(f"notify: org_ids: no org node {missing}")
+    notifications = [
+        Notification(
+            org_id=org_id,
+            case_id=case_id,
+            kind=kind,
+            title_zh=title_zh,
+            title_en=title_en,
+            payload=dict(payload),
+            created_at=now,
+        )
+        for org_id in recipients
+    ]
+    session.add_all(notifications)
+    session.flush()
+    subscriptions: dict[int, list[WebhookSubscription]] = defaultdict(list)
+    stmt = select(WebhookSubscription).where(
+        WebhookSubscription.org_id.in_(recipients), WebhookSubscription.active.is_(true())
+    )
+    for sub in session.scalars(stmt.order_by(WebhookSubscription.id)):
+        subscriptions[sub.org_id].append(sub)
+    deliveries = [
+        new_delivery(
+            subscription=sub, notification=n, body=event_body(notification=n, case=case), now=now
+        )
+        for n in notifications
+        for sub in subscriptions[n.org_id]
+        if wants(sub, kind)
+    ]
+    session.add_all(deliveries)
+    session.flush()
+    return [d.id for d in deliveries]
+
+
+def notify_step(
+    session: Session,
+    *,
+    case: Case,
+    deadline: Deadline,
+    step: Trigger,
+    now: datetime,
+    workflow: Workflow | None = None,
+) -> list[int]:
+    """Tell the people DESIGN §3 names about a ladder step; return the deliveries created.
+
+    ``workflow`` (the case's) supplies the zh/en labels of the step and the clock; without it the
+    titles use the product's step names and the clock's id.
+    """
+    recipients = step_recipients(session, case=case, deadline=deadline, step=step)
+    if not recipients:
+        return []
+    step_zh, step_en = _STEP_LABELS[step]
+    clock_zh = clock_en = deadline.clock
+    if workflow is not None:
+        step_labels = workflow.spec.case.triggers.get(step)
+        if step_labels is not None:
+            step_zh, step_en = step_labels.labels.zh, step_labels.labels.en
+        clock_labels = workflow.spec.clocks.get(deadline.clock)
+        if clock_labels is not None:
+            clock_zh, clock_en = clock_labels.labels.zh, clock_labels.labels.en
+    payload = {
+        "clock": deadline.clock,
+        "step": str(step),
+        "deadline_id": deadline.id,
+        "assignment_id": deadline.assignment_id,
+        "limit": deadline.limit,
+        "due_at": stamp(deadline.due_at),
+    }
+    return notify(
+        session,
+        org_ids=recipients,
+        case_id=case.id,
+        kind=step,
+        title_zh=f"【{step_zh}】哨件{case.id}「{case.title}」{clock_zh}",
+        title_en=f"[{step_en}] case {case.id} '{case.title}': {clock_en}",
+        payload=payload,
+        now=now,
+    )
+
+
+def step_recipients(
+    session: Session, *, case: Case, deadline: Deadline, step: Trigger
+) -> list[int]:
+    """The org nodes told about a ladder step, in order, without repeats (DESIGN §3)."""
+    match step:
+        case Trigger.REMIND:
+            nodes = [_department(session, case, deadline)]
+        case Trigger.OVERDUE:
+            nodes = [_department(session, case, deadline), _street(case)]
+        case Trigger.SUPERVISE:
+            nodes = [_district(case)]
+        case Trigger.RED:
+            nodes = [_district(case), _department(session, case, deadline)]
+        case Trigger.CLOSE:
+            # The rating window closing an unrated case is routine: nobody is told.
+            nodes = []
+        case _:
+            raise InvalidInput(f"notify_step: step: '{step}' is not a ladder step")
+    return list(dict.fromkeys(nodes))
+
+
+def _department(session: Session, case: Case, deadline: Deadline) -> int:
+    """The department on the hook: the clock's assignee, else the lead, else the street."""
+    if deadline.assignment_id is not None:
+        assignment = session.get(Assignment, deadline.assignment_id)
+        if assignment is None:
+            raise NotFound(f"assignment {deadline.assignment_id} not found")
+        return assignment.org_id
+    assignments = session.scalars(select(Assignment).where(Assignment.case_id == case.id))
+    lead = active_lead(list(assignments))
+    return lead.org_id if lead is not None else _street(case)
+
+
+def _street(case: Case) -> int:
+    # A case raised at district level has no street: its district command centre stands in.
+    return case.street_id if case.street_id is not None else _district(case)
+
+
+def _district(case: Case) -> int:
+    # The tree's root is always a district, and a case's area path starts there.
+    return int(case.area_path.strip("/").split("/")[0])
+
+
+def _inbox_scope(actor: Actor) -> ColumnElement[bool]:
+    """Which notifications the actor reads; admin reads every inbox."""
+    if actor.role == Role.ADMIN:
+        return true()
+    return Notification.org_id == _own_node(actor)
+
+
+def _own_node(actor: Actor) -> int:
+    if actor.role not in _INBOX_ROLES or actor.scope_id is None:
+        raise Forbidden(f"{actor} has no notification inbox")
+    return actor.scope_id
+
+
+def inbox(
+    *,
+    session: Session,
+    actor: Actor,
+    unread_only: bool = False,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[Notification]:
+    """The actor's notifications, newest first; page on with the last id as ``before_id``."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"inbox: limit: expected 1..{MAX_PAGE}, got {limit}")
+    stmt = select(Notification).where(_inbox_scope(actor))
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    if before_id is not None:
+        stmt = stmt.where(Notification.id < before_id)
+    return list(session.scalars(stmt.order_by(Notification.id.desc()).limit(limit)))
+
+
+def unread_count(*, session: Session, actor: Actor) -> int:
+    """How many of the actor's notifications nobody has read yet."""
+    stmt = select(func.count(Notification.id)).where(
+        _inbox_scope(actor), Notification.read_at.is_(None)
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+@use_case
+def mark_read(
+    *, session: Session, actor: Actor, notification_id: int, now: datetime
+) -> Notification:
+    """Mark one of the recipient's notifications read; the first reader is kept.
+
+    Only the recipient node's own people mark it: an admin reads every inbox but marking for a
+    department would hide the item from the people who must act on it.
+    """
+    node = _own_node(actor)
+    notification = session.get(Notification, notification_id)
+    if notification is None or notification.org_id != node:
+        raise OutOfScope(f"notification {notification_id} not found")
+    # Conditional, so two readers at once both succeed and the first one stays recorded.
+    session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.read_at.is_(None))
+        .values(read_at=now, read_by=actor.account_id)
+    )
+    session.refresh(notification)
+    return notification
+
+
+@use_case
+def add_subscription(
+    *,
+    session: Session,
+    actor: Actor,
+    org_id: int,
+    url: str,
+    secret: str,
+    kinds: Sequence[Trigger] = (),
+    now: datetime,
+) -> WebhookSubscription:
+    """Subscribe a URL to an org node's notifications (admin only); no kinds means all."""
+    if actor.role != Role.ADMIN:
+        raise Forbidden(f"{actor} may not add webhook subscriptions; only an admin may")
+    _check_url(url)
+    if not MIN_SECRET_LENGTH <= len(secret) <= _MAX_SECRET_LENGTH:
+        raise InvalidInput(
+            f"subscription: secret: expected {MIN_SECRET_LENGTH}..{_MAX_SECRET_LENGTH} "
+            f"characters, got {len(secret)}"
+        )
+    known = {t.value for t in Trigger}
+    if unknown := [k for k in kinds if k not in known]:
+        raise InvalidInput(f"subscription: kinds: unknown kinds {unknown}")
+    node = session.get(OrgNode, org_id)
+    if node is None or not node.active:
+        raise InvalidInput(f"subscription: org_id: no active org node {org_id}")
+    if node.kind not in _RECIPIENT_KINDS:
+        raise InvalidInput(
+            f"subscription: org_id: {org_id} is a {node.kind}, which receives no notifications"
+        )
+    subscription = WebhookSubscription(
+        org_id=org_id,
+        url=url,
+        secret=secret,
+        active=True,
+        created_at=now,
+        kinds=[str(k) for k in dict.fromkeys(kinds)],
+    )
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def _check_url(url: str) -> None:
+    if len(url) > _MAX_URL_LENGTH:
+        raise InvalidInput(f"subscription: url: longer than {_MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number in range
+    except ValueError as exc:
+        raise InvalidInput(f"subscription: url: {url!r} is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise InvalidInput(f"subscription: url: expected http or https, got {url!r}")
+    if not parts.hostname:
+        raise InvalidInput(f"subscription: url: {url!r} names no host")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput("subscription: url: credentials in the URL are refused; use the secret")
+    if any(c.isspace() for c in url) or port == 0:
+        raise InvalidInput(f"subscription: url: {url!r} is not a usable URL")
+
+
+def failed_deliveries(*, session: Session, actor: Actor, limit: int = 100) -> list[WebhookDelivery]:
+    """Deliveries that gave up, newest first: every one for an admin, else the actor's node's."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"failed_deliveries: limit: expected 1..{MAX_PAGE}, got {limit}")
+    stmt = select(WebhookDelivery).where(WebhookDelivery.state == DeliveryState.FAILED)
+    if actor.role != Role.ADMIN:
+        node = _own_node(actor)
+        stmt = stmt.join(
+            WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
+        ).where(WebhookSubscription.org_id == node)
+    return list(session.scalars(stmt.order_by(WebhookDelivery.id.desc()).limit(limit)))
+
+
+def due_deliveries(session: Session, *, now: datetime, limit: int = 1000) -> list[int]:
+    """Pending deliveries whose attempt is due: a sweep re-enqueues them after Redis lost them."""
+    stmt = (
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.state == DeliveryState.PENDING,
+            WebhookDelivery.next_attempt_at <= now,
+        )
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
