@@ -1,0 +1,121 @@
+"""The FastAPI application factory: the HTTP API under ``/api/v1``, Open311 under ``/open311/v2``.
+
+Everything a route needs is built once here (or handed in by tests and benchmarks) and kept on
+``app.state``: the settings, the session factory, the runtime (workflows, calendar), the clock,
+the Redis client (may be None: no rate limit then) and the request metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis as redis_lib
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import problems
+from api.metrics import RequestMetrics
+from api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from api.open311.routes import router as open311_router
+from api.ratelimit import IntakeLimiter
+from api.routes import (
+    assignments,
+    cases,
+    evaluations,
+    evidence,
+    health,
+    notifications,
+    organisation,
+    tasks,
+    workflows,
+)
+from api.settings import ApiSettings
+from engine.clock import Clock, SystemClock
+from engine.config import Settings
+from engine.db import make_engine, make_session_factory
+from engine.runtime import Runtime
+
+DESCRIPTION = """\
+Case dispatch for 吹哨报到 and 接诉即办. Every request carries an API token
+(`Authorization: Bearer <token>`, made by `whistle accounts create`); every answer is scoped by
+the token's role and area. Errors are RFC 9457 problem documents with a stable `type`.
+Open311 GeoReport v2 is served under `/open311/v2`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    runtime: Runtime | None = None,
+    redis: redis_lib.Redis | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the application; anything not handed in is made from the settings."""
+    config = ApiSettings.widen(settings)
+    owned_engine = None
+    if session_factory is None:
+        if config.database_url is None:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        owned_engine = make_engine(config.effective_database_url)
+        session_factory = make_session_factory(owned_engine)
+    if redis is None and config.redis_url:
+        redis = redis_lib.Redis.from_url(config.redis_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned_engine is not None:
+            owned_engine.dispose()
+
+    app = FastAPI(
+        title="Whistle API",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = config
+    app.state.session_factory = session_factory
+    app.state.runtime = runtime or Runtime.from_settings(config)
+    app.state.clock = clock or SystemClock()
+    app.state.redis = redis
+    app.state.limiter = IntakeLimiter(
+        redis, limit=config.intake_rate_limit, window=config.intake_rate_window
+    )
+    app.state.metrics = RequestMetrics()
+    routers = (
+        cases,
+        assignments,
+        tasks,
+        notifications,
+        organisation,
+        workflows,
+        evidence,
+        evaluations,
+        health,
+    )
+    for module in routers:
+        app.include_router(module.router)
+    app.include_router(open311_router)
+    problems.install(app)
+    _document_errors(app)
+    # The last added runs first: metrics see every answer, the 413s of the body cap included.
+    app.add_middleware(
+        BodyLimitMiddleware, default=config.max_body_bytes, evidence=config.evidence_max_bytes
+    )
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Generate the OpenAPI document once, with the errors as they really are."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document_errors(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

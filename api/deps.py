@@ -1,0 +1,116 @@
+"""What routes receive: a session, the runtime, the clock, the calling actor, the settings.
+
+``Annotated`` aliases keep a route's signature to what it means (``actor: ActorDep``); the
+objects come from ``app.state``, set once by ``api.app.create_app``. Dependencies that only read
+``app.state`` are ``async`` (no hop to the thread pool); those that touch the database are not.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Annotated
+
+import redis
+from fastapi import Depends, Header, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.ratelimit import IntakeLimiter
+from api.settings import ApiSettings
+from engine.access import Actor
+from engine.auth import Unauthenticated, actor_for_token
+from engine.case.queries import MAX_ID
+from engine.clock import Clock
+from engine.errors import InvalidInput
+from engine.runtime import Runtime
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request, closed when the answer is sent."""
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+async def get_clock(request: Request) -> Clock:
+    return request.app.state.clock  # type: ignore[no-any-return]
+
+
+async def get_settings(request: Request) -> ApiSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+async def get_redis(request: Request) -> redis.Redis | None:
+    return request.app.state.redis  # type: ignore[no-any-return]
+
+
+async def get_limiter(request: Request) -> IntakeLimiter:
+    return request.app.state.limiter  # type: ignore[no-any-return]
+
+
+# Ids are 32-bit in the database; a larger one is refused here, not by the driver.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+SessionDep = Annotated[Session, Depends(get_session)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+RedisDep = Annotated[redis.Redis | None, Depends(get_redis)]
+LimiterDep = Annotated[IntakeLimiter, Depends(get_limiter)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token from `whistle accounts create` (Authorization: Bearer <token>).",
+)
+
+
+def get_actor(
+    session: SessionDep,
+    clock: ClockDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    """The actor of the bearer token; 401 when it is missing, unknown or revoked."""
+    if credentials is None:
+        raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
+    return actor_for_token(session, credentials.credentials, now=clock.now())
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match`` header asks for (``"3"``, ``W/"3"``, ``3``; ``*``: any)."""
+    if value is None or value.strip() == "*":
+        return None
+    match = _ETAG.match(value)
+    if match is None:
+        raise InvalidInput(f'If-Match: expected an entity tag such as "3", got {value!r}')
+    return int(match[1])
+
+
+async def get_if_match(
+    if_match: Annotated[
+        str | None, Header(description='The version to act on, as an entity tag: "3"')
+    ] = None,
+) -> int | None:
+    return parse_if_match(if_match)
+
+
+IfMatchDep = Annotated[int | None, Depends(get_if_match)]
+
+
+def etag(version: int) -> str:
+    """The entity tag of a version."""
+    return f'"{version}"'
+
+
+def check_intake(limiter: IntakeLimiter, actor: Actor) -> None:
+    """Count one intake against the actor's account (``RateLimited`` when over)."""
+    limiter.hit(f"account:{actor.account_id}", now=time.time())

@@ -1,0 +1,267 @@
+"""The GeoReport v2 endpoints, each in JSON and XML (``.json`` / ``.xml`` on the path).
+
+Services are public. Requests and updates need an ``api_key`` (an API token): reading is scoped
+like every other read — a residents' app sees the requests it raised, a command centre its area —
+and raising needs a role the workflow lets raise cases. Errors are the spec's ``{code,
+description}`` arrays (``api.problems`` renders them for every path under ``/open311/``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+
+from api.deps import ClockDep, LimiterDep, RuntimeDep, SessionDep, SettingsDep, check_intake
+from api.open311.formats import Format, respond
+from api.open311.intake import Open311Form, attributes_of, draft_from_form
+from api.open311.mapping import (
+    CLOSED_STATES,
+    OPEN_STATES,
+    definition_of,
+    request_of,
+    service_of,
+    stamp,
+    update_of,
+)
+from engine.access import Actor
+from engine.auth import Unauthenticated, actor_for_token
+from engine.case.lookups import (
+    MAX_ROWS,
+    categories_by_id,
+    due_times,
+    find_cases,
+    lead_orgs,
+    state_changes,
+)
+from engine.case.models import Case
+from engine.case.queries import MAX_ID, orgs_by_id
+from engine.case.service import raise_case
+from engine.errors import InvalidInput, NotFound
+from engine.organisation.queries import all_categories, category_by_code
+from engine.runtime import Runtime
+from engine.vocabulary import CaseState
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+DEFAULT_DAYS = 90
+
+
+def _formats(json_schema: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI answers of a GeoReport endpoint: the document in JSON or XML, or an error array."""
+    return {
+        200: {
+            "content": {
+                "application/json": {"schema": json_schema},
+                "text/xml": {"schema": {"type": "string"}},
+            },
+            "description": "GeoReport v2 document",
+        },
+    }
+
+
+FORMATS = _formats({"type": "array", "items": {"type": "object"}})
+DEFINITION = _formats({"type": "object"})
+ApiKey = Annotated[str | None, Query(description="An API token; required for requests")]
+
+
+def _zone(settings: SettingsDep) -> ZoneInfo:
+    return ZoneInfo(settings.timezone)
+
+
+ZoneDep = Annotated[ZoneInfo, Depends(_zone)]
+
+
+def _actor(session: SessionDep, api_key: str | None, clock: ClockDep) -> Actor:
+    if not api_key:
+        raise Unauthenticated("api_key: required")
+    return actor_for_token(session, api_key, now=clock.now())
+
+
+def _when(value: str | None, field: str, zone: ZoneInfo) -> datetime | None:
+    if not value:
+        return None
+    # An unescaped '+' of an offset arrives as a space.
+    text = value.strip()
+    if len(text) > 19 and text[19] == " ":
+        text = text[:19] + "+" + text[20:]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        example = "2026-03-01T00:00:00+08:00"
+        raise InvalidInput(f"{field}: expected a W3C date-time such as {example}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def _ids(value: str | None) -> list[int]:
+    if not value:
+        return []
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not all(p.isdigit() and int(p) <= MAX_ID for p in parts) or len(parts) > MAX_ROWS:
+        raise InvalidInput("service_request_id: a comma-separated list of request ids")
+    return [int(p) for p in parts]
+
+
+def _states(value: str | None) -> list[CaseState]:
+    if not value:
+        return []
+    states: list[CaseState] = []
+    for part in (p.strip().lower() for p in value.split(",")):
+        if part == "open":
+            states += OPEN_STATES
+        elif part == "closed":
+            states += CLOSED_STATES
+        else:
+            raise InvalidInput(f"status: '{part}' is not 'open' or 'closed'")
+    return states
+
+
+def _requests(session: SessionDep, rt: Runtime, zone: ZoneInfo, cases: list[Case]) -> list[Any]:
+    ids = [c.id for c in cases]
+    categories = categories_by_id(session, {c.category_id for c in cases})
+    leads = lead_orgs(session, ids)
+    expected = due_times(session, ids, clock="resolve")
+    areas = orgs_by_id(session, {c.area_id for c in cases})
+    return [
+        request_of(
+            c,
+            rt=rt,
+            zone=zone,
+            category=categories.get(c.category_id or 0),
+            lead=leads.get(c.id),
+            expected=expected.get(c.id),
+            area=areas.get(c.area_id),
+        )
+        for c in cases
+    ]
+
+
+@router.get("/services.{fmt}", responses=FORMATS, summary="Service list")
+def services(fmt: Format, session: SessionDep) -> Response:
+    """Every active category as a service."""
+    rows = all_categories(session)
+    by_id = {c.id: c for c in rows}
+    body = [service_of(c, by_id.get(c.parent_id or 0)) for c in rows]
+    return respond(fmt, "services", body)
+
+
+@router.get("/services/{service_code}.{fmt}", responses=DEFINITION, summary="Service definition")
+def service_definition(service_code: str, fmt: Format, session: SessionDep) -> Response:
+    """A service's attributes (the category's extra fields)."""
+    category = category_by_code(session, service_code)
+    if category is None:
+        raise NotFound(f"service_code: '{service_code}' is not a service")
+    return respond(fmt, "service_definition", definition_of(category))
+
+
+@router.get("/requests.{fmt}", responses=FORMATS, summary="Service requests")
+def requests(
+    fmt: Format,
+    session: SessionDep,
+    rt: RuntimeDep,
+    clock: ClockDep,
+    zone: ZoneDep,
+    api_key: ApiKey = None,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    status: str | None = None,
+) -> Response:
+    """Requests the key's account may see: by ids, or the last 90 days (at most 1,000)."""
+    actor = _actor(session, api_key, clock)
+    ids = _ids(service_request_id)
+    category_id = None
+    if service_code and not ids:
+        category = category_by_code(session, service_code)
+        if category is None:
+            return respond(fmt, "service_requests", [])
+        category_id = category.id
+    until = _when(end_date, "end_date", zone)
+    since = _when(start_date, "start_date", zone)
+    if not ids:
+        until = until or clock.now() + timedelta(seconds=1)
+        since = since or until - timedelta(days=DEFAULT_DAYS)
+    cases = find_cases(
+        session, actor=actor, ids=ids, category_id=category_id,
+        states=[] if ids else _states(status), created_from=None if ids else since,
+        created_to=None if ids else until,
+    )  # fmt: skip
+    return respond(fmt, "service_requests", _requests(session, rt, zone, cases))
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    return {k: v for k, v in form.multi_items() if isinstance(v, str)}
+
+
+@router.post("/requests.{fmt}", responses=FORMATS, summary="Create a service request")
+def create_request(
+    fmt: Format,
+    fields: Annotated[Open311Form, Form()],
+    raw: Annotated[dict[str, Any], Depends(_form)],
+    session: SessionDep,
+    rt: RuntimeDep,
+    clock: ClockDep,
+    zone: ZoneDep,
+    limiter: LimiterDep,
+    api_key: ApiKey = None,
+) -> Response:
+    """Raise a case from a form-encoded GeoReport request (``api_key`` required)."""
+    actor = _actor(session, fields.api_key or api_key, clock)
+    draft = draft_from_form(session, actor=actor, form=fields, attributes=attributes_of(raw))
+    check_intake(limiter, actor)
+    case = raise_case(session=session, rt=rt, actor=actor, draft=draft, now=clock.now())
+    dispatch_by = due_times(session, [case.id], clock="dispatch").get(case.id)
+    notice = "已受理 Received"
+    if dispatch_by is not None:
+        notice += f"; 派单时限 dispatch by {stamp(dispatch_by, zone)}"
+    body = [{"service_request_id": str(case.id), "service_notice": notice}]
+    return respond(fmt, "service_requests", body)
+
+
+@router.get("/requests/{service_request_id}.{fmt}", responses=FORMATS, summary="One request")
+def request_by_id(
+    service_request_id: str,
+    fmt: Format,
+    session: SessionDep,
+    rt: RuntimeDep,
+    clock: ClockDep,
+    zone: ZoneDep,
+    api_key: ApiKey = None,
+) -> Response:
+    """One request (an array of one, as the spec has it); 404 when unknown or out of scope."""
+    actor = _actor(session, api_key, clock)
+    if not service_request_id.isdigit() or int(service_request_id) > MAX_ID:
+        raise NotFound(f"request '{service_request_id}' not found")
+    cases = find_cases(session, actor=actor, ids=[int(service_request_id)])
+    if not cases:
+        raise NotFound(f"request '{service_request_id}' not found")
+    return respond(fmt, "service_requests", _requests(session, rt, zone, cases))
+
+
+@router.get("/servicerequestupdates.{fmt}", responses=FORMATS, summary="Request updates")
+def updates(
+    fmt: Format,
+    session: SessionDep,
+    rt: RuntimeDep,
+    clock: ClockDep,
+    zone: ZoneDep,
+    api_key: ApiKey = None,
+    service_request_id: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+) -> Response:
+    """Status changes of visible requests, newest first (last 90 days, at most 1,000)."""
+    actor = _actor(session, api_key, clock)
+    until = _when(end_date, "end_date", zone) or clock.now() + timedelta(seconds=1)
+    since = _when(start_date, "start_date", zone) or until - timedelta(days=DEFAULT_DAYS)
+    events = state_changes(
+        session, actor=actor, case_ids=_ids(service_request_id), since=since, until=until
+    )
+    workflows = {
+        c.id: c.workflow for c in find_cases(session, actor=actor, ids=[e.case_id for e in events])
+    }
+    body = [update_of(e, rt=rt, workflow=workflows.get(e.case_id, ""), zone=zone) for e in events]
+    return respond(fmt, "service_request_updates", body)

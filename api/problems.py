@@ -1,0 +1,241 @@
+"""Errors as RFC 9457 ``application/problem+json``: one table from error class to status and type.
+
+Every error the API answers goes through ``problem_for``; its ``type`` is a stable tag URI that
+clients may switch on. Open311 paths answer the same errors in the GeoReport array form instead
+(``api.open311.formats``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.auth import Unauthenticated
+from engine.errors import (
+    ChainBroken,
+    Forbidden,
+    GuardFailed,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+    WhistleError,
+    WorkflowError,
+)
+from engine.evidence import TooLarge
+
+log = logging.getLogger(__name__)
+MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "tag:whistle,2026:problem/"
+
+
+class RateLimited(WhistleError):
+    """A client raised more cases in the window than the intake limit allows."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BodyTooLarge(WhistleError):
+    """The request body is over the configured cap."""
+
+
+class MalformedRequest(WhistleError):
+    """The request cannot be read at all (e.g. the body is not JSON)."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    status: int
+    slug: str
+    title: str
+
+    @property
+    def type(self) -> str:
+        return TYPE_PREFIX + self.slug
+
+
+# The one mapping of error classes to answers; a class not listed answers as its nearest base.
+KINDS: dict[type[Exception], Kind] = {
+    MalformedRequest: Kind(400, "malformed-request", "The request cannot be read"),
+    RequestValidationError: Kind(422, "validation", "The request is not valid"),
+    InvalidInput: Kind(422, "invalid-input", "The input is not valid"),
+    # A value the database cannot hold (a number out of range); never a 500.
+    DataError: Kind(422, "invalid-input", "The input is not valid"),
+    Unauthenticated: Kind(401, "unauthenticated", "A valid bearer token is required"),
+    Forbidden: Kind(403, "forbidden", "Not allowed for this role or scope"),
+    NotFound: Kind(404, "not-found", "Not found"),
+    GuardFailed: Kind(409, "guard-failed", "A condition of this move does not hold"),
+    IllegalTransition: Kind(409, "illegal-transition", "Not allowed from the current state"),
+    StaleVersion: Kind(409, "stale-version", "The resource has changed since it was read"),
+    BodyTooLarge: Kind(413, "body-too-large", "The request body is too large"),
+    TooLarge: Kind(413, "body-too-large", "The request body is too large"),
+    RateLimited: Kind(429, "rate-limited", "Too many requests; slow down"),
+    WorkflowError: Kind(500, "workflow-error", "A workflow definition is invalid"),
+    ChainBroken: Kind(500, "audit-chain-broken", "An audit chain does not verify"),
+}
+INTERNAL = Kind(500, "internal", "Internal error")
+_HTTP_KINDS = {
+    404: Kind(404, "not-found", "Not found"),
+    405: Kind(405, "method-not-allowed", "Method not allowed"),
+    413: KINDS[BodyTooLarge],
+}
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def kind_of(exc: BaseException) -> Kind:
+    """The answer for an error: its class, else its nearest listed base."""
+    if isinstance(exc, StarletteHTTPException):
+        return _HTTP_KINDS.get(
+            exc.status_code, Kind(exc.status_code, f"http-{exc.status_code}", "HTTP error")
+        )
+    for cls in type(exc).__mro__:
+        if cls in KINDS:
+            return KINDS[cls]
+    return INTERNAL
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+
+
+def problem_for(exc: BaseException, instance: str | None = None) -> tuple[Kind, Problem]:
+    """The kind and the problem document of an error."""
+    if isinstance(exc, RequestValidationError):
+        errors = _validation_errors(exc)
+        if any(e["type"] == "json_invalid" for e in errors):
+            kind = KINDS[MalformedRequest]
+            return kind, Problem(
+                type=kind.type, title=kind.title, status=kind.status,
+                detail="the body is not valid JSON", instance=instance,
+            )  # fmt: skip
+        kind = KINDS[RequestValidationError]
+        summary = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)
+        return kind, Problem(
+            type=kind.type, title=kind.title, status=kind.status, detail=summary,
+            instance=instance, errors=errors,
+        )  # fmt: skip
+    kind = kind_of(exc)
+    detail: str | None
+    if kind.status >= 500:
+        detail = None
+    elif isinstance(exc, DataError):
+        detail = "a value is out of the range the database stores"
+    elif isinstance(exc, StarletteHTTPException):
+        detail = str(exc.detail)
+    else:
+        detail = str(exc)
+    return kind, Problem(
+        type=kind.type, title=kind.title, status=kind.status, detail=detail, instance=instance
+    )
+
+
+def headers_for(exc: BaseException) -> dict[str, str]:
+    """Headers an error answer carries (authentication scheme, when to retry)."""
+    if isinstance(exc, Unauthenticated):
+        return {"WWW-Authenticate": 'Bearer realm="whistle"'}
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}
+
+
+def problem_response(exc: BaseException, request: Request | None = None) -> Response:
+    """The HTTP answer for an error (the Open311 form under ``/open311/``)."""
+    path = request.url.path if request is not None else None
+    kind, problem = problem_for(exc, instance=path)
+    if kind.status >= 500:
+        log.error("%s on %s", type(exc).__name__, path, exc_info=exc)
+    if path is not None and path.startswith("/open311/"):
+        from api.open311.formats import open311_error
+
+        return open311_error(path, kind.status, problem.detail or kind.title)
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=kind.status,
+        media_type=MEDIA_TYPE,
+        headers=headers_for(exc),
+    )
+
+
+async def _handle(request: Request, exc: Exception) -> Response:
+    return problem_response(exc, request)
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error of ``app`` as a problem document."""
+    for cls in (WhistleError, RequestValidationError, StarletteHTTPException, DataError, Exception):
+        app.add_exception_handler(cls, _handle)
+
+
+# The error answers each route documents in OpenAPI.
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these statuses, all problem documents."""
+    titles = {k.status: k.title for k in [*KINDS.values(), *_HTTP_KINDS.values()]}
+    return {
+        status: {"model": Problem, "description": titles.get(status, "Error")}
+        for status in statuses
+    }
+
+
+_OPEN311_ERRORS = {
+    "application/json": {
+        "schema": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["code", "description"],
+                "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+            },
+        }
+    },
+    "text/xml": {"schema": {"type": "string"}},
+}
+
+
+def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Make the generated document say what errors really look like.
+
+    FastAPI documents its own validation answer (422, ``application/json``); ours are problem
+    documents, and under ``/open311/`` the spec's error arrays (where a 422 is a 400).
+    """
+    problem = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in openapi.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if path.startswith("/open311/"):
+                responses.pop("422", None)
+                for status in ("400", "403", "404", "413", "429"):
+                    entry = responses.setdefault(status, {"description": "GeoReport error array"})
+                    entry["content"] = _OPEN311_ERRORS
+                continue
+            responses.setdefault("422", {"description": KINDS[RequestValidationError].title})
+            for status, entry in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    entry["content"] = problem
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Problem", Problem.model_json_schema())
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return openapi

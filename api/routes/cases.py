@@ -1,0 +1,163 @@
+"""Cases: raise (idempotently), list and search, read one, its timeline, fire a case trigger.
+
+Each route parses, calls one engine service or query, and shapes the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from sqlalchemy.orm import Session
+
+from api.deps import (
+    ActorDep,
+    ClockDep,
+    IdPath,
+    IfMatchDep,
+    LimiterDep,
+    RuntimeDep,
+    SessionDep,
+    check_intake,
+    etag,
+)
+from api.problems import documented
+from api.schemas import CaseOut, CasePage, CaseSummary, EventOut, RaiseIn, TransitionIn
+from engine.access import Actor
+from engine.case.queries import (
+    CaseQuery,
+    case_detail,
+    case_events,
+    list_cases,
+    raised_case_detail,
+)
+from engine.case.service import raise_case, transition_case
+from engine.clock import Clock
+from engine.errors import InvalidInput
+from engine.idempotency import first_case, raise_case_once
+from engine.runtime import Runtime
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+READ = documented(401, 404, 422)
+WRITE = documented(400, 401, 403, 404, 409, 413, 422)
+
+
+def _detail(
+    response: Response,
+    session: Session,
+    rt: Runtime,
+    clock: Clock,
+    actor: Actor,
+    case_id: int,
+    *,
+    created: bool = False,
+) -> CaseOut:
+    detail = case_detail(session, rt=rt, actor=actor, case_id=case_id, now=clock.now())
+    out = CaseOut.of(detail)
+    response.headers["ETag"] = etag(out.version)
+    if created:
+        response.headers["Location"] = f"{router.prefix}/{case_id}"
+    return out
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=documented(400, 401, 403, 413, 422, 429),
+    summary="Raise a case",
+)
+def raise_(
+    draft: RaiseIn,
+    response: Response,
+    session: SessionDep,
+    rt: RuntimeDep,
+    clock: ClockDep,
+    actor: ActorDep,
+    limiter: LimiterDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="A retry with the same key returns the first case and creates none"),
+    ] = None,
+) -> CaseOut:
+    """Take in a new case; with ``Idempotency-Key`` a retry answers with the first case."""
+    key = idempotency_key
+    if key is not None and (
+        first := first_case(session=session, actor=actor, draft=draft, key=key)
+    ):
+        response.headers["Idempotent-Replayed"] = "true"
+        return _detail(response, session, rt, clock, actor, first.id, created=True)
+    check_intake(limiter, actor)
+    if key is None:
+        case = raise_case(session=session, rt=rt, actor=actor, draft=draft, now=clock.now())
+        new = True
+    else:
+        case, new = raise_case_once(
+            session=session, rt=rt, actor=actor, draft=draft, key=key, now=clock.now()
+        )
+    if not new:  # a concurrent retry with the same key won
+        return _detail(response, session, rt, clock, actor, case.id, created=True)
+    response.headers["Location"] = f"{router.prefix}/{case.id}"
+    response.headers["ETag"] = etag(case.version)
+    return CaseOut.of(raised_case_detail(session, rt=rt, actor=actor, case=case, now=clock.now()))
+
+
+@router.get("", responses=READ, summary="List and search cases")
+def list_(
+    query: Annotated[CaseQuery, Query()],
+    session: SessionDep,
+    clock: ClockDep,
+    actor: ActorDep,
+) -> CasePage:
+    """The cases the caller may see, filtered, searched (``q``), sorted and paged."""
+    page = list_cases(session, actor=actor, query=query, now=clock.now())
+    return CasePage(
+        items=[CaseSummary.model_validate(c) for c in page.items],
+        total=page.total,
+        page=page.page,
+        limit=page.limit,
+    )
+
+
+@router.get("/{case_id}", responses=READ, summary="One case")
+def get_one(
+    case_id: IdPath,
+    response: Response,
+    session: SessionDep,
+    rt: RuntimeDep,
+    clock: ClockDep,
+    actor: ActorDep,
+) -> CaseOut:
+    """The case with its assignments, clocks and the triggers open to the caller."""
+    return _detail(response, session, rt, clock, actor, case_id)
+
+
+@router.get("/{case_id}/events", responses=READ, summary="The case's timeline")
+def events(case_id: IdPath, session: SessionDep, actor: ActorDep) -> list[EventOut]:
+    """Every event of the case, oldest first, ladder steps included."""
+    return [EventOut.model_validate(e) for e in case_events(session, actor=actor, case_id=case_id)]
+
+
+@router.post("/{case_id}/transitions", responses=WRITE, summary="Fire a case trigger")
+def transition(
+    case_id: IdPath,
+    body: TransitionIn,
+    response: Response,
+    session: SessionDep,
+    rt: RuntimeDep,
+    clock: ClockDep,
+    actor: ActorDep,
+    if_match: IfMatchDep,
+) -> CaseOut:
+    """Fire ``trigger`` on the case; ``version`` (or ``If-Match``) guards against lost updates."""
+    transition_case(
+        session=session, rt=rt, actor=actor, case_id=case_id, trigger=body.trigger,
+        payload=body.payload, version=expected_version(body.version, if_match), now=clock.now(),
+    )  # fmt: skip
+    return _detail(response, session, rt, clock, actor, case_id)
+
+
+def expected_version(in_body: int | None, in_header: int | None) -> int | None:
+    """The version to act on, from the body or ``If-Match``; the two must agree when both given."""
+    if in_body is not None and in_header is not None and in_body != in_header:
+        raise InvalidInput(f"version: the body says {in_body} and If-Match says {in_header}")
+    return in_body if in_body is not None else in_header

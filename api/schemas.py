@@ -1,0 +1,244 @@
+"""The shapes the HTTP API answers with (and documents in OpenAPI), built from engine objects.
+
+Times are ISO 8601 in UTC. Nothing here decides anything: masking and scoping happened in the
+engine's queries; these only copy fields across.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.case.queries import AssignmentDetail, CaseDetail, Id
+from engine.case.service import CaseDraft
+from engine.organisation.models import OrgNode
+from engine.vocabulary import (
+    AssignmentRole,
+    AssignmentState,
+    CaseState,
+    DeadlineState,
+    OrgKind,
+    Priority,
+    Rating,
+    Role,
+    Source,
+    Trigger,
+)
+
+
+class RaiseIn(CaseDraft):
+    """A case to raise (ids bounded to what the database stores)."""
+
+    area_id: Id
+    category_id: Id | None = None
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class CaseSummary(Out):
+    id: int
+    workflow: str
+    state: CaseState
+    priority: Priority
+    title: str
+    category_id: int | None
+    area_id: int
+    street_id: int | None
+    community_id: int | None
+    source: Source
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    total: int
+    page: int
+    limit: int
+
+
+class DeadlineOut(Out):
+    id: int
+    assignment_id: int | None
+    clock: str
+    limit: str
+    started_at: datetime
+    due_at: datetime
+    state: DeadlineState
+    closed_at: datetime | None
+    extension_count: int
+
+
+class AssignmentOut(Out):
+    id: int
+    case_id: int
+    org_id: int
+    org_name_zh: str
+    org_name_en: str
+    role: AssignmentRole
+    state: AssignmentState
+    created_at: datetime
+    accepted_at: datetime | None
+    on_site_at: datetime | None
+    done_at: datetime | None
+    withdrawn_at: datetime | None
+    objection_reason: str | None
+    result: str | None
+    evidence: list[str]
+    service_hours: float | None
+    version: int
+    allowed_triggers: list[Trigger]
+
+    @classmethod
+    def of(cls, detail: AssignmentDetail) -> AssignmentOut:
+        a, org = detail.assignment, detail.org
+        return cls.model_validate(
+            {
+                **{k: getattr(a, k) for k in _ASSIGNMENT_FIELDS},
+                "org_name_zh": org.name_zh,
+                "org_name_en": org.name_en,
+                "allowed_triggers": detail.allowed_triggers,
+            }
+        )
+
+
+_ASSIGNMENT_FIELDS = (
+    "id", "case_id", "org_id", "role", "state", "created_at", "accepted_at", "on_site_at",
+    "done_at", "withdrawn_at", "objection_reason", "result", "evidence", "service_hours", "version",
+)  # fmt: skip
+
+
+class CaseOut(CaseSummary):
+    description: str
+    latitude: float | None
+    longitude: float | None
+    address: str | None
+    reporter_name: str | None = Field(description="masked unless the caller may see it")
+    reporter_phone: str | None = Field(description="masked unless the caller may see it")
+    dispatched_at: datetime | None
+    resolved_at: datetime | None
+    rated_at: datetime | None
+    closed_at: datetime | None
+    rating: Rating | None
+    solved: bool | None
+    stars: int | None
+    rating_comment: str | None
+    verified_solved: bool | None
+    redo_count: int
+    extension_count: int
+    merged_into_id: int | None
+    cancel_reason: str | None
+    assignments: list[AssignmentOut]
+    deadlines: list[DeadlineOut]
+    allowed_triggers: list[Trigger]
+
+    @classmethod
+    def of(cls, detail: CaseDetail) -> CaseOut:
+        case = detail.case
+        fields = {k: getattr(case, k) for k in cls.model_fields if hasattr(case, k)}
+        return cls.model_validate(
+            fields
+            | {
+                "reporter_name": detail.reporter_name,
+                "reporter_phone": detail.reporter_phone,
+                "assignments": [AssignmentOut.of(a) for a in detail.assignments],
+                "deadlines": [DeadlineOut.model_validate(d) for d in detail.deadlines],
+                "allowed_triggers": detail.allowed_triggers,
+            }
+        )
+
+
+class EventOut(Out):
+    seq: int
+    at: datetime
+    trigger: str
+    subject: str
+    assignment_id: int | None
+    from_state: str | None
+    to_state: str | None
+    actor_id: int | None
+    actor_role: Role
+    payload: dict[str, Any]
+
+
+class TransitionIn(BaseModel):
+    """A trigger to fire, the version it is meant for, and the trigger's own fields."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{"trigger": "dispatch", "version": 1, "lead": 5}]},
+    )
+
+    trigger: Trigger
+    version: int | None = Field(default=None, ge=0, description="or send If-Match")
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class AssignmentMoveOut(BaseModel):
+    assignment: AssignmentOut
+    case: CaseSummary
+
+
+class TaskOut(BaseModel):
+    assignment: AssignmentOut
+    case: CaseSummary
+    deadlines: list[DeadlineOut]
+
+
+class TaskPage(BaseModel):
+    items: list[TaskOut]
+    total: int
+    page: int
+    limit: int
+
+
+class OrgNodeOut(Out):
+    id: int
+    kind: OrgKind
+    code: str
+    name_zh: str
+    name_en: str
+    parent_id: int | None
+    path: str
+    active: bool
+
+
+class CategoryOut(Out):
+    id: int
+    code: str
+    parent_id: int | None
+    name_zh: str
+    name_en: str
+    workflow: str
+    default_priority: Priority
+    attributes: list[dict[str, Any]]
+    active: bool
+
+
+class EvidenceOut(Out):
+    id: int
+    case_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    ref: str = Field(description="name it in a 'complete' payload's evidence list")
+    created_at: datetime
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    redis: str
+
+
+def org_out(node: OrgNode) -> OrgNodeOut:
+    return OrgNodeOut.model_validate(node)

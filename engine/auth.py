@@ -1,0 +1,141 @@
+"""API tokens: issued once, stored as a SHA-256 hash, revocable; a token names an account's actor.
+
+Tokens are 32 random bytes (URL-safe text), so a fast unsalted hash is enough: there is nothing
+to guess. Like the organisation services these write through the caller's session and leave the
+commit to the use case that calls them (``whistle accounts create`` makes an account and its
+first token in one transaction).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, Integer, String, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from engine.access import Actor
+from engine.db import Base, UTCDateTime
+from engine.errors import InvalidInput, NotFound, WhistleError
+from engine.organisation.models import Account, OrgNode, UnitRegistration
+from engine.organisation.service import create_account
+from engine.vocabulary import Role
+
+# Recording every use would be a write per request; a token's last use is kept to this precision.
+LAST_USED_PRECISION = timedelta(minutes=5)
+
+
+class Unauthenticated(WhistleError):
+    """No valid credential: the token is missing, unknown, revoked, or its account is inactive."""
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(session: Session, *, account_id: int, now: datetime, name: str = "") -> str:
+    """Make a new token for an active account and return it; only its hash is kept."""
+    account = session.get(Account, account_id)
+    if account is None or not account.active:
+        raise NotFound(f"account {account_id} not found")
+    token = secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(account_id=account_id, token_hash=token_hash(token), name=name, created_at=now)
+    )
+    session.flush()
+    return token
+
+
+def revoke_token(session: Session, *, token_id: int, now: datetime) -> ApiToken:
+    """Revoke a token; revoking twice keeps the first time."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"token {token_id} not found")
+    if row.revoked_at is None:
+        row.revoked_at = now
+    session.flush()
+    return row
+
+
+def tokens_of(session: Session, *, account_id: int) -> list[ApiToken]:
+    """An account's tokens, newest first (hashes only)."""
+    stmt = select(ApiToken).where(ApiToken.account_id == account_id).order_by(ApiToken.id.desc())
+    return list(session.scalars(stmt))
+
+
+def actor_for_token(session: Session, token: str, *, now: datetime | None = None) -> Actor:
+    """The actor behind a token, or ``Unauthenticated``.
+
+    With ``now`` given, the token's ``last_used_at`` is brought up to date (to
+    ``LAST_USED_PRECISION``) and committed on its own: a use is recorded even when the request
+    that made it then fails.
+    """
+    if not token or len(token) > 200:
+        raise Unauthenticated("a bearer token is required")
+    # One round trip for the token, its account and the node it acts for.
+    row = session.execute(
+        select(ApiToken.id, ApiToken.last_used_at, Account, OrgNode)
+        .join(Account, Account.id == ApiToken.account_id)
+        .outerjoin(OrgNode, OrgNode.id == Account.scope_id)
+        .where(
+            ApiToken.token_hash == token_hash(token),
+            ApiToken.revoked_at.is_(None),
+            Account.active.is_(True),
+        )
+    ).one_or_none()
+    if row is None:
+        raise Unauthenticated("the token is unknown or revoked")
+    token_id, last_used, account, scope = row
+    communities: list[int] = []
+    if account.role == Role.UNIT and scope is not None:
+        stmt = select(UnitRegistration.community_id).where(UnitRegistration.unit_id == scope.id)
+        communities = list(session.scalars(stmt))
+    actor = Actor.for_account(account, scope, communities)
+    if now is not None and (last_used is None or now - last_used >= LAST_USED_PRECISION):
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+        session.commit()
+    return actor
+
+
+def open_account(
+    session: Session,
+    *,
+    username: str,
+    role: Role,
+    scope_code: str | None,
+    now: datetime,
+    display_name: str = "",
+    token_name: str = "",
+) -> tuple[Account, str]:
+    """Create an account acting for the node with ``scope_code`` and its first token; commit."""
+    scope = None
+    if scope_code is not None:
+        scope = session.scalar(select(OrgNode).where(OrgNode.code == scope_code))
+        if scope is None:
+            raise InvalidInput(f"scope: no org node has code '{scope_code}'")
+    if session.scalar(select(Account.id).where(Account.username == username)) is not None:
+        raise InvalidInput(f"username: '{username}' is taken")
+    try:
+        account = create_account(
+            session, username=username, role=role, now=now, scope=scope, display_name=display_name
+        )
+        token = issue_token(session, account_id=account.id, now=now, name=token_name)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return account, token

@@ -1,0 +1,308 @@
+"""Reading cases as an actor: filtered, searched, sorted and paged lists; one case in detail.
+
+Every query is scoped by the actor with the same rules as ``engine.access.can_see_case``, written
+as SQL (``visible_to``) so that a page never holds a case the actor may not see. A case outside
+the scope is "not found", exactly like a case that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session
+
+from engine.access import Actor, can_see_case
+from engine.assignment.models import Assignment
+from engine.assignment.service import allowed_on_assignment
+from engine.case.models import Case
+from engine.case.service import allowed_on_case
+from engine.deadline.models import Deadline
+from engine.errors import NotFound, OutOfScope
+from engine.event.models import Event
+from engine.lifecycle import CaseUnit
+from engine.organisation.models import Category, OrgNode
+from engine.privacy import reporter_view
+from engine.runtime import Runtime
+from engine.vocabulary import AssignmentState, CaseState, DeadlineState, Priority, Role
+
+T = TypeVar("T")
+MAX_LIMIT = 100
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Sort = Literal[
+    "created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority", "id", "-id"
+]
+
+
+class CaseQuery(BaseModel):
+    """Filters, search, order and page of a case list."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    state: list[CaseState] = Field(default_factory=list, description="any of these states")
+    street_id: Id | None = None
+    community_id: Id | None = None
+    category_id: Id | None = Field(default=None, description="this category or any below it")
+    department_id: Id | None = Field(
+        default=None, description="cases with an assignment (not withdrawn) of this department"
+    )
+    priority: Priority | None = None
+    overdue: bool | None = Field(default=None, description="has a running clock past its due")
+    created_from: AwareDatetime | None = Field(default=None, description="inclusive")
+    created_to: AwareDatetime | None = Field(default=None, description="exclusive")
+    q: str | None = Field(
+        default=None, min_length=1, max_length=100, description="text in title or description"
+    )
+    sort: Sort = "-created_at"
+    page: int = Field(default=1, ge=1, le=100_000)
+    limit: int = Field(default=20, ge=1, le=MAX_LIMIT)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    limit: int
+
+
+def visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The SQL form of ``can_see_case``."""
+    match actor.role:
+        case Role.ADMIN | Role.SYSTEM:
+            return true()
+        case Role.COMMAND_CENTRE | Role.GRID | Role.ASSESSOR:
+            if not actor.scope_path:
+                return false()
+            return Case.area_path.startswith(actor.scope_path, autoescape=True)
+        case Role.DEPARTMENT:
+            return _has_assignment_of(actor.scope_id)
+        case Role.UNIT:
+            return or_(_has_assignment_of(actor.scope_id), Case.community_id.in_(actor.communities))
+        case Role.RESIDENT:
+            if actor.account_id is None:
+                return false()
+            return Case.reporter_account_id == actor.account_id
+        case _:
+            raise AssertionError(f"no visibility rule for role {actor.role}")
+
+
+def _has_assignment_of(org_id: int | None, *, active_only: bool = False) -> ColumnElement[bool]:
+    if org_id is None:
+        return false()
+    where = [Assignment.case_id == Case.id, Assignment.org_id == org_id]
+    if active_only:
+        where.append(Assignment.state != AssignmentState.WITHDRAWN)
+    return exists(select(Assignment.id).where(*where))
+
+
+def like_pattern(term: str) -> str:
+    """A LIKE pattern finding ``term`` anywhere, its wildcards taken literally (escape ``\\``)."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _category_and_below(session: Session, category_id: int) -> list[int]:
+    children: dict[int | None, list[int]] = {}
+    for cid, parent in session.execute(select(Category.id, Category.parent_id)):
+        children.setdefault(parent, []).append(cid)
+    found, todo = [], [category_id]
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.append(current)
+            todo.extend(children.get(current, []))
+    return found
+
+
+def _filters(session: Session, query: CaseQuery, now: datetime) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if query.state:
+        where.append(Case.state.in_(query.state))
+    if query.street_id is not None:
+        where.append(Case.street_id == query.street_id)
+    if query.community_id is not None:
+        where.append(Case.community_id == query.community_id)
+    if query.category_id is not None:
+        where.append(Case.category_id.in_(_category_and_below(session, query.category_id)))
+    if query.department_id is not None:
+        where.append(_has_assignment_of(query.department_id, active_only=True))
+    if query.priority is not None:
+        where.append(Case.priority == query.priority)
+    if query.overdue is not None:
+        late = exists(
+            select(Deadline.id).where(
+                Deadline.case_id == Case.id,
+                Deadline.state == DeadlineState.OPEN,
+                Deadline.due_at < now,
+            )
+        )
+        where.append(late if query.overdue else ~late)
+    if query.created_from is not None:
+        where.append(Case.created_at >= query.created_from)
+    if query.created_to is not None:
+        where.append(Case.created_at < query.created_to)
+    if query.q:
+        pattern = like_pattern(query.q)
+        where.append(
+            or_(
+                Case.title.ilike(pattern, escape="\\"),
+                Case.description.ilike(pattern, escape="\\"),
+            )
+        )
+    return where
+
+
+_PRIORITY_RANK = {p: i for i, p in enumerate(Priority)}
+
+
+def _order_by(sort: Sort) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    descending = sort.startswith("-")
+    name = sort.lstrip("-")
+    column: ColumnElement[Any] = (
+        sql_case(_PRIORITY_RANK, value=Case.priority, else_=len(_PRIORITY_RANK))
+        if name == "priority"
+        else getattr(Case, name)
+    )
+    if descending:
+        return column.desc(), Case.id.desc()
+    return column.asc(), Case.id.asc()
+
+
+def list_cases(session: Session, *, actor: Actor, query: CaseQuery, now: datetime) -> Page[Case]:
+    """One page of the cases the actor may see that match the query, with the total count."""
+    where = [visible_to(actor), *_filters(session, query, now)]
+    total = session.scalar(select(func.count()).select_from(Case).where(and_(*where))) or 0
+    stmt = select(Case).where(and_(*where)).order_by(*_order_by(query.sort))
+    stmt = stmt.offset((query.page - 1) * query.limit).limit(query.limit)
+    return Page(list(session.scalars(stmt)), total, query.page, query.limit)
+
+
+@dataclass(frozen=True)
+class AssignmentDetail:
+    assignment: Assignment
+    org: OrgNode
+    allowed_triggers: list[str]
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    case: Case
+    reporter_name: str | None
+    reporter_phone: str | None
+    assignments: list[AssignmentDetail]
+    deadlines: list[Deadline]
+    allowed_triggers: list[str]
+    orgs: dict[int, OrgNode] = field(default_factory=dict)
+
+
+def _assignments(session: Session, case_id: int) -> list[Assignment]:
+    stmt = select(Assignment).where(Assignment.case_id == case_id).order_by(Assignment.id)
+    return list(session.scalars(stmt))
+
+
+def visible_case(session: Session, *, actor: Actor, case_id: int) -> Case:
+    """The case, or ``NotFound`` when it does not exist or the actor may not see it."""
+    case = session.get(Case, case_id, populate_existing=True)
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    if not can_see_case(actor, case, _assignments(session, case_id)):
+        raise OutOfScope(f"case {case_id} not found")
+    return case
+
+
+def own_assignments(actor: Actor, assignments: Sequence[Assignment]) -> list[Assignment]:
+    """The assignments the actor may see: a department or unit sees only its own."""
+    if actor.role in (Role.DEPARTMENT, Role.UNIT):
+        return [a for a in assignments if a.org_id == actor.scope_id]
+    return list(assignments)
+
+
+def case_detail(
+    session: Session, *, rt: Runtime, actor: Actor, case_id: int, now: datetime
+) -> CaseDetail:
+    """A case with its (visible) assignments, clocks and the triggers open to the actor.
+
+    One load of the case (as the services load it) answers all of it.
+    """
+    unit = CaseUnit.load(session, rt, case_id, now)
+    if not can_see_case(actor, unit.case, unit.assignments):
+        raise OutOfScope(f"case {case_id} not found")
+    mine = own_assignments(actor, unit.assignments)
+    orgs = orgs_by_id(session, {a.org_id for a in mine})
+    shown = {a.id for a in mine}
+    deadlines = [
+        d
+        for d in session.scalars(
+            select(Deadline).where(Deadline.case_id == case_id).order_by(Deadline.id)
+        )
+        if d.assignment_id is None or d.assignment_id in shown
+    ]
+    name, phone = reporter_view(actor, unit.case, unit.assignments)
+    details = [
+        AssignmentDetail(a, orgs[a.org_id], allowed_on_assignment(unit, actor, a)) for a in mine
+    ]
+    allowed = allowed_on_case(unit, actor)
+    return CaseDetail(unit.case, name, phone, details, deadlines, allowed, orgs)
+
+
+def raised_case_detail(
+    session: Session, *, rt: Runtime, actor: Actor, case: Case, now: datetime
+) -> CaseDetail:
+    """The detail of a case this session has just raised, without reading it back.
+
+    A new case has no assignments or requests yet; only its clocks are read.
+    """
+    deadlines = list(
+        session.scalars(select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id))
+    )
+    running = [d for d in deadlines if d.state == DeadlineState.OPEN]
+    unit = CaseUnit(
+        session=session, rt=rt, workflow=rt.workflows.get(case.workflow), case=case,
+        assignments=[], requests=[], running=running, now=now,
+    )  # fmt: skip
+    name, phone = reporter_view(actor, case, [])
+    return CaseDetail(case, name, phone, [], deadlines, allowed_on_case(unit, actor), {})
+
+
+def orgs_by_id(session: Session, ids: set[int]) -> dict[int, OrgNode]:
+    """Org nodes by id (one query)."""
+    if not ids:
+        return {}
+    return {o.id: o for o in session.scalars(select(OrgNode).where(OrgNode.id.in_(ids)))}
+
+
+def case_events(session: Session, *, actor: Actor, case_id: int) -> list[Event]:
+    """The case's timeline, oldest first; a department does not see other departments' moves."""
+    visible_case(session, actor=actor, case_id=case_id)
+    events = list(
+        session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.seq))
+    )
+    if actor.role not in (Role.DEPARTMENT, Role.UNIT):
+        return events
+    foreign = {a.id for a in _assignments(session, case_id) if a.org_id != actor.scope_id}
+    return [e for e in events if e.assignment_id not in foreign]
+
+
+def cases_by_state(session: Session) -> dict[str, int]:
+    """How many cases are in each state (every state listed, zeros included)."""
+    counts = {str(s): 0 for s in CaseState}
+    for state, n in session.execute(select(Case.state, func.count()).group_by(Case.state)):
+        counts[str(state)] = int(n)
+    return counts
+
+
+def overdue_by_clock(session: Session, *, now: datetime) -> dict[str, int]:
+    """How many running clocks are past due, per clock name."""
+    stmt = (
+        select(Deadline.clock, func.count())
+        .where(Deadline.state == DeadlineState.OPEN, Deadline.due_at < now)
+        .group_by(Deadline.clock)
+    )
+    return {str(clock): int(n) for clock, n in session.execute(stmt)}
