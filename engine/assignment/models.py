@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, JSONType, UTCDateTime
@@ -30,6 +30,12 @@ class Assignment(Base):
     result: Mapped[str | None] = mapped_column(Text)
     evidence: Mapped[list[str]] = mapped_column(JSONType, default=list)
     service_hours: Mapped[float | None] = mapped_column(Float)
+    # Facts for the evaluation (engine/evaluation/rollup.py): accepted / reported in within the
+    # limit (None: not yet), and the supervisions and red steps charged to this assignment.
+    accepted_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    reported_in_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    supervise_count: Mapped[int] = mapped_column(Integer, default=0)
+    red_count: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own idiom

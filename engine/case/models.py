@@ -66,6 +66,12 @@ class Case(Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)
     exclusion_reason: Mapped[str | None] = mapped_column(String(64))
+    # Facts for the evaluation, noted when they become known (engine/evaluation/rollup.py):
+    # whether the last resolution beat its resolve-by (None: not resolved, or no such clock),
+    # and the supervisions and red steps applied to any of the case's clocks.
+    resolved_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    supervise_count: Mapped[int] = mapped_column(Integer, default=0)
+    red_count: Mapped[int] = mapped_column(Integer, default=0)
 
     # The head of the per-case audit chain; kept here so appending needs no read of the events.
     event_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -80,6 +86,7 @@ class Case(Base):
         Index("ix_cases_category_state", "category_id", "state"),
         Index("ix_cases_area_path", "area_path"),
         Index("ix_cases_created", "created_at"),
+        Index("ix_cases_dispatched", "dispatched_at"),  # evaluation cohorts and drill-down
     )
 
 
