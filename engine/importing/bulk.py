@@ -1,0 +1,147 @@
+"""The bulk writer: planned cases written in batches, with the ids taken before writing.
+
+Ids come from the sequence on PostgreSQL and, under the write lock, after the highest one on
+SQLite, so every row, hash and rollup is final when inserted (no second pass). Rows go in through
+the driver — COPY on PostgreSQL, executemany on SQLite — with each column's own bind processor
+from SQLAlchemy, so they are stored exactly as the ORM would store them. Rollups are added with
+the evaluation's own upsert, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Table, func, select, text, update
+from sqlalchemy.orm import Session
+
+from engine.assignment.models import Assignment
+from engine.case.models import Case
+from engine.db import UTCDateTime
+from engine.deadline.models import Deadline
+from engine.evaluation.contribution import Contribution
+from engine.evaluation.models import SHARDS
+from engine.evaluation.rollup import add_to_rollups
+from engine.event.models import Event
+from engine.importing.plan import CasePlan
+
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+CASES, ASSIGNMENTS, EVENTS, DEADLINES = (_table(m) for m in (Case, Assignment, Event, Deadline))
+
+
+def lock_for_writing(session: Session) -> None:
+    """Take the database's write lock now (SQLite), so that ids read below stay ours."""
+    if session.get_bind().dialect.name == "sqlite":
+        # A write that changes nothing still opens the write transaction and holds the lock.
+        session.execute(update(CASES).where(CASES.c.id < 0).values(id=CASES.c.id))
+
+
+def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
+    """``count`` fresh primary keys of ``table`` (call ``lock_for_writing`` first on SQLite)."""
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        sequence = session.scalar(
+            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
+        )
+        rows = session.execute(
+            text("SELECT nextval(:seq) FROM generate_series(1, :n)"),
+            {"seq": sequence, "n": count},
+        )
+        return sorted(int(v) for v in rows.scalars())
+    start = int(session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0) + 1
+    return list(range(start, start + count))
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    times: dict[Any, Any] | None = None,
+) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` through the driver.
+
+    ``times`` remembers converted times across calls: an opening time recurs in half a dozen
+    rows of its case, and every time column converts alike (``UTCDateTime``).
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    names = [c.name for c in table.columns if c.name in rows[0]]
+    if len(names) != len(rows[0]):
+        raise ValueError(f"{table.name}: no such column among {sorted(set(rows[0]) - set(names))}")
+    # Enum members are str subclasses: both drivers store them as their text.
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    time_columns: list[int] = []
+    to_time: Callable[[Any], Any] | None = None
+    for index, name in enumerate(names):
+        processor: Callable[[Any], Any] | None
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is None:
+            continue
+        if times is not None and isinstance(table.c[name].type, UTCDateTime):
+            time_columns.append(index)
+            to_time = processor
+        else:
+            converters.append((index, processor))
+    pick = itemgetter(*names)
+    memo = times if times is not None else {}
+
+    def values(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        out = list(pick(row))
+        for index in time_columns:
+            moment = out[index]
+            stored = memo.get(moment, memo)  # the memo itself: not converted yet
+            if stored is memo:
+                assert to_time is not None
+                stored = memo[moment] = to_time(moment)
+            out[index] = stored
+        for index, processor in converters:
+            out[index] = processor(out[index])
+        return tuple(out)
+
+    quote = dialect.identifier_preparer.quote
+    target = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
+    if dialect.name == "postgresql":
+        cursor = connection.connection.cursor()
+        with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(values(row))
+        return
+    marks = ", ".join("?" for _ in names)
+    connection.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", [values(r) for r in rows])
+
+
+def write_plans(session: Session, plans: Sequence[CasePlan]) -> None:
+    """Insert the planned rows and add their contributions to the rollups (no commit)."""
+    if not plans:
+        return
+    times: dict[Any, Any] = {}
+    insert_rows(session, CASES, [p.case for p in plans], times=times)
+    insert_rows(session, ASSIGNMENTS, [p.assignment for p in plans], times=times)
+    insert_rows(session, EVENTS, [e for p in plans for e in p.events], times=times)
+    insert_rows(session, DEADLINES, [d for p in plans for d in p.deadlines], times=times)
+    for shard, total in _by_shard(plans).items():
+        add_to_rollups(session, total, shard=shard)
+
+
+def _by_shard(plans: Sequence[CasePlan]) -> Mapping[int, Contribution]:
+    """The plans' contributions summed into one rollup shard.
+
+    Live writers spread over the shards so as not to wait on one another; a batch is one writer,
+    and one shard keeps its upsert to the fewest rows. Readers sum the shards either way.
+    """
+    total: Contribution = {}
+    for plan in plans:
+        for key, value in plan.contribution.items():
+            total[key] = total.get(key, 0) + value
+    return {plans[0].case["id"] % SHARDS: total}

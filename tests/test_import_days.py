@@ -1,0 +1,47 @@
+"""The import's remembered day bounds count working seconds exactly as the calendar does, so the
+rollups an import writes equal a recompute to the last second."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine.calendar import WorkCalendar
+from engine.importing.days import RememberedDays
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
+def test_remembered_days__count_the_same_working_seconds_as_the_calendar(zone):
+    calendar = WorkCalendar(timezone=zone)
+    days = RememberedDays(calendar)
+    draw = random.Random(7)
+    # Across holidays, adjusted working days and both daylight-saving changes, with microseconds.
+    base = datetime(2015, 1, 1, tzinfo=UTC)
+    for _ in range(2000):
+        start = base + timedelta(
+            seconds=draw.randrange(400 * 86400), microseconds=draw.randrange(10**6)
+        )
+        end = start + timedelta(
+            seconds=draw.choice([0, 59, 3600, 86400, 9 * 86400, 70 * 86400]) + draw.random()
+        )
+
+        assert days.working_seconds_between(start, end) == calendar.working_seconds_between(
+            start, end
+        )
+
+
+def test_remembered_days__refuse_naive_times_like_the_calendar():
+    days = RememberedDays(WorkCalendar())
+
+    with pytest.raises(ValueError, match="must be timezone-aware"):
+        days.working_seconds_between(datetime(2015, 1, 1), datetime(2015, 1, 2, tzinfo=UTC))
+
+
+def test_remembered_days__answer_everything_else_from_the_calendar():
+    calendar = WorkCalendar()
+    days = RememberedDays(calendar)
+
+    assert days.zone is calendar.zone
+    assert days.is_working_day(datetime(2015, 1, 4).date())  # an adjusted working Sunday
