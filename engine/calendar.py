@@ -107,6 +107,27 @@ class WorkCalendar:
             day += _ONE_DAY
         return total
 
+    def add_working_seconds(self, start: datetime, seconds: float) -> datetime:
+        """The instant at which ``seconds`` of working-day time have passed since ``start``.
+
+        Non-working days are stepped over; the inverse of ``working_seconds_between``. Returns
+        UTC. ``seconds`` must not be negative.
+        """
+        if seconds < 0:
+            raise ValueError(f"seconds must not be negative, got {seconds}")
+        at = _as_utc(start, "start")
+        left = timedelta(seconds=seconds)
+        day = at.astimezone(self.zone).date()
+        while True:
+            day_end = self._midnight(day + _ONE_DAY)
+            if self.is_working_day(day):
+                here = day_end - max(at, self._midnight(day))
+                if left <= here:
+                    return max(at, self._midnight(day)) + left
+                left -= here
+            day += _ONE_DAY
+            at = day_end
+
     def _look_up(self, day: date) -> bool:
         if day in self._holidays:
             return False

@@ -381,3 +381,18 @@ def test_working_seconds_between__end_not_after_start_is_zero() -> None:
 def test_working_seconds_between__naive_end_is_rejected() -> None:
     with pytest.raises(ValueError, match="end must be timezone-aware"):
         WorkCalendar().working_seconds_between(cst(2026, 3, 6, 12), datetime(2026, 3, 9, 12))
+
+
+def test_add_working_seconds__steps_over_the_weekend_and_inverts_working_seconds_between():
+    calendar = WorkCalendar(timezone="Asia/Shanghai")
+    friday_9 = datetime(2026, 3, 6, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    # 15 h are left of Friday; the other 4 h 12 min fall on Monday, never on the weekend.
+    at = calendar.add_working_seconds(friday_9, 19.2 * 3600)
+    assert at == datetime(2026, 3, 9, 4, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert calendar.working_seconds_between(friday_9, at) == 19.2 * 3600
+
+
+def test_add_working_seconds__a_negative_amount_is_refused():
+    calendar = WorkCalendar(timezone="Asia/Shanghai")
+    with pytest.raises(ValueError, match="negative"):
+        calendar.add_working_seconds(datetime(2026, 3, 6, 1, 0, tzinfo=UTC), -1)

@@ -67,8 +67,10 @@ def test_hotline__full_case_runs_and_closes_every_clock_as_designed(session, rt,
     assert (resolve.state, resolve.limit, resolve.started_at, resolve.due_at) == (
         DeadlineState.OPEN, "7wd", bj(2, 9, 10), bj(11, 9, 10)
     )  # fmt: skip
-    # 80 % of the 9 calendar days from start to due: 7 days 4 h 48 min.
-    assert (resolve.next_step, resolve.next_fire_at) == (Trigger.REMIND, bj(9, 13, 58))
+    # 80 % of the working time from start to due: 168 working hours (Mon 14 h 50 min, four whole
+    # days, Mon 9 and Tue 10, Wed 9 h 10 min) × 0.8 = 134.4 h, which runs out late on Monday 9
+    # March (the weekend of 7-8 March does not count): 23:34.
+    assert (resolve.next_step, resolve.next_fire_at) == (Trigger.REMIND, bj(9, 23, 34))
     for a in (lead, helper):
         (accept,) = deadline(session, case.id, "accept", a.id)
         assert (accept.started_at, accept.due_at, accept.next_fire_at) == (

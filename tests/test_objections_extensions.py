@@ -198,8 +198,9 @@ def test_approve_extension__moves_resolve_due_by_the_granted_time_and_counts_it(
     assert (resolve.state, resolve.due_at, resolve.extension_count) == (
         DeadlineState.OPEN, bj(16, 9, 10), 1
     )  # fmt: skip
-    # The reminder is planned anew: 80 % of the 14 days from start to the new due time.
-    assert resolve.next_fire_at == bj(13, 13, 58)
+    # The reminder is planned anew: 80 % of the 240 working hours from start to the new due time
+    # is 192 h, reached on Thursday 12 March at 09:10.
+    assert resolve.next_fire_at == bj(12, 9, 10)
     (decided,) = snapshot(session, case.id)["requests"]
     assert decided["status"] == RequestStatus.APPROVED
     assert decided["decided_by_id"] == city.accounts["cc_s1"].id

@@ -24,15 +24,22 @@ from engine.workflow.schema import ClockSpec, LadderStep
 
 
 def open_deadlines(session: Session, case_id: int) -> list[Deadline]:
-    """The case's running clocks."""
+    """The case's running clocks, read afresh (not from what the session already holds)."""
     stmt = select(Deadline).where(Deadline.case_id == case_id, Deadline.state == DeadlineState.OPEN)
-    return list(session.scalars(stmt))
+    return list(session.scalars(stmt.execution_options(populate_existing=True)))
 
 
 def step_time(deadline: Deadline, step: LadderStep, calendar: WorkCalendar) -> datetime:
-    """When a ladder step of this deadline falls due."""
+    """When a ladder step of this deadline falls due.
+
+    A share of a limit in working days is a share of the working time between start and due, so
+    a reminder at 80 % never falls on a weekend or a holiday; hours and minutes run on natural time.
+    """
     fraction = step.fraction
     if fraction is not None:
+        if Duration.parse(deadline.limit).is_working_days:
+            span = calendar.working_seconds_between(deadline.started_at, deadline.due_at)
+            return calendar.add_working_seconds(deadline.started_at, span * fraction)
         return deadline.started_at + (deadline.due_at - deadline.started_at) * fraction
     offset = step.offset
     assert offset is not None
@@ -41,6 +48,9 @@ def step_time(deadline: Deadline, step: LadderStep, calendar: WorkCalendar) -> d
 
 def schedule(deadline: Deadline, ladder: Sequence[LadderStep], calendar: WorkCalendar) -> None:
     """Point the deadline at its next ladder step, or at nothing when the ladder is done."""
+    # A re-planned step is a new piece of work for the sweeper, whoever had claimed the old one.
+    deadline.claim_token = None
+    deadline.claimed_at = None
     if deadline.state != DeadlineState.OPEN or deadline.step_index >= len(ladder):
         deadline.next_step = None
         deadline.next_fire_at = None

@@ -1,0 +1,182 @@
+"""The sweeper: moves due ladder steps from the database onto the escalation queue.
+
+Each sweep claims due steps in batches (engine/deadline/sweep.py) and enqueues one job per step
+under the deterministic id ``esc-<deadline>-<step>``. Nothing here is the only copy of anything:
+
+* a job already waiting under that id is left alone;
+* a job that finished, failed, or started longer ago than ``job_lease`` (its worker died) is
+  replaced — the job itself applies a step at most once, so a second run is harmless;
+* the claim token is a random value kept in Redis: when Redis comes back empty the token is new,
+  so every claim made under the old one lapses at once and the next sweep enqueues again;
+* a claim also lapses after ``claim_lease``, which catches a job lost any other way.
+
+Each sweep also re-enqueues webhook deliveries that are due but whose jobs Redis lost, and moves
+RQ's scheduled jobs (webhook retries waiting out their backoff) onto their queues — the work of
+RQ's scheduler, done here because RQ would fork a scheduler process per worker that a SIGKILL of
+the worker leaves orphaned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.scheduler import RQScheduler
+from rq.utils import utcparse
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.clock import Clock
+from engine.deadline.sweep import DueStep, claim_due_steps
+from engine.notification.service import due_deliveries
+from workers.queues import WEBHOOKS, WORK_QUEUES, escalation_queue
+from workers.webhooks import enqueue_deliveries
+
+log = logging.getLogger(__name__)
+
+TOKEN_KEY = "whistle:sweeper:token"
+ESCALATE = "workers.jobs.escalate"
+# Longer than the job's own database retries (workers/jobs.py), so RQ never cuts them short.
+JOB_TIMEOUT = 300
+# The states RQ stores in a job's hash, as text (an enum member does not hash like its text).
+_WAITING = {
+    s.value for s in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.CREATED)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    """What one sweep did: steps claimed, their jobs enqueued (the rest were waiting already),
+    and webhook deliveries enqueued again."""
+
+    claimed: int
+    enqueued: int
+    deliveries: int = 0
+
+
+class Sweeper:
+    """Claims due steps and enqueues their jobs; safe to run in many processes at once."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        connection: redis.Redis,
+        clock: Clock,
+        claim_lease: timedelta,
+        job_lease: timedelta,
+        batch: int = 500,
+        max_batches: int = 40,
+    ) -> None:
+        self.sessions = sessions
+        self.connection = connection
+        self.queue: Queue = escalation_queue(connection)
+        self.clock = clock
+        self.claim_lease = claim_lease
+        self.job_lease = job_lease
+        self.batch = batch
+        self.max_batches = max_batches
+        self.scheduler = RQScheduler(
+            list(WORK_QUEUES), connection=connection, logging_level="WARNING"
+        )
+
+    def token(self) -> str:
+        """This Redis's claim token, made by the first sweeper to ask after Redis started empty."""
+        self.connection.set(TOKEN_KEY, secrets.token_hex(16), nx=True)
+        value = self.connection.get(TOKEN_KEY)
+        if value is None:  # emptied between the two calls: the next sweep makes a new one
+            raise redis.exceptions.ConnectionError("the sweeper token vanished; Redis was reset")
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    def sweep(self) -> SweepReport:
+        """Enqueue every due step (up to ``batch × max_batches``), lost deliveries, retries."""
+        claimed, enqueued = self.sweep_steps()
+        deliveries = self.sweep_deliveries()
+        self.promote_scheduled()
+        return SweepReport(claimed=claimed, enqueued=enqueued, deliveries=deliveries)
+
+    def sweep_steps(self) -> tuple[int, int]:
+        """Claim due steps and enqueue their jobs: (claimed, enqueued)."""
+        now = self.clock.now()
+        token = self.token()
+        claimed = enqueued = 0
+        for _ in range(self.max_batches):
+            with self.sessions() as session:
+                steps = claim_due_steps(
+                    session=session, token=token, lease=self.claim_lease, limit=self.batch, now=now
+                )
+            claimed += len(steps)
+            enqueued += self.enqueue(steps)
+            if len(steps) < self.batch:
+                break
+        return claimed, enqueued
+
+    def sweep_deliveries(self) -> int:
+        """Enqueue pending webhook deliveries that are due; those already queued are skipped."""
+        # Deliveries keep wall-clock times (workers/webhooks.py), whatever the business clock.
+        with self.sessions() as session:
+            due = due_deliveries(session, now=datetime.now(UTC), limit=self.batch)
+        return len(enqueue_deliveries(Queue(WEBHOOKS, connection=self.connection), due))
+
+    def promote_scheduled(self) -> None:
+        """Move scheduled jobs whose time has come onto their queues (one sweeper at a time)."""
+        if self.scheduler.acquire_locks():
+            self.scheduler.enqueue_scheduled_jobs()
+
+    def release(self) -> None:
+        """Give up the scheduling lock, so another sweeper takes it over at once."""
+        self.scheduler.release_locks()
+
+    def enqueue(self, steps: Sequence[DueStep]) -> int:
+        """Put each step's job on the queue unless it is waiting or running; how many were put.
+
+        One pipelined read of the jobs' states and one pipelined write for the batch: a large
+        backlog whose claims lapse is looked over in a few round trips, not a few per step.
+        """
+        if not steps:
+            return 0
+        with self.connection.pipeline(transaction=False) as pipe:
+            for step in steps:
+                pipe.hmget(Job.key_for(step.job_id), "status", "started_at")
+            states = pipe.execute()
+        wanted = []
+        for step, (status, started_at) in zip(steps, states, strict=True):
+            if status is None:
+                wanted.append(step)
+            elif not self._will_run(status.decode(), started_at):
+                log.info("replacing job %s (%s)", step.job_id, status.decode())
+                with contextlib.suppress(NoSuchJobError):
+                    Job.fetch(step.job_id, connection=self.connection).delete()
+                wanted.append(step)
+        if wanted:
+            # The claim makes this sweeper the only one enqueueing these steps now; should two
+            # ever race, the id is queued twice and the second run applies nothing.
+            self.queue.enqueue_many(
+                [
+                    Queue.prepare_data(
+                        ESCALATE,
+                        args=(step.deadline_id, step.step_index),
+                        job_id=step.job_id,
+                        timeout=JOB_TIMEOUT,
+                        result_ttl=0,  # a finished job leaves no key behind
+                        description=f"escalate deadline {step.deadline_id} step {step.step_index}",
+                    )
+                    for step in wanted
+                ]
+            )
+        return len(wanted)
+
+    def _will_run(self, status: str, started_at: bytes | None) -> bool:
+        if status in _WAITING:
+            return True
+        if status == JobStatus.STARTED.value and started_at:
+            started = utcparse(started_at.decode())
+            return datetime.now(UTC) - started < self.job_lease  # else its worker died
+        return False
