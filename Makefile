@@ -24,12 +24,12 @@ run: $(STAMP)
 	$(BIN)/whistle up --demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # The same suite on PostgreSQL (a throwaway database is made on this server and dropped).
 test-postgres: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \
-		$(BIN)/python -m pytest -q
+		$(BIN)/python -m pytest -q -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -23,6 +23,7 @@ from engine.case.models import Case, CaseRequest
 from engine.deadline.models import Deadline
 from engine.deadline.service import open_deadlines, sync_clocks
 from engine.errors import NotFound, StaleVersion
+from engine.evaluation.rollup import RollupTracker
 from engine.event.models import Event
 from engine.event.service import append_event
 from engine.runtime import Runtime
@@ -75,25 +76,35 @@ class CaseUnit:
     running: list[Deadline]
     now: datetime
     events: list[Event] = field(default_factory=list)
+    # The case's contribution to the evaluation as loaded; ``finish`` adds the change to it.
+    rollups: RollupTracker | None = None
 
     @classmethod
     def load(cls, session: Session, rt: Runtime, case_id: int, now: datetime) -> CaseUnit:
-        """Load a case with its assignments, pending requests and running clocks."""
+        """Load a case with its assignments, pending requests and running clocks.
+
+        Every row is read afresh (``populate_existing``): a long-lived session must not decide on
+        rows that another session has changed since it last looked.
+        """
         case = session.get(Case, case_id, populate_existing=True)
         if case is None:
             raise NotFound(f"case {case_id} not found")
         assignments = list(
             session.scalars(
-                select(Assignment).where(Assignment.case_id == case_id).order_by(Assignment.id)
+                select(Assignment)
+                .where(Assignment.case_id == case_id)
+                .order_by(Assignment.id)
+                .execution_options(populate_existing=True)
             )
         )
         requests = list(
             session.scalars(
-                select(CaseRequest).where(
-                    CaseRequest.case_id == case_id, CaseRequest.status == RequestStatus.PENDING
-                )
+                select(CaseRequest)
+                .where(CaseRequest.case_id == case_id, CaseRequest.status == RequestStatus.PENDING)
+                .execution_options(populate_existing=True)
             )
         )
+        running = open_deadlines(session, case_id)
         return cls(
             session=session,
             rt=rt,
@@ -101,8 +112,11 @@ class CaseUnit:
             case=case,
             assignments=assignments,
             requests=requests,
-            running=open_deadlines(session, case_id),
+            running=running,
             now=now,
+            rollups=RollupTracker.start(
+                calendar=rt.calendar, case=case, assignments=assignments, running=running
+            ),
         )
 
     def ctx(
@@ -188,6 +202,22 @@ class CaseUnit:
     def finish(self) -> None:
         """Bring the clocks in line and write the case row (which bumps its version)."""
         self.case.updated_at = self.now
+        self.sync_clocks()
+        if self.rollups is not None:
+            self.rollups.finish(
+                self.session,
+                case=self.case,
+                assignments=self.assignments,
+                running=self.running,
+                events=self.events,
+            )
+
+    def sync_clocks(self) -> None:
+        """Open, keep or close the deadline rows for the states as they are now.
+
+        ``finish`` does this once at the end; a use case that passes through a state whose
+        clocks matter (a claim is a dispatch and an acceptance in one move) calls it in between.
+        """
         sync_clocks(
             self.session,
             workflow=self.workflow,

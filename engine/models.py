@@ -1,22 +1,37 @@
 """Imports every table so that ``Base.metadata`` is complete (Alembic, create_all, tests)."""
 
 from engine.assignment.models import Assignment
+from engine.auth import ApiToken
 from engine.case.models import Case, CaseRequest
 from engine.db import Base
-from engine.deadline.models import Deadline
+from engine.deadline.models import ClockEpoch, Deadline, EscalationStep
+from engine.evaluation.models import Rollup, UnitRating
 from engine.event.models import Event
+from engine.evidence import Evidence
+from engine.idempotency import IdempotencyKey
+from engine.notification.models import Notification, WebhookDelivery, WebhookSubscription
 from engine.organisation.models import Account, Category, OrgNode, RoutingRule, UnitRegistration
 
 __all__ = [
     "Account",
+    "ApiToken",
     "Assignment",
     "Base",
     "Case",
     "CaseRequest",
     "Category",
+    "ClockEpoch",
     "Deadline",
+    "EscalationStep",
     "Event",
+    "Evidence",
+    "IdempotencyKey",
+    "Notification",
     "OrgNode",
+    "Rollup",
     "RoutingRule",
+    "UnitRating",
     "UnitRegistration",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.cli import main
 from engine.assignment.models import Assignment
 from engine.auth import Unauthenticated, actor_for_token
 from engine.case.models import Case
@@ -38,6 +34,7 @@ from engine.organisation.models import (
 )
 from engine.organisation.service import route
 from engine.vocabulary import CaseState, DeadlineState, OrgKind, Role
+from tests.fixtures_shared import whistle
 
 # Real argon2id at its cheapest settings: the tests check hashes, not their cost.
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -177,20 +174,6 @@ def test_demo__running_it_again_adds_nothing_and_renews_every_login(session):
 
 
 # -- the command line ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.delenv("WHISTLE_WORKFLOWS_DIR", raising=False)
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("WHISTLE_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def whistle(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
 
 
 def test_demo_cli__prints_the_logins_and_writes_the_accounts_json(cli_env, session):

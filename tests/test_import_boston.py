@@ -17,15 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.cli import main
 from engine.assignment.models import Assignment
 from engine.case.models import Case
-from engine.config import get_settings
 from engine.db import make_engine, make_session_factory
 from engine.deadline.models import Deadline
 from engine.evaluation.recompute import recompute
@@ -50,6 +47,7 @@ from engine.vocabulary import (
     Source,
     Trigger,
 )
+from tests.fixtures_shared import whistle
 
 ROOT = Path(__file__).resolve().parents[1]
 BOSTON = ROOT.parent / "shared" / "data" / "boston311_2015_h1.csv.gz"
@@ -301,20 +299,6 @@ def test_boston_import__every_chain_verifies_and_the_rollups_equal_a_recompute(
 
 
 # -- through the command line --------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.delenv("WHISTLE_WORKFLOWS_DIR", raising=False)
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("WHISTLE_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def whistle(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
 
 
 def test_boston_cli__a_rerun_adds_nothing_and_the_audit_and_rollups_check_out(cli_env, session):

@@ -6,19 +6,15 @@ the field named — with nothing written.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.cli import main
 from engine.assignment.models import Assignment
 from engine.case.models import Case
-from engine.config import get_settings
 from engine.deadline.models import Deadline
 from engine.event.models import Event
 from engine.event.service import verify_chains
@@ -26,6 +22,7 @@ from engine.importing.records import Reject
 from engine.importing.rejects import read_rejects
 from engine.organisation.models import OrgNode
 from engine.vocabulary import CaseState, DeadlineState, OrgKind, Priority, Source
+from tests.fixtures_shared import whistle
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -34,20 +31,6 @@ BOSTON_HEADER = [
     "CLOSURE_REASON", "CASE_TITLE", "SUBJECT", "REASON", "TYPE", "QUEUE", "Source",
     "neighborhood", "Location", "LATITUDE", "LONGITUDE",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.delenv("WHISTLE_WORKFLOWS_DIR", raising=False)
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("WHISTLE_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def whistle(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
 
 
 def _utc(*parts: int) -> datetime:

@@ -5,23 +5,20 @@ not a requests array.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from api.cli import main
 from engine.assignment.models import Assignment
 from engine.case.models import Case
-from engine.config import get_settings
 from engine.event.service import verify_chains
 from engine.importing.records import Reject
 from engine.importing.rejects import read_rejects
 from engine.organisation.models import Category, OrgNode
 from engine.vocabulary import CaseState, OrgKind, Source
+from tests.fixtures_shared import whistle
 
 SAMPLE = (
     Path(__file__).resolve().parents[2]
@@ -30,20 +27,6 @@ SAMPLE = (
     / "open311"
     / "bloomington_IN_requests.json"
 )
-
-
-@pytest.fixture
-def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.delenv("WHISTLE_WORKFLOWS_DIR", raising=False)
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("WHISTLE_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def whistle(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
 
 
 needs_sample = pytest.mark.skipif(

@@ -28,8 +28,8 @@ from engine.evaluation.period import Period
 from engine.evaluation.service import year_end_report
 from engine.organisation.service import actor_for_account
 from engine.runtime import Runtime
+from workers.queues import REPORTS
 
-REPORTS = "whistle-reports"
 # A year-end report of a large district takes minutes; its file is kept a week.
 JOB_TIMEOUT = 3600
 KEEP_SECONDS = 7 * 24 * 3600

@@ -24,9 +24,9 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from api.cli import audit, db, workflows
+    from api.cli import accounts, api_cmd, audit, db, demo, evaluate, importing, worker, workflows
 
-    for module in (db, workflows, audit):
+    for module in (db, workflows, audit, worker, accounts, api_cmd, evaluate, importing, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 

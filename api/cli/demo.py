@@ -45,22 +45,8 @@ def write_accounts(descriptor: int, city: DemoCity) -> None:
         f.write(text + "\n")
 
 
-@click.command("demo")
-@click.option(
-    "--accounts-json", type=click.Path(path_type=Path, dir_okay=False), default=None,
-    help="Also write the logins, with their API tokens, to this JSON file.",
-)  # fmt: skip
-@click.option("--simulate", is_flag=True, help="Keep raising and moving cases until Ctrl-C.")
-@click.option(
-    "--rate", type=click.FloatRange(min=0), default=30.0, show_default=True,
-    help="With --simulate: whistles per simulated hour.",
-)  # fmt: skip
-@click.option(
-    "--data-dir", type=click.Path(path_type=Path, file_okay=False), default=SHARED_DATA,
-    show_default=True, help="Where the shared data (taxonomy, complaint texts) are.",
-)  # fmt: skip
-def demo(accounts_json: Path | None, simulate: bool, rate: float, data_dir: Path) -> None:
-    """Build the demo city 青川区 and print a login for every role (run again: new logins)."""
+def build_and_print(*, accounts_json: Path | None, data_dir: Path) -> DemoCity:
+    """Build (or renew) the demo city and print a login for every role."""
     descriptor = open_accounts_file(accounts_json) if accounts_json is not None else None
     try:
         with session_scope() as session:
@@ -86,6 +72,26 @@ def demo(accounts_json: Path | None, simulate: bool, rate: float, data_dir: Path
         click.echo(f"accounts with API tokens written to {accounts_json}")
     else:
         click.echo("(API tokens: run with --accounts-json FILE)")
+    return city
+
+
+@click.command("demo")
+@click.option(
+    "--accounts-json", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="Also write the logins, with their API tokens, to this JSON file.",
+)  # fmt: skip
+@click.option("--simulate", is_flag=True, help="Keep raising and moving cases until Ctrl-C.")
+@click.option(
+    "--rate", type=click.FloatRange(min=0), default=30.0, show_default=True,
+    help="With --simulate: whistles per simulated hour.",
+)  # fmt: skip
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path, file_okay=False), default=SHARED_DATA,
+    show_default=True, help="Where the shared data (taxonomy, complaint texts) are.",
+)  # fmt: skip
+def demo(accounts_json: Path | None, simulate: bool, rate: float, data_dir: Path) -> None:
+    """Build the demo city 青川区 and print a login for every role (run again: new logins)."""
+    build_and_print(accounts_json=accounts_json, data_dir=data_dir)
     if simulate:
         from workers.simulation import run
 
