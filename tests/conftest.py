@@ -7,15 +7,14 @@ end, so a developer's data is never touched and two runs never collide.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.calendar import WorkCalendar
@@ -25,6 +24,7 @@ from engine.models import Base
 from engine.runtime import Runtime
 from engine.workflow.loader import WorkflowRegistry
 from tests.builders import City, make_city
+from tests.databases import postgres_database
 
 pytest_plugins = ["tests.fixtures_api", "tests.fixtures_shared"]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -44,20 +44,11 @@ def postgres_url() -> Iterator[str | None]:
     if base is None:
         yield None
         return
-    name = f"whistle_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    schema_engine = make_engine(url)
-    Base.metadata.create_all(schema_engine)
-    schema_engine.dispose()
-    try:
+    with postgres_database(base, prefix="whistle_test") as url:
+        schema_engine = make_engine(url)
+        Base.metadata.create_all(schema_engine)
+        schema_engine.dispose()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

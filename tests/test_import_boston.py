@@ -8,17 +8,16 @@ throwaway PostgreSQL database beside the suite's) and only read by the tests tha
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.assignment.models import Assignment
@@ -47,6 +46,7 @@ from engine.vocabulary import (
     Source,
     Trigger,
 )
+from tests.databases import postgres_database
 from tests.fixtures_shared import whistle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,25 +69,15 @@ def imported_url(
     postgres_url: str | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A database of its own holding the first 3,000 Boston rows, imported once."""
-    admin = None
-    if postgres_url is None:
-        url = f"sqlite:///{tmp_path_factory.mktemp('boston') / 'boston.db'}"
-    else:
-        name = f"whistle_import_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    try:
+    with contextlib.ExitStack() as stack:
+        if postgres_url is None:
+            url = f"sqlite:///{tmp_path_factory.mktemp('boston') / 'boston.db'}"
+        else:
+            url = stack.enter_context(postgres_database(postgres_url, prefix="whistle_import"))
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
         yield url
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 @pytest.fixture(scope="module")

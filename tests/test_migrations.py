@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from api.cli import main
 from engine.clock import ManualClock
@@ -30,6 +28,7 @@ from engine.models import Base
 from engine.runtime import Runtime
 from engine.vocabulary import CaseState
 from tests.builders import make_case, make_city
+from tests.databases import postgres_database
 
 MODEL_TABLES = {t.name for t in Base.metadata.sorted_tables}
 
@@ -40,16 +39,8 @@ def empty_db_url(postgres_url: str | None, tmp_path: Path) -> Iterator[str]:
     if postgres_url is None:
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
-    name = f"whistle_migrate_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database(postgres_url, prefix="whistle_migrate") as url:
+        yield url
 
 
 def _differences(url: str) -> list[Any]:
