@@ -15,7 +15,7 @@ import redis as redis_lib
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import problems
+from api import console, problems
 from api.metrics import RequestMetrics
 from api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from api.open311.routes import router as open311_router
@@ -99,6 +99,7 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     app.include_router(open311_router)
+    console.install(app)
     problems.install(app)
     _document_errors(app)
     # The last added runs first: metrics see every answer, the 413s of the body cap included.

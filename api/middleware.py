@@ -29,7 +29,11 @@ class BodyLimitMiddleware:
 
     def _limit(self, path: str) -> int:
         # Uploads carry a multipart envelope besides the file itself.
-        return self.evidence + 64 * 1024 if path.endswith("/evidence") else self.default
+        return (
+            self.evidence + 64 * 1024
+            if path.endswith(("/evidence", "/do/complete"))
+            else self.default
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _WRITES:

@@ -167,6 +167,10 @@ def problem_response(exc: BaseException, request: Request | None = None) -> Resp
     kind, problem = problem_for(exc, instance=path)
     if kind.status >= 500:
         log.error("%s on %s", type(exc).__name__, path, exc_info=exc)
+    if path is not None and path.startswith("/console") and request is not None:
+        from api.console.errors import error_page
+
+        return error_page(request, exc, kind.status, problem.detail)
     if path is not None and path.startswith("/open311/"):
         from api.open311.formats import open311_error
 

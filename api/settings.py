@@ -28,6 +28,15 @@ class ApiSettings(Settings):
     intake_rate_limit: int = Field(default=120, ge=0, validation_alias="WHISTLE_INTAKE_RATE")
     intake_rate_window: int = Field(default=60, ge=1, validation_alias="WHISTLE_INTAKE_WINDOW")
 
+    # The console's session cookie: Secure always (true), never (false), or when the request
+    # came over HTTPS (unset; behind a TLS proxy run uvicorn with --proxy-headers).
+    console_secure_cookie: bool | None = Field(
+        default=None, validation_alias="WHISTLE_CONSOLE_SECURE_COOKIE"
+    )
+    # Login attempts per username in a window (counted in Redis; 0 turns the limit off).
+    login_rate_limit: int = Field(default=10, ge=0, validation_alias="WHISTLE_LOGIN_RATE")
+    login_rate_window: int = Field(default=900, ge=1, validation_alias="WHISTLE_LOGIN_WINDOW")
+
     @classmethod
     def widen(cls, settings: Settings | None) -> ApiSettings:
         """These settings as ``ApiSettings`` (the API's own knobs from the environment)."""

@@ -9,6 +9,7 @@ from engine.evaluation.models import Rollup, UnitRating
 from engine.event.models import Event
 from engine.evidence import Evidence
 from engine.idempotency import IdempotencyKey
+from engine.login import LoginSession
 from engine.notification.models import Notification, WebhookDelivery, WebhookSubscription
 from engine.organisation.models import Account, Category, OrgNode, RoutingRule, UnitRegistration
 
@@ -26,6 +27,7 @@ __all__ = [
     "Event",
     "Evidence",
     "IdempotencyKey",
+    "LoginSession",
     "Notification",
     "OrgNode",
     "Rollup",

@@ -26,7 +26,7 @@ from engine.workflow.loader import WorkflowRegistry
 from tests.builders import City, make_city
 from tests.databases import postgres_database
 
-pytest_plugins = ["tests.fixtures_api", "tests.fixtures_shared"]
+pytest_plugins = ["tests.fixtures_api", "tests.fixtures_console", "tests.fixtures_shared"]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Monday 2 March 2026, 09:00 in Beijing: an ordinary working day.
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)

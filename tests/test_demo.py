@@ -19,12 +19,13 @@ from engine.case.models import Case
 from engine.clock import ManualClock
 from engine.config import get_settings
 from engine.deadline.models import Deadline
-from engine.demo import Simulation, build_demo, verify_password
+from engine.demo import Simulation, build_demo
 from engine.demo.city import SHARED_DATA, TAXONOMY, category_code, read_taxonomy
 from engine.errors import NotFound
 from engine.evaluation.recompute import recompute
 from engine.evaluation.scheme import get_scheme
 from engine.event.service import verify_chains
+from engine.login import verify_password
 from engine.organisation.models import (
     Account,
     Category,

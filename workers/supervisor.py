@@ -218,6 +218,7 @@ def up(
         else:
             specs.append(api_spec(API_APP, host=host, port=port, url=url))
             say(f"API: http://{host}:{port}/api/v1  docs: http://{host}:{port}/docs")
+            say(f"console: http://{host}:{port}/console")
         specs += [ChildSpec(c.name, c.argv, {**c.env, "REDIS_URL": url}, c.restart) for c in extra]
         supervisor = Supervisor(specs)
         say(f"{processes} worker process(es) up; Ctrl-C stops everything")

@@ -1,4 +1,5 @@
-"""``whistle accounts``: create an account with its first API token, issue and revoke tokens.
+"""``whistle accounts``: create an account with its first API token, issue and revoke tokens,
+set the password of the web console.
 
 A token is printed once, when it is made; only its hash is stored.
 """
@@ -13,6 +14,7 @@ from api.cli.common import CliError, session_scope
 from engine.auth import issue_token, open_account, revoke_token, tokens_of
 from engine.clock import SystemClock
 from engine.errors import WhistleError
+from engine.login import MIN_PASSWORD, set_password
 from engine.organisation.models import Account
 from engine.vocabulary import Role
 
@@ -89,6 +91,21 @@ def revoke(token_id: int) -> None:
     except (WhistleError, SQLAlchemyError) as exc:
         raise CliError(str(exc)) from exc
     click.echo(f"token {row.id} revoked")
+
+
+@accounts.command("password")
+@click.option("--username", required=True)
+@click.password_option(
+    "--password", prompt="New console password", help=f"At least {MIN_PASSWORD} characters."
+)
+def password(username: str, password: str) -> None:
+    """Set an account's console password (asked twice); its open console sessions end."""
+    try:
+        with session_scope() as session:
+            set_password(session, username=username, password=password, now=SystemClock().now())
+    except (WhistleError, SQLAlchemyError) as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(f"password of '{username}' set; its console sessions were ended")
 
 
 COMMANDS: list[click.Command] = [accounts]

@@ -21,7 +21,7 @@ from engine.deadline.service import sync_clocks
 from engine.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from engine.event.service import append_event
 from engine.lifecycle import CaseUnit, use_case
-from engine.organisation.models import Category, OrgNode
+from engine.organisation.models import Account, Category, OrgNode
 from engine.runtime import Runtime
 from engine.vocabulary import AREA_KINDS, OrgKind, Priority, Role, Source, Subject, Trigger
 
@@ -42,6 +42,9 @@ class CaseDraft(BaseModel):
     address: str | None = Field(default=None, max_length=400)
     reporter_name: str | None = Field(default=None, max_length=100)
     reporter_phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9+\-() ]{3,40}$")
+    # The resident's own account, when a centre or grid worker takes the case in for them (a
+    # call from a registered resident): the resident can then follow and rate it.
+    reporter_account: str | None = Field(default=None, min_length=1, max_length=100)
     source: Source = Source.WEB
     source_ref: str | None = Field(default=None, max_length=100)
 
@@ -98,7 +101,7 @@ def raise_case(
         address=draft.address,
         reporter_name=draft.reporter_name,
         reporter_phone=draft.reporter_phone,
-        reporter_account_id=actor.account_id if actor.role == Role.RESIDENT else None,
+        reporter_account_id=_reporter_account(session, actor, draft),
         raised_by_id=actor.account_id,
         source=draft.source,
         source_ref=draft.source_ref,
@@ -122,6 +125,26 @@ def raise_case(
         running=[], now=now,
     )  # fmt: skip
     return case
+
+
+def _reporter_account(session: Session, actor: Actor, draft: CaseDraft) -> int | None:
+    """The resident account the case belongs to: the caller's own, or one named by the intake."""
+    if actor.role == Role.RESIDENT:
+        if draft.reporter_account is not None:
+            raise InvalidInput("case: reporter_account: a resident reports for themselves")
+        return actor.account_id
+    if draft.reporter_account is None:
+        return None
+    found = session.execute(
+        select(Account.id, Account.role, Account.active).where(
+            Account.username == draft.reporter_account
+        )
+    ).one_or_none()
+    if found is None or found.role != Role.RESIDENT or not found.active:
+        raise InvalidInput(
+            f"case: reporter_account: '{draft.reporter_account}' is not an active resident account"
+        )
+    return int(found.id)
 
 
 def _priority(session: Session, allowed: list[Priority], draft: CaseDraft) -> Priority:

@@ -4,8 +4,6 @@ from engine.demo.city import (
     DemoCity,
     DemoLogin,
     build_demo,
-    hash_password,
-    verify_password,
 )
 from engine.demo.simulation import Simulation, TickReport
 
@@ -15,6 +13,4 @@ __all__ = [
     "Simulation",
     "TickReport",
     "build_demo",
-    "hash_password",
-    "verify_password",
 ]

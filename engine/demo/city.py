@@ -16,11 +16,11 @@ from datetime import datetime
 from pathlib import Path
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.auth import ApiToken, issue_token
+from engine.login import PASSWORDS, hash_password
 from engine.organisation import service as org
 from engine.organisation.models import Account, Category, OrgNode
 from engine.vocabulary import OrgKind, Role
@@ -112,22 +112,7 @@ LEVEL2_LEADS: dict[tuple[str, str], tuple[str, list[str]]] = {
     ("政法", "法律服务"): ("OFFICE", ["POLICE"]),
 }
 
-# OWASP's minimum for argon2id (19 MiB, 2 passes): the demo's passwords are random, 16 characters.
-PASSWORDS = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 TOKEN_NAME = "demo"
-
-
-def hash_password(password: str, *, hasher: PasswordHasher = PASSWORDS) -> str:
-    """The stored form of a password (argon2id, salted)."""
-    return hasher.hash(password)
-
-
-def verify_password(stored: str, password: str) -> bool:
-    """Whether ``password`` matches a hash made by ``hash_password``."""
-    try:
-        return PASSWORDS.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 @dataclass(frozen=True)

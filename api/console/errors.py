@@ -1,0 +1,28 @@
+"""Errors on console pages answer as pages, in the visitor's language, never as JSON."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.console.deps import CsrfFailed, LoginRequired, login_url
+
+
+def error_page(
+    request: Request, exc: BaseException, status_code: int, detail: str | None
+) -> Response:
+    """The page for an error raised under ``/console``."""
+    from api.console.web import render  # the templates load only when a page is drawn
+
+    if isinstance(exc, LoginRequired):
+        url = login_url(exc.next_path) + ("&expired=1" if exc.expired else "")
+        return RedirectResponse(url, status_code=303)
+    key = "error.csrf" if isinstance(exc, CsrfFailed) else f"error.{status_code}"
+    if status_code >= 500:
+        key, detail = "error.500", None
+    elif status_code == 404:
+        detail = None  # "not found" is all a visitor may learn about a case outside its scope
+    page: HTMLResponse = render(
+        request, None, "error.html", status_code=status_code, message=key, detail=detail
+    )
+    return page

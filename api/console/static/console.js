@@ -1,0 +1,67 @@
+// Whistle console: the little script the pages use. Every page works without it; it adds
+// live countdowns, dialogs for actions, and polling of export progress.
+(function () {
+  "use strict";
+
+  function span(seconds, lang) {
+    var m = Math.floor(Math.abs(seconds) / 60), d = Math.floor(m / 1440), h = Math.floor((m % 1440) / 60), mm = m % 60;
+    var zh = lang !== "en", parts = [];
+    if (d) parts.push(zh ? d + "天" : d + " d");
+    if (h && parts.length < 2) parts.push(zh ? h + "小时" : h + " h");
+    if (!d && (mm || !parts.length)) parts.push(zh ? mm + "分钟" : mm + " min");
+    return parts.join(" ");
+  }
+
+  function tick() {
+    var lang = document.documentElement.lang;
+    var skew = Number(document.body.dataset.skew || 0);
+    document.querySelectorAll("[data-due]").forEach(function (el) {
+      var left = (Date.parse(el.dataset.due) - (Date.now() + skew)) / 1000;
+      var text = left >= 0
+        ? (lang === "en" ? span(left, lang) + " left" : "剩余 " + span(left, lang))
+        : (lang === "en" ? "overdue by " + span(left, lang) : "已超期 " + span(left, lang));
+      if (el.textContent !== text) el.textContent = text;
+      el.classList.toggle("late", left < 0);
+    });
+  }
+
+  function dialogs() {
+    document.querySelectorAll("[data-open-dialog]").forEach(function (button) {
+      var dialog = document.getElementById(button.dataset.openDialog);
+      if (!dialog || typeof dialog.showModal !== "function") return;
+      button.hidden = false;
+      button.addEventListener("click", function () { dialog.showModal(); });
+    });
+    document.querySelectorAll("dialog [data-close]").forEach(function (button) {
+      button.addEventListener("click", function () { button.closest("dialog").close(); });
+    });
+  }
+
+  function poll(el) {
+    var url = el.dataset.poll;
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (job) {
+        var bar = el.querySelector("progress"), label = el.querySelector("[data-status]");
+        if (bar) bar.value = job.progress;
+        if (label) label.textContent = job.status + " · " + job.progress + " %";
+        if (job.ready && job.file) {
+          var link = el.querySelector("[data-file]");
+          if (link) { link.href = job.file; link.hidden = false; }
+          return;
+        }
+        if (job.error) { if (label) label.textContent = job.error; return; }
+        setTimeout(function () { poll(el); }, 1000);
+      })
+      .catch(function () { setTimeout(function () { poll(el); }, 3000); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var server = Date.parse(document.body.dataset.now || "");
+    if (!isNaN(server)) document.body.dataset.skew = String(server - Date.now());
+    tick();
+    setInterval(tick, 30000);
+    dialogs();
+    document.querySelectorAll("[data-poll]").forEach(poll);
+  });
+})();
