@@ -4,12 +4,23 @@ phone width, and a screenshot of each main page in ``tests/screenshots/``."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
+from datetime import timedelta
 
+import httpx
+import openpyxl
 import pytest
+import redis
+from rq import Queue, SimpleWorker
 
+from engine.case.service import transition_case
+from engine.config import get_settings
+from engine.vocabulary import CaseState, Trigger
 from tests.browser_support import DESKTOP, PHONE, browser, shoot
+from tests.builders import make_case
 from tests.fixtures_console import Console, password_of
+from workers.reports import REPORTS
 
 __all__ = ["browser"]  # the fixture, imported so pytest finds it
 
@@ -90,13 +101,199 @@ def test_workflows_page__draws_every_diagram_without_network(site: str, context)
     shoot(page, "workflows")
 
 
-def test_phone_width__the_menu_and_pages_fit(site: str, browser) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("who", "pages"),
+    [
+        (
+            "cc_s1",
+            ["/console/cases", "/console/cases/new", "/console/overdue", "/console/workflows"],
+        ),
+        ("dept_um", ["/console/tasks", "/console/notifications"]),
+        ("assessor", ["/console/evaluation"]),
+    ],
+)
+def test_phone_width__every_main_page_fits_without_sideways_scrolling(  # type: ignore[no-untyped-def]
+    site: str, browser, session, rt, city, clock, who: str, pages: list[str]
+) -> None:
+    make_case(session, rt, city, clock, title="手机上也能看清的工单")
     context = browser.new_context(viewport=PHONE, locale="zh-CN", is_mobile=True)
     try:
-        page = log_in(context, site, "cc_s1")
-        page.goto(f"{site}/console/workflows")
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= PHONE["width"] + 1  # nothing pushes the page sideways
-        shoot(page, "phone-workflows")
+        page = log_in(context, site, who)
+        for path in pages:
+            page.goto(f"{site}{path}")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"] + 1, f"{path} is {width}px wide on a phone"
+            name = path.removeprefix("/console/").replace("/", "-")
+            shoot(page, f"phone-{name}")
     finally:
         context.close()
+
+
+# A 1×1 PNG: the "photo" the department attaches when it completes.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201"
+    "e221bc330000000049454e44ae426082"
+)
+
+
+@pytest.fixture
+def reports_env(db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Report jobs read this test's database and data directory from the settings."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("WHISTLE_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def run_report_worker(connection: redis.Redis) -> None:
+    """Run the reports queue dry with a real RQ worker (burst mode)."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker = SimpleWorker([Queue(REPORTS, connection=connection)], connection=connection)
+        worker.work(burst=True, logging_level="WARNING")
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def case_state(page) -> str:  # type: ignore[no-untyped-def]
+    return str(page.locator("#case-state").inner_text())
+
+
+def test_journey__intake_dispatch_report_in_complete_rate_and_find_it_in_the_ranking(  # type: ignore[no-untyped-def]
+    site: str, browser, console: Console, city, clock, api_redis, reports_env, tmp_path
+) -> None:
+    um, water = city.departments[0], city.departments[1]
+    centre = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    department = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    assessor = browser.new_context(viewport=DESKTOP, locale="zh-CN", accept_downloads=True)
+    try:
+        # The command centre takes in a call from a registered resident and dispatches it.
+        page = log_in(centre, site, "cc_s1")
+        page.goto(f"{site}/console/cases/new")
+        page.get_by_label("标题").fill("东华门大街路灯不亮")
+        page.get_by_label("描述").fill("东华门大街 12 号门前路灯连续三晚不亮，行人夜间看不清路。")
+        page.get_by_label("类别").select_option(str(city.sub_category.id))
+        page.get_by_label("区域").select_option(str(city.grids[0].id))
+        page.get_by_label("反映人电话").fill("13800000000")
+        page.get_by_label("居民账号（可选）").fill("resident")
+        shoot(page, "intake")
+        page.get_by_role("button", name="提交受理").click()
+        page.wait_for_url(lambda url: "/console/cases/" in url and "/new" not in url)
+        case_id = int(page.url.split("/console/cases/")[1].split("?")[0])
+        assert case_state(page) == "已受理"
+
+        page.get_by_role("button", name="派单").first.click()
+        dialog = page.locator("#dlg-dispatch")
+        assert dialog.is_visible()
+        lead = dialog.get_by_label("主办部门")
+        assert lead.input_value() == str(um.id)  # the routing rule's suggestion, preselected
+        assert "建议" in lead.locator("option:checked").inner_text()
+        assisting = dialog.get_by_label(water.name_zh)
+        assert assisting.is_checked()  # the rule suggests the water authority to assist
+        assisting.uncheck()  # the operator knows it is a lamp, not a pipe
+        shoot(page, "dispatch-dialog")
+        dialog.get_by_role("button", name="派单").click()
+        page.wait_for_url(lambda url: "done=dispatch" in url)
+        assert case_state(page) == "已派单"
+
+        page.goto(f"{site}/console/cases")
+        assert (
+            page.get_by_role("link", name=f"#{case_id}").count() >= 1
+            or page.get_by_text("东华门大街路灯不亮").count() == 1
+        )
+        shoot(page, "board")
+        page.get_by_label("关键词").fill("路灯")
+        page.get_by_role("button", name="搜索").click()
+        page.wait_for_load_state()
+        assert page.get_by_text("东华门大街路灯不亮").count() == 1
+        shoot(page, "search")
+
+        # An hour passes: the accept clock runs late and shows on the overdue board.
+        clock.advance(timedelta(hours=1))
+        page.goto(f"{site}/console/overdue")
+        assert page.get_by_text("东华门大街路灯不亮").count() >= 1
+        shoot(page, "overdue")
+
+        # The department accepts, reports in on site and completes with a photo.
+        clerk = log_in(department, site, "dept_um")
+        assert clerk.url == f"{site}/console/tasks"
+        shoot(clerk, "tasks")
+        clerk.goto(f"{site}/console/notifications")
+        shoot(clerk, "notifications")
+        clerk.goto(f"{site}/console/cases/{case_id}")
+        clerk.get_by_role("button", name="签收").click()
+        clerk.wait_for_url(lambda url: "done=accept" in url)
+        clerk.locator("summary", has_text="报到").click()
+        clerk.locator("details.action[open]").get_by_role("button", name="报到").click()
+        clerk.wait_for_url(lambda url: "done=report_in" in url)
+        clerk.locator("summary", has_text="提交办结").click()
+        form = clerk.locator("details.action[open]")
+        form.get_by_label("结果").fill("已更换灯泡并检修线路，路灯恢复正常。")
+        form.get_by_label("现场照片（JPEG、PNG 或 PDF）").set_input_files(
+            {"name": "lamp.png", "mimeType": "image/png", "buffer": PNG}
+        )
+        form.get_by_role("button", name="提交办结").click()
+        clerk.wait_for_url(lambda url: "done=complete" in url)
+        assert case_state(clerk) == "已办结"
+        assert clerk.get_by_role("link", name="lamp.png").count() == 1
+        shoot(clerk, "case-page")
+
+        # The resident rates it through the API.
+        rated = httpx.post(
+            f"{site}/api/v1/cases/{case_id}/transitions",
+            headers={"Authorization": f"Bearer {console.api.tokens['resident']}"},
+            json={"trigger": "rate", "solved": True, "stars": 5, "comment": "修得很快"},
+        )
+        assert rated.status_code == 200, rated.text
+        assert rated.json()["state"] == "rated"
+
+        # The assessor finds the case behind 城管委's satisfaction rate and downloads the XLSX.
+        reader = log_in(assessor, site, "assessor")
+        assert reader.url.startswith(f"{site}/console/evaluation")
+        shoot(reader, "evaluation")
+        reader.locator(
+            f'a[href*="unit_id={um.id}"][href*="figure=satisfaction_rate"]'
+        ).first.click()
+        reader.wait_for_url(lambda url: "/console/evaluation/drill" in url)
+        assert reader.get_by_role("link", name=f"#{case_id}").count() >= 1
+        shoot(reader, "drilldown")
+
+        reader.goto(f"{site}/console/evaluation")
+        reader.get_by_label("Excel 表格（XLSX）").check()
+        reader.get_by_role("button", name="生成报表").click()
+        reader.wait_for_url(lambda url: "/console/evaluation/exports/report-" in url)
+        run_report_worker(api_redis)
+        link = reader.locator("a[data-file]")
+        link.wait_for(state="visible", timeout=15_000)  # console.js polls and shows the link
+        assert "已完成 · 100 %" in reader.locator("[data-status]").inner_text()
+        shoot(reader, "export")
+        with reader.expect_download() as download_info:
+            link.click()
+        saved = tmp_path / "evaluation.xlsx"
+        download_info.value.save_as(saved)
+        book = openpyxl.load_workbook(saved)
+        assert any("职能部门" in name for name in book.sheetnames)
+    finally:
+        for made in (centre, department, assessor):
+            made.close()
+
+
+def test_department__another_departments_case_page_is_404(  # type: ignore[no-untyped-def]
+    site: str, context, session, rt, city, clock
+) -> None:
+    case = make_case(session, rt, city, clock)
+    dispatched = transition_case(
+        session=session, rt=rt, actor=city.actor(session, "cc_s1"), case_id=case.id,
+        trigger=Trigger.DISPATCH, payload={"lead": city.departments[0].id}, now=clock.now(),
+    )  # fmt: skip
+    assert dispatched.state == CaseState.ASSIGNED
+    page = log_in(context, site, "dept_water")
+    answer = page.goto(f"{site}/console/cases/{case.id}")
+    assert answer is not None
+    assert answer.status == 404
+    assert page.get_by_role("alert").inner_text() == "未找到该页面或工单。"
+    assert page.get_by_text(case.title).count() == 0
+    shoot(page, "not-found")

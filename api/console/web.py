@@ -71,31 +71,40 @@ def lang_of(request: Request) -> str:
 
 
 class Labels:
-    """Names of states, triggers and clocks in one language, from every loaded workflow."""
+    """Names of states, triggers and clocks in one language, from the loaded workflows.
+
+    Workflows may name the same clock or state differently (a community whistle's dispatch
+    clock is "claim or dispatch by"), so a label is looked up in the case's own workflow when
+    it is given, else in the hotline's, else in any workflow that has it.
+    """
 
     def __init__(self, rt: Runtime, lang: str) -> None:
         self.lang = lang
-        self._names: dict[tuple[str, str], str] = {}
-        for wf in rt.workflows:
+        self._by_workflow: dict[str, dict[tuple[str, str], str]] = {}
+        self._any: dict[tuple[str, str], str] = {}
+        ordered = sorted(rt.workflows, key=lambda wf: wf.spec.name != "hotline")
+        for wf in ordered:
             spec = wf.spec
+            names: dict[tuple[str, str], str] = {("workflow", spec.name): self._pick(spec.labels)}
             for kind, machine in (("case", spec.case), ("assignment", spec.assignment)):
                 for name, labels in machine.states.items():
-                    self._names.setdefault((f"{kind}_state", name), self._pick(labels))
+                    names[(f"{kind}_state", name)] = self._pick(labels)
                 for name, trigger in machine.triggers.items():
-                    self._names.setdefault(("trigger", name), self._pick(trigger.labels))
+                    names[("trigger", name)] = self._pick(trigger.labels)
             for name, clock in spec.clocks.items():
-                self._names.setdefault(("clock", name), self._pick(clock.labels))
-            self._names.setdefault(("workflow", spec.name), self._pick(spec.labels))
+                names[("clock", name)] = self._pick(clock.labels)
+            self._by_workflow[spec.name] = names
+            for key, text in names.items():
+                self._any.setdefault(key, text)
 
     def _pick(self, labels: Any) -> str:
         return str(labels.en if self.lang == "en" else labels.zh)
 
-    def __call__(self, kind: str, name: object) -> str:
+    def __call__(self, kind: str, name: object, workflow: str | None = None) -> str:
         """The label of ``name`` (a state, trigger, clock or workflow), or the name itself."""
-        key = str(name)
-        if kind in ("step", "ladder"):
-            kind = "trigger"
-        return self._names.get((kind, key), key)
+        key = (("trigger" if kind in ("step", "ladder") else kind), str(name))
+        own = self._by_workflow.get(workflow or "", {})
+        return own.get(key) or self._any.get(key) or key[1]
 
 
 class Clock:

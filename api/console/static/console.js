@@ -44,7 +44,7 @@
       .then(function (job) {
         var bar = el.querySelector("progress"), label = el.querySelector("[data-status]");
         if (bar) bar.value = job.progress;
-        if (label) label.textContent = job.status + " · " + job.progress + " %";
+        if (label) label.textContent = (job.status_label || job.status) + " · " + job.progress + " %";
         if (job.ready && job.file) {
           var link = el.querySelector("[data-file]");
           if (link) { link.href = job.file; link.hidden = false; }

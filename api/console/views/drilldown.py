@@ -1,0 +1,151 @@
+"""The drill-down from one figure of one unit to the cases behind it: each case once, with the
+counters it adds to the figure's numerator and denominator, each linking to its case page.
+
+The cases come from the engine's ``drill_down``, which asks the same function that keeps the
+rollups, so the list always adds up to the figure. A unit outside the visitor's scope is 404.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api.console.deps import VisitorDep
+from api.console.i18n import register
+from api.console.views.evaluation import (
+    BadQuery,
+    figure_label,
+    fmt,
+    parse_view,
+    unit_name,
+)
+from api.console.web import lang_of, render
+from api.deps import ClockDep, RuntimeDep, SessionDep
+from engine.case.queries import MAX_ID
+from engine.evaluation.metrics import Figure
+from engine.evaluation.scope import check_reader
+from engine.evaluation.service import DRILL, DrillDown, drill_down, evaluate
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+register(
+    {
+        "drilldown.heading": ("指标下钻", "Drill-down"),
+        "drilldown.title": ("{unit}：{figure}", "{unit}: {figure}"),
+        "drilldown.month": ("月份", "Month"),
+        "drilldown.intro": (
+            "{period}，{figure}为 {value}。下列工单构成其分子与分母。",
+            "{period}: {figure} is {value}. These cases make its numerator and denominator.",
+        ),
+        "drilldown.numerator": ("分子", "Numerator"),
+        "drilldown.denominator": ("分母", "Denominator"),
+        "drilldown.case": ("工单", "Case"),
+        "drilldown.cases_caption": ("构成该指标的工单", "The cases behind the figure"),
+        "drilldown.totals": (
+            "分子合计 {num}（{num_cases} 件），分母合计 {den}（{den_cases} 件）",
+            "Numerator {num} ({num_cases} cases), denominator {den} ({den_cases} cases)",
+        ),
+        "drilldown.empty": ("没有工单构成该指标。", "No case stands behind this figure."),
+        "drilldown.back": ("返回排名", "Back to the ranking"),
+        "drilldown.bad_unit": ("单位编号无效。", "The unit id is not valid."),
+        "drilldown.bad_figure": (
+            "指标“{value}”不能下钻，可选：{allowed}。",
+            "The figure '{value}' has no drill-down; use one of: {allowed}.",
+        ),
+        "drilldown.bad_page": ("页码无效。", "The page number is not valid."),
+        **{
+            f"drilldown.metric.{metric}": names
+            for metric, names in {
+                "included": ("计入考核", "counted"),
+                "excluded": ("剔除", "excluded"),
+                "assignments": ("派单", "assignments"),
+                "assigned": ("派单(含撤回)", "assigned"),
+                "objected": ("退单申请", "objected"),
+                "response_base": ("应响应", "to respond"),
+                "responded": ("及时响应", "responded in time"),
+                "assessed": ("已评判", "assessed"),
+                "solved": ("已解决", "solved"),
+                "rated_satisfied": ("满意", "satisfied"),
+                "rated_basic": ("基本满意", "basically satisfied"),
+                "rated_dissatisfied": ("不满意", "dissatisfied"),
+                "resolved": ("已办结", "resolved"),
+                "resolve_due": ("有办结时限", "had a due"),
+                "resolved_on_time": ("按时办结", "resolved on time"),
+                "handling_seconds": ("办理工时(秒)", "working seconds"),
+                "redone": ("重办", "redone"),
+                "extensions": ("延期", "extensions"),
+                "supervisions": ("督办", "supervisions"),
+                "red_steps": ("通报", "red steps"),
+                "lead_cases": ("主办需求", "led demands"),
+                "service_centihours": ("服务时长×100", "service hours ×100"),
+            }.items()
+        },
+    }
+)
+
+
+DRILL_PAGE = 100
+
+
+def _whole(value: str | None, key: str, high: int) -> int:
+    """A whole number 1..high, else ``BadQuery(key)``."""
+    text = (value or "").strip()
+    if not re.fullmatch(r"[0-9]{1,12}", text) or not 1 <= int(text) <= high:
+        raise BadQuery(key)
+    return int(text)
+
+
+def _drillable(value: str) -> Figure:
+    allowed = ", ".join(sorted(DRILL))
+    if value not in DRILL:
+        raise BadQuery("drilldown.bad_figure", value=value[:40], allowed=allowed)
+    return Figure(value)
+
+
+def by_case(found: DrillDown) -> list[dict[str, Any]]:
+    """Each case once, by id, with the counters it adds to the numerator and the denominator."""
+    cases: dict[int, dict[str, Any]] = {}
+    for side, shares in (("num", found.numerator), ("den", found.denominator)):
+        for share in shares:
+            entry = cases.setdefault(
+                share.case_id,
+                {"case_id": share.case_id, "month": share.month, "num": [], "den": []},
+            )
+            entry[side].append((share.metric, share.value))
+    return [cases[case_id] for case_id in sorted(cases)]
+
+
+@router.get("/evaluation/drill", response_class=HTMLResponse)
+def drill_view(request: Request, visitor: VisitorDep, session: SessionDep, rt: RuntimeDep,
+               clock: ClockDep) -> HTMLResponse:  # fmt: skip
+    """The cases behind one figure of one unit, with what each adds to either side."""
+    check_reader(visitor.actor)
+    params = request.query_params
+    try:
+        view = parse_view(params, rt=rt, now=clock.now())
+        unit_id = _whole(params.get("unit_id"), "drilldown.bad_unit", MAX_ID)
+        figure = _drillable(params.get("figure", ""))
+        page = _whole(params.get("page") or "1", "drilldown.bad_page", 100_000)
+    except BadQuery as bad:
+        return render(request, visitor, "drilldown.html", status_code=422, view=None,
+                      error=(bad.key, bad.values))  # fmt: skip
+    # Both calls check that the unit is of the level and in the visitor's scope (else 404).
+    rows = evaluate(session=session, rt=rt, actor=visitor.actor, level=view.level,
+                    period=view.period, now=clock.now(), unit_id=unit_id).rows  # fmt: skip
+    found = drill_down(session=session, rt=rt, actor=visitor.actor, level=view.level,
+                       unit_id=unit_id, figure=figure, period=view.period)  # fmt: skip
+    cases = by_case(found)
+    lang = lang_of(request)
+    return render(
+        request, visitor, "drilldown.html", view=view, error=None, figure=figure,
+        unit=unit_name(rows[0], lang) if rows else str(unit_id), unit_id=unit_id,
+        value=fmt(figure, rows[0][figure]) if rows else "—", fl=lambda k: figure_label(k, lang),
+        cases=cases[(page - 1) * DRILL_PAGE : page * DRILL_PAGE], page=page,
+        pages=max(1, -(-len(cases) // DRILL_PAGE)), total_cases=len(cases),
+        num=(sum(s.value for s in found.numerator), len({s.case_id for s in found.numerator})),
+        den=(sum(s.value for s in found.denominator),
+             len({s.case_id for s in found.denominator})),
+    )  # fmt: skip
