@@ -4,9 +4,12 @@ reading one unit's figures, and checking the rollups against a full recompute.
 
 from __future__ import annotations
 
+import signal
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
+from rq import Queue, SimpleWorker
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,6 +29,7 @@ from engine.evaluation.service import evaluate
 from engine.runtime import Runtime
 from engine.vocabulary import DeadlineState, Trigger
 from tests.builders import City, assignments_of
+from workers.reports import REPORTS
 
 STEP = timedelta(minutes=10)
 SYSTEM = Actor.system()
@@ -127,3 +131,14 @@ def row_of(
     )  # fmt: skip
     (row,) = evaluation.rows
     return row
+
+
+def run_reports(connection: redis.Redis) -> None:
+    """Run the reports queue dry with a real RQ worker in burst mode (signal handlers restored)."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker = SimpleWorker([Queue(REPORTS, connection=connection)], connection=connection)
+        worker.work(burst=True, logging_level="WARNING")
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

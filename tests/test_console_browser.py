@@ -4,23 +4,20 @@ phone width, and a screenshot of each main page in ``tests/screenshots/``."""
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import openpyxl
 import pytest
-import redis
-from rq import Queue, SimpleWorker
 
 from engine.case.service import transition_case
 from engine.config import get_settings
 from engine.vocabulary import CaseState, Trigger
 from tests.browser_support import DESKTOP, PHONE, browser, shoot
 from tests.builders import make_case
+from tests.evaluation_support import run_reports
 from tests.fixtures_console import Console, password_of
-from workers.reports import REPORTS
 
 __all__ = ["browser"]  # the fixture, imported so pytest finds it
 
@@ -147,17 +144,6 @@ def reports_env(db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Itera
     get_settings.cache_clear()
 
 
-def run_report_worker(connection: redis.Redis) -> None:
-    """Run the reports queue dry with a real RQ worker (burst mode)."""
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        worker = SimpleWorker([Queue(REPORTS, connection=connection)], connection=connection)
-        worker.work(burst=True, logging_level="WARNING")
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-
-
 def case_state(page) -> str:  # type: ignore[no-untyped-def]
     return str(page.locator("#case-state").inner_text())
 
@@ -265,8 +251,10 @@ def test_journey__intake_dispatch_report_in_complete_rate_and_find_it_in_the_ran
         reader.get_by_label("Excel 表格（XLSX）").check()
         reader.get_by_role("button", name="生成报表").click()
         reader.wait_for_url(lambda url: "/console/evaluation/exports/report-" in url)
-        run_report_worker(api_redis)
         link = reader.locator("a[data-file]")
+        assert not link.is_visible()  # nothing to download until the worker has built it
+        assert "排队中 · 0 %" in reader.locator("[data-status]").inner_text()
+        run_reports(api_redis)
         link.wait_for(state="visible", timeout=15_000)  # console.js polls and shows the link
         assert "已完成 · 100 %" in reader.locator("[data-status]").inner_text()
         shoot(reader, "export")

@@ -22,9 +22,8 @@ from engine.config import get_settings
 from engine.runtime import Runtime
 from engine.vocabulary import Rating, Trigger
 from tests.builders import City
-from tests.evaluation_support import dispatch, fire, raise_at, work_through
+from tests.evaluation_support import dispatch, fire, raise_at, run_reports, work_through
 from tests.fixtures_console import Console
-from tests.test_evaluation_api import burst
 from workers.reports import REPORTS
 
 MARCH = {"from": "2026-03", "to": "2026-03"}
@@ -337,7 +336,7 @@ def test_export__progress_page_then_the_worker_builds_the_file_and_it_downloads(
     url = started.headers["location"]
     page = client.get(url)
     before = client.get(f"{url}.json").json()
-    burst(api_redis)
+    run_reports(api_redis)
     after = client.get(f"{url}.json").json()
     done_page = client.get(url)
     download = client.get(after["file"])
@@ -366,7 +365,7 @@ def test_export__a_csv_export_downloads_as_csv(
     console: Console, rated: Rated, api_redis: redis.Redis
 ) -> None:
     url = start(console, "assessor", format="csv").headers["location"]
-    burst(api_redis)
+    run_reports(api_redis)
 
     download = console.as_("assessor").get(f"{url}/file")
 
@@ -378,7 +377,7 @@ def test_export__another_account_sees_nothing_of_it(
     console: Console, rated: Rated, api_redis: redis.Redis
 ) -> None:
     url = start(console, "assessor").headers["location"]
-    burst(api_redis)
+    run_reports(api_redis)
     other = console.as_("assessor_s2")
 
     answers = [other.get(url), other.get(f"{url}.json"), other.get(f"{url}/file")]

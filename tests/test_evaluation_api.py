@@ -5,17 +5,16 @@ real RQ worker with its progress and its file, and the communities' ratings of u
 from __future__ import annotations
 
 import io
-import signal
 from collections.abc import Iterator
 from typing import Any
 
 import openpyxl
 import pytest
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from engine.config import get_settings
 from engine.vocabulary import Rating, Trigger
-from tests.evaluation_support import dispatch, fire, raise_at, work_through
+from tests.evaluation_support import dispatch, fire, raise_at, run_reports, work_through
 from workers.reports import REPORTS
 
 BASE = "/api/v1/evaluations"
@@ -38,17 +37,6 @@ def evaluations(api, session, rt, city, clock, db_url, tmp_path, monkeypatch) ->
     api.case_id = case.id
     yield api
     get_settings.cache_clear()
-
-
-def burst(connection) -> None:
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        SimpleWorker([Queue(REPORTS, connection=connection)], connection=connection).work(
-            burst=True, logging_level="WARNING"
-        )
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
 
 
 def test_get_evaluations__answers_the_ranked_figures_of_a_level(evaluations, city):
@@ -105,7 +93,7 @@ def test_export__a_job_moves_from_0_to_100_and_its_file_downloads(evaluations, a
     job_url = started.headers["Location"]
     before = evaluations.get(job_url, "assessor").json()
 
-    burst(api_redis)
+    run_reports(api_redis)
     after = evaluations.get(job_url, "assessor").json()
     download = evaluations.get(after["file"], "assessor")
 
@@ -120,7 +108,7 @@ def test_export__a_job_moves_from_0_to_100_and_its_file_downloads(evaluations, a
 
 def test_export__another_account_cannot_see_or_download_it(evaluations, api_redis):
     started = evaluations.post(f"{BASE}/exports", "assessor", json={**MARCH, "format": "json"})
-    burst(api_redis)
+    run_reports(api_redis)
     job_url = started.headers["Location"]
 
     assert evaluations.get(job_url, "assessor_s2").status_code == 404

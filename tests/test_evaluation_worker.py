@@ -3,7 +3,6 @@ moves the job's progress from 0 to 100; a refused build fails clearly and leaves
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -11,14 +10,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from engine.config import get_settings
 from engine.errors import InvalidInput
 from engine.evaluation.export import ExportFormat
 from engine.evaluation.metrics import Level
 from engine.vocabulary import Rating, Trigger
-from tests.evaluation_support import dispatch, fire, raise_at, work_through
+from tests.evaluation_support import dispatch, fire, raise_at, run_reports, work_through
 from workers.redis_server import EmbeddedRedis
 from workers.reports import REPORTS, enqueue_report, job_resource, report_job, reports_dir
 
@@ -44,17 +43,6 @@ def connection(
     get_settings.cache_clear()
 
 
-def burst(connection: redis.Redis) -> None:
-    """Run the reports queue dry with a real RQ worker."""
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        worker = SimpleWorker([Queue(REPORTS, connection=connection)], connection=connection)
-        worker.work(burst=True, logging_level="WARNING")
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-
-
 def test_report_job__moves_from_0_to_100_and_writes_the_file(session, rt, city, clock, connection):
     case = raise_at(session, rt, city, clock)
     (lead,) = dispatch(session, rt, city, clock, case.id, lead=city.departments[0].id)
@@ -67,7 +55,7 @@ def test_report_job__moves_from_0_to_100_and_writes_the_file(session, rt, city, 
     )  # fmt: skip
     queued = job_resource(job)
 
-    burst(connection)
+    run_reports(connection)
 
     done = job_resource(report_job(connection, job.id))
     log = job.get_meta(refresh=True)["progress_log"]
@@ -91,7 +79,7 @@ def test_report_job__a_role_that_may_not_read_fails_clearly_and_leaves_no_file(
         fmt=ExportFormat.JSON, account_id=city.accounts["dept_um"].id,
     )  # fmt: skip
 
-    burst(connection)
+    run_reports(connection)
 
     failed = job_resource(report_job(connection, job.id))
     assert failed["status"] == "failed"

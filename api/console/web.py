@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from api.console.i18n import pick_lang, translate
 from engine.login import Visitor
@@ -144,6 +145,13 @@ class Clock:
 
     def late(self, due: datetime) -> bool:
         return due < self.now
+
+    def due(self, due: datetime) -> Markup:
+        """The countdown to ``due`` as the element ``console.js`` keeps up to date."""
+        late = ' class="late"' if self.late(due) else ""
+        return Markup('<span data-due="{}"{}>{}</span>').format(
+            self.iso(due), Markup(late), self.countdown(due)
+        )
 
 
 def render(
