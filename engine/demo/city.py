@@ -271,7 +271,7 @@ def _issue_logins(
         if account is None:
             account = org.create_account(
                 session, username=username, role=role, scope=scope, now=now,
-                display_name=f"{scope.name_zh} {role}" if scope is not None else username,
+                display_name=scope.name_zh if scope is not None else username,
             )  # fmt: skip
         session.execute(
             update(ApiToken)
