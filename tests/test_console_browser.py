@@ -180,6 +180,11 @@ def test_journey__intake_dispatch_report_in_complete_rate_and_find_it_in_the_ran
         assisting = dialog.get_by_label(water.name_zh)
         assert assisting.is_checked()  # the rule suggests the water authority to assist
         assisting.uncheck()  # the operator knows it is a lamp, not a pipe
+        assert dialog.get_by_label(um.name_zh, exact=True).is_disabled()  # the lead cannot assist
+        lead.select_option(str(water.id))
+        assert dialog.get_by_label(water.name_zh).is_disabled()
+        assert not dialog.get_by_label(um.name_zh, exact=True).is_disabled()
+        lead.select_option(str(um.id))
         shoot(page, "dispatch-dialog")
         dialog.get_by_role("button", name="派单").click()
         page.wait_for_url(lambda url: "done=dispatch" in url)
@@ -284,4 +289,5 @@ def test_department__another_departments_case_page_is_404(  # type: ignore[no-un
     assert answer.status == 404
     assert page.get_by_role("alert").inner_text() == "未找到该页面或工单。"
     assert page.get_by_text(case.title).count() == 0
+    assert page.get_by_role("link", name="待办任务").count() == 1  # the menu stays
     shoot(page, "not-found")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
-from api.console.deps import CsrfFailed, LoginRequired, login_url
+from api.console.deps import SESSION_COOKIE, CsrfFailed, LoginRequired, login_url
+from engine.login import SessionExpired, Visitor, visitor_for
 
 
 def error_page(
@@ -23,6 +25,19 @@ def error_page(
     elif status_code == 404:
         detail = None  # "not found" is all a visitor may learn about a case outside its scope
     page: HTMLResponse = render(
-        request, None, "error.html", status_code=status_code, message=key, detail=detail
-    )
+        request, _visitor(request), "error.html", status_code=status_code, message=key,
+        detail=detail,
+    )  # fmt: skip
     return page
+
+
+def _visitor(request: Request) -> Visitor | None:
+    """The logged-in visitor, so an error page keeps the menu; None when there is none."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        with request.app.state.session_factory() as session:
+            return visitor_for(session, token, now=request.app.state.clock.now())
+    except (SessionExpired, SQLAlchemyError):
+        return None

@@ -37,6 +37,22 @@
     });
   }
 
+  // A department cannot both lead and assist: the lead's own checkbox is unticked and disabled.
+  function leadNotAssisting() {
+    document.querySelectorAll("select[name=lead]").forEach(function (select) {
+      var boxes = select.form.querySelectorAll("input[name=assisting]");
+      function sync() {
+        boxes.forEach(function (box) {
+          var isLead = box.value === select.value;
+          if (isLead) box.checked = false;
+          box.disabled = isLead;
+        });
+      }
+      select.addEventListener("change", sync);
+      sync();
+    });
+  }
+
   function poll(el) {
     var url = el.dataset.poll;
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -62,6 +78,7 @@
     tick();
     setInterval(tick, 30000);
     dialogs();
+    leadNotAssisting();
     document.querySelectorAll("[data-poll]").forEach(poll);
   });
 })();
