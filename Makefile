@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/whistle up --demo
+	$(BIN)/whistle up --demo --simulate --rate 120
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto
