@@ -202,10 +202,14 @@ def test_journey__intake_dispatch_report_in_complete_rate_and_find_it_in_the_ran
         assert page.get_by_text("东华门大街路灯不亮").count() == 1
         shoot(page, "search")
 
-        # An hour passes: the accept clock runs late and shows on the overdue board.
-        clock.advance(timedelta(hours=1))
+        # Three hours pass: the 2-hour accept clock is late and tops the overdue board.
+        clock.advance(timedelta(hours=3))
         page.goto(f"{site}/console/overdue")
-        assert page.get_by_text("东华门大街路灯不亮").count() >= 1
+        late = page.locator("section[aria-labelledby=late-h] tbody tr")
+        assert late.count() == 1
+        assert "东华门大街路灯不亮" in late.first.inner_text()
+        assert "签收时限" in late.first.inner_text()
+        assert "已超期 1小时" in late.first.inner_text()
         shoot(page, "overdue")
 
         # The department accepts, reports in on site and completes with a photo.
