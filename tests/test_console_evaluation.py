@@ -226,7 +226,8 @@ def test_drill__lists_the_cases_behind_a_rate_with_what_each_adds(
     assert "<h1>城管委：满意率</h1>" in page.text
     assert "满意率为 100.0%" in page.text
     row = page.text[page.text.index(f'<tr data-case="{rated.good}"') :]
-    assert f'<a href="/console/cases/{rated.good}">#{rated.good}</a>' in row
+    assert f'<a href="/console/cases/{rated.good}">#{rated.good}</a> ' in row
+    assert f"#{rated.good}</a> 路灯不亮</td>" in row  # the case's title beside its number
     assert row.count('<span class="badge">满意 +1</span>') == 2  # numerator and denominator
     assert f'data-case="{rated.bad}"' not in page.text
     assert "分子合计 1（1 件），分母合计 1（1 件）" in page.text

@@ -184,6 +184,14 @@ def list_cases(session: Session, *, actor: Actor, query: CaseQuery, now: datetim
     return Page(list(session.scalars(stmt)), total, query.page, query.limit)
 
 
+def case_titles(session: Session, *, actor: Actor, case_ids: Sequence[int]) -> dict[int, str]:
+    """The titles of those of ``case_ids`` the actor may see (one query)."""
+    if not case_ids:
+        return {}
+    stmt = select(Case.id, Case.title).where(Case.id.in_(case_ids), visible_to(actor))
+    return {int(case_id): str(title) for case_id, title in session.execute(stmt)}
+
+
 @dataclass(frozen=True)
 class AssignmentDetail:
     assignment: Assignment

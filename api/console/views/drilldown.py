@@ -24,7 +24,7 @@ from api.console.views.evaluation import (
 )
 from api.console.web import lang_of, render
 from api.deps import ClockDep, RuntimeDep, SessionDep
-from engine.case.queries import MAX_ID
+from engine.case.queries import MAX_ID, case_titles
 from engine.evaluation.metrics import Figure
 from engine.evaluation.scope import check_reader
 from engine.evaluation.service import DRILL, DrillDown, drill_down, evaluate
@@ -138,12 +138,14 @@ def drill_view(request: Request, visitor: VisitorDep, session: SessionDep, rt: R
     found = drill_down(session=session, rt=rt, actor=visitor.actor, level=view.level,
                        unit_id=unit_id, figure=figure, period=view.period)  # fmt: skip
     cases = by_case(found)
+    shown = cases[(page - 1) * DRILL_PAGE : page * DRILL_PAGE]
+    titles = case_titles(session, actor=visitor.actor, case_ids=[c["case_id"] for c in shown])
     lang = lang_of(request)
     return render(
         request, visitor, "drilldown.html", view=view, error=None, figure=figure,
         unit=unit_name(rows[0], lang) if rows else str(unit_id), unit_id=unit_id,
         value=fmt(figure, rows[0][figure]) if rows else "—", fl=lambda k: figure_label(k, lang),
-        cases=cases[(page - 1) * DRILL_PAGE : page * DRILL_PAGE], page=page,
+        cases=shown, titles=titles, page=page,
         pages=max(1, -(-len(cases) // DRILL_PAGE)), total_cases=len(cases),
         num=(sum(s.value for s in found.numerator), len({s.case_id for s in found.numerator})),
         den=(sum(s.value for s in found.denominator),
