@@ -120,3 +120,14 @@ def test_pages__carry_a_strict_content_policy(console: Console) -> None:
     assert "script-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
     assert page.headers["cache-control"] == "no-store"
+
+
+def test_language__a_forged_switch_changes_nothing_and_goes_to_login(console: Console) -> None:
+    client = console.as_("cc_s1")
+    answer = client.post(
+        "/console/lang", data={"csrf_token": "forged", "lang": "en", "next": "/console/cases"}
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/login"
+    assert "whistle_lang" not in answer.headers.get("set-cookie", "")
+    assert '<html lang="zh-CN">' in client.get("/console/workflows").text

@@ -19,6 +19,7 @@ from engine.assignment.models import Assignment
 from engine.case.models import Case, CaseRequest
 from engine.case.queries import visible_to
 from engine.deadline.models import Deadline, EscalationStep
+from engine.errors import Forbidden
 from engine.organisation.models import Account, OrgNode
 from engine.vocabulary import AREA_KINDS, CaseState, DeadlineState, OrgKind, RequestStatus, Role
 
@@ -128,6 +129,9 @@ def _clock_rows(
     return items, int(total)
 
 
+BOARD_ROLES = (Role.ADMIN, Role.COMMAND_CENTRE)
+
+
 def overdue_board(
     session: Session,
     *,
@@ -136,7 +140,12 @@ def overdue_board(
     soon_within: timedelta = timedelta(hours=24),
     limit: int = BOARD_LIMIT,
 ) -> ClockBoard:
-    """The running clocks the actor may see: past due, and due within ``soon_within``."""
+    """The running clocks the actor may see: past due, and due within ``soon_within``.
+
+    The board is the command centres' (and admins'); other roles get ``Forbidden``.
+    """
+    if actor.role not in BOARD_ROLES:
+        raise Forbidden(f"the overdue board is for command centres, not role '{actor.role}'")
     late, late_total = _clock_rows(session, actor, [Deadline.due_at < now], limit)
     soon, soon_total = _clock_rows(
         session, actor, [Deadline.due_at >= now, Deadline.due_at < now + soon_within], limit

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -143,6 +144,17 @@ def _write_csv(report: Report, out: IO[bytes], tick: Progress) -> None:
                 head = {k: row[k] for k in ("level", "unit_name", "unit_name_en")}
                 writer.writerow(month_row | head)
         tick(done)
+
+
+def ranking_csv(evaluation: Evaluation) -> bytes:
+    """One level's ranking as a small CSV: the level's columns with bilingual headers, a BOM."""
+    fields = level_fields(evaluation.level)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow([label(f) for f in fields])
+    for row in evaluation.rows:
+        writer.writerow(["" if row.get(f) is None else row[f] for f in fields])
+    return codecs.BOM_UTF8 + text.getvalue().encode("utf-8")
 
 
 def _write_xlsx(report: Report, out: IO[bytes], tick: Progress) -> None:

@@ -8,29 +8,24 @@ queue, and the page says so (503).
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from api.console.deps import FormDep, VisitorDep, text_field
 from api.console.i18n import register, translate
-from api.console.views.evaluation import BadQuery, View, evaluation_page, parse_view
+from api.console.views.evaluation import BadQuery, evaluation_page, parse_view
 from api.console.web import lang_of, render
 from api.deps import ClockDep, RuntimeDep, SessionDep
 from engine.errors import NotFound
-from engine.evaluation.export import ExportFormat, level_fields
-from engine.evaluation.metrics import Level, label
+from engine.evaluation.export import ExportFormat, ranking_csv
+from engine.evaluation.metrics import Level
 from engine.evaluation.scope import check_reader
 from engine.evaluation.service import evaluate
 from engine.login import Visitor
-from engine.runtime import Runtime
 from workers.reports import enqueue_report, job_resource, report_job
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -92,19 +87,6 @@ register(
 )
 
 
-def ranking_csv(*, session: Session, rt: Runtime, visitor: Visitor, view: View, now: Any) -> bytes:
-    """The ranking of the view as CSV (UTF-8 with a BOM, bilingual headers, rates as fractions)."""
-    evaluation = evaluate(session=session, rt=rt, actor=visitor.actor, level=view.level,
-                          period=view.period, now=now)  # fmt: skip
-    fields = level_fields(view.level)
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow([label(f) for f in fields])
-    for row in evaluation.rows:
-        writer.writerow(["" if row.get(f) is None else row[f] for f in fields])
-    return codecs.BOM_UTF8 + text.getvalue().encode("utf-8")
-
-
 @router.get("/evaluation.csv", response_model=None)
 def ranking_download(request: Request, visitor: VisitorDep, session: SessionDep, rt: RuntimeDep,
                      clock: ClockDep) -> Response:  # fmt: skip
@@ -115,7 +97,9 @@ def ranking_download(request: Request, visitor: VisitorDep, session: SessionDep,
     except BadQuery:  # the page explains what is wrong with the period
         return evaluation_page(request, visitor, session=session, rt=rt, now=clock.now(),
                                params=request.query_params)  # fmt: skip
-    body = ranking_csv(session=session, rt=rt, visitor=visitor, view=view, now=clock.now())
+    evaluation = evaluate(session=session, rt=rt, actor=visitor.actor, level=view.level,
+                          period=view.period, now=clock.now())  # fmt: skip
+    body = ranking_csv(evaluation)
     name = f"evaluation-{view.level}-{view.params()['from']}-{view.params()['to']}.csv"
     return Response(body, media_type=MEDIA[ExportFormat.CSV],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
