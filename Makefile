@@ -34,7 +34,7 @@ test-postgres: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict engine
+	$(BIN)/mypy --strict engine api workers
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 
 from bench.world import Organisation, floor_cases, floor_events
 from engine.assignment.models import Assignment
-from engine.assignment.service import transition_assignment
 from engine.calendar import WorkCalendar
-from engine.case.service import CaseDraft, raise_case, transition_case
+from engine.case.service import CaseDraft, raise_case, transition_assignment, transition_case
 from engine.clock import ManualClock
 from engine.db import make_engine, make_session_factory
 from engine.organisation.service import actor_for_account

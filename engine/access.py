@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from engine.assignment.models import Assignment
 from engine.case.models import Case
@@ -135,7 +136,18 @@ def _check_role(actor: Actor, trigger: str, spec: TriggerSpec, what: str) -> Non
         raise Forbidden(f"'{trigger}' on {what} is for a district command centre")
 
 
-def check_area_in_scope(actor: Actor, area: OrgNode) -> None:
+class Area(Protocol):
+    """What the scope rule reads of an area (an org node, or its snapshot)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def name_zh(self) -> str: ...
+
+
+def check_area_in_scope(actor: Actor, area: Area) -> None:
     """Raise unless the actor may raise or act on cases in this area."""
     if actor.role in (Role.ADMIN, Role.SYSTEM, Role.RESIDENT):
         return

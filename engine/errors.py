@@ -34,6 +34,13 @@ class StaleVersion(WhistleError):
     """The caller acted on an older version than the one stored: a lost update was prevented."""
 
 
+class ConcurrentChange(WhistleError):
+    """Another writer changed the case (or the organisation) between our read and our write.
+
+    Internal: the one-commit wrapper (``engine/uow.py``) runs the use case again on fresh rows.
+    """
+
+
 class InvalidInput(WhistleError):
     """A payload or argument is wrong; the message names the field."""
 

@@ -24,8 +24,8 @@ from engine.case.models import Case
 from engine.case.service import CaseDraft
 from engine.db import Base, UTCDateTime
 from engine.errors import InvalidInput
-from engine.lifecycle import use_case
 from engine.runtime import Runtime
+from engine.uow import use_case
 
 P = ParamSpec("P")
 R = TypeVar("R")

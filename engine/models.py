@@ -12,6 +12,7 @@ from engine.idempotency import IdempotencyKey
 from engine.login import LoginSession
 from engine.notification.models import Notification, WebhookDelivery, WebhookSubscription
 from engine.organisation.models import Account, Category, OrgNode, RoutingRule, UnitRegistration
+from engine.organisation.snapshot import ReferenceVersion
 
 __all__ = [
     "Account",
@@ -30,6 +31,7 @@ __all__ = [
     "LoginSession",
     "Notification",
     "OrgNode",
+    "ReferenceVersion",
     "Rollup",
     "RoutingRule",
     "UnitRating",

@@ -1,14 +1,18 @@
-"""What every use case needs besides a session and a clock: the workflows and the calendar.
+"""What every use case needs besides a session and a clock: workflows, calendar, organisation
+snapshot and evaluation scheme.
 
-Built once per process from the settings and passed in explicitly (no globals in domain code).
+Built once per process from the settings and passed in explicitly (no globals in domain code, no
+settings read on the hot path).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.calendar import WorkCalendar
 from engine.config import Settings
+from engine.evaluation.scheme import EvaluationScheme
+from engine.organisation.snapshot import Directory
 from engine.workflow.loader import WorkflowRegistry
 
 
@@ -16,6 +20,9 @@ from engine.workflow.loader import WorkflowRegistry
 class Runtime:
     workflows: WorkflowRegistry
     calendar: WorkCalendar
+    # The organisation as of its last stored version, shared by every session of the process.
+    org: Directory = field(default_factory=Directory)
+    scheme: EvaluationScheme = field(default_factory=EvaluationScheme)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

@@ -59,6 +59,15 @@ class AssignmentRole(StrEnum):
     ASSISTING = "assisting"
 
 
+class WorkflowKind(StrEnum):
+    """What a workflow file is built for; rules that differ by kind compare against these."""
+
+    HOTLINE = "hotline"
+    STREET_WHISTLE = "street_whistle"
+    COMMUNITY_WHISTLE = "community_whistle"
+    CUSTOM = "custom"
+
+
 class Priority(StrEnum):
     EMERGENCY = "emergency"
     URGENT = "urgent"

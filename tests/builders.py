@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session
 
 from engine.access import Actor
 from engine.assignment.models import Assignment
-from engine.assignment.service import transition_assignment
 from engine.case.models import Case
-from engine.case.service import CaseDraft, raise_case, transition_case
+from engine.case.service import CaseDraft, raise_case, transition_assignment, transition_case
 from engine.clock import ManualClock
 from engine.organisation import service as org
 from engine.organisation.models import Account, Category, OrgNode

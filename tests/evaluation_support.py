@@ -15,11 +15,10 @@ from sqlalchemy.orm import Session
 
 from engine.access import Actor
 from engine.assignment.models import Assignment
-from engine.assignment.service import transition_assignment
+from engine.case.escalation import apply_step
 from engine.case.models import Case
-from engine.case.service import CaseDraft, raise_case, transition_case
+from engine.case.service import CaseDraft, raise_case, transition_assignment, transition_case
 from engine.clock import ManualClock
-from engine.deadline.escalation import apply_step
 from engine.deadline.models import Deadline
 from engine.evaluation.metrics import Level
 from engine.evaluation.period import Period

@@ -14,9 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.assignment.models import Assignment
-from engine.assignment.service import transition_assignment
 from engine.case.models import Case, CaseRequest
-from engine.case.service import CaseDraft, raise_case, transition_case
+from engine.case.service import CaseDraft, raise_case, transition_assignment, transition_case
 from engine.clock import ManualClock
 from engine.deadline.models import Deadline
 from engine.event.models import Event

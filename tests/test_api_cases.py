@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from engine.deadline.escalation import apply_step
+from engine.case.escalation import apply_step
 from engine.deadline.models import Deadline
 from engine.vocabulary import AssignmentRole, CaseState, Priority, Source, Trigger
 from tests.builders import assignments_of, make_case

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 
 from engine.access import can_see_case
-from engine.assignment.service import allowed_assignment_triggers
 from engine.auth import actor_for_token, issue_token
 from engine.case.queries import CaseQuery, case_detail, list_cases
-from engine.case.service import allowed_case_triggers
+from engine.case.service import allowed_assignment_triggers, allowed_case_triggers
 from engine.organisation.service import actor_for_account
 from engine.privacy import mask_name, mask_phone
 from engine.vocabulary import CaseState

@@ -15,9 +15,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from engine.assignment.models import Assignment
-from engine.assignment.service import transition_assignment
 from engine.case.models import Case
-from engine.case.service import transition_case
+from engine.case.service import transition_assignment, transition_case
 from engine.errors import IllegalTransition, StaleVersion
 from engine.event.models import Event
 from engine.event.service import verify_chains

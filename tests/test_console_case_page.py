@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import ApiSettings
 from engine.assignment.models import Assignment
+from engine.case.escalation import apply_step
 from engine.case.models import Case
 from engine.clock import ManualClock
-from engine.deadline.escalation import apply_step
 from engine.deadline.models import Deadline
 from engine.evidence import Evidence
 from engine.runtime import Runtime

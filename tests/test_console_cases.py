@@ -9,9 +9,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.case.escalation import apply_step
 from engine.case.models import Case
 from engine.clock import ManualClock
-from engine.deadline.escalation import apply_step
 from engine.deadline.models import Deadline
 from engine.runtime import Runtime
 from engine.vocabulary import CaseState, Priority, Source, Trigger

@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 
 from engine.assignment.models import Assignment
-from engine.assignment.service import transition_assignment
 from engine.case.models import Case, CaseRequest
-from engine.case.service import transition_case
+from engine.case.service import transition_assignment, transition_case
 from engine.errors import Forbidden, GuardFailed, IllegalTransition, OutOfScope, WhistleError
 from engine.vocabulary import (
     AssignmentRole,

@@ -15,8 +15,8 @@ import redis
 from rq import Queue
 from sqlalchemy import func, select
 
+from engine.case.escalation import apply_step
 from engine.case.models import Case
-from engine.deadline.escalation import apply_step
 from engine.deadline.status import deadline_status
 from engine.deadline.sweep import claim_due_steps, claim_statement
 from engine.errors import InvalidInput, NotFound

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.assignment.service import transition_assignment
-from engine.case.service import transition_case
+from engine.case.service import transition_assignment, transition_case
 from engine.errors import Forbidden, InvalidInput, NotFound, OutOfScope
 from engine.vocabulary import CaseState, Trigger
 from tests.builders import assignments_of, make_case, reload

@@ -15,11 +15,11 @@ from rq import Queue, get_current_job
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.case.escalation import AppliedStep, apply_step
 from engine.clock import Clock
 from engine.config import get_settings
 from engine.db import make_engine, make_session_factory
 from engine.deadline.epoch import clock_for
-from engine.deadline.escalation import AppliedStep, apply_step
 from engine.runtime import Runtime
 from workers.queues import WEBHOOKS
 from workers.webhooks import enqueue_deliveries

@@ -49,7 +49,7 @@ class EscalationWorker(SimpleWorker):
     def handle_warm_shutdown_request(self) -> None:
         if self.stopping is not None:
             self.stopping.set()
-        super().handle_warm_shutdown_request()
+        super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from api.deps import ActorDep, ClockDep, IdPath, IfMatchDep, RuntimeDep, Session
 from api.problems import documented
 from api.routes.cases import expected_version
 from api.schemas import AssignmentMoveOut, AssignmentOut, CaseSummary, TransitionIn
-from engine.assignment.queries import assignment_detail
-from engine.assignment.service import transition_assignment
+from engine.assignment.queries import assignment_detail_of
+from engine.case.service import move_assignment
 
 router = APIRouter(prefix="/api/v1/assignments", tags=["assignments"])
 
@@ -30,13 +30,11 @@ def transition(
     if_match: IfMatchDep,
 ) -> AssignmentMoveOut:
     """Fire ``trigger`` on the assignment; a department acts only on its own assignments."""
-    transition_assignment(
+    unit = move_assignment(
         session=session, rt=rt, actor=actor, assignment_id=assignment_id, trigger=body.trigger,
         payload=body.payload, version=expected_version(body.version, if_match), now=clock.now(),
     )  # fmt: skip
-    detail, case = assignment_detail(
-        session, rt=rt, actor=actor, assignment_id=assignment_id, now=clock.now()
-    )
+    detail, case = assignment_detail_of(unit, actor, assignment_id)
     response.headers["ETag"] = etag(detail.assignment.version)
     return AssignmentMoveOut(
         assignment=AssignmentOut.of(detail), case=CaseSummary.model_validate(case)

@@ -23,17 +23,17 @@ from api.deps import (
 )
 from api.problems import documented
 from api.schemas import CaseOut, CasePage, CaseSummary, EventOut, RaiseIn, TransitionIn
-from engine.access import Actor
+from engine.access import Actor, can_see_case
 from engine.case.queries import (
     CaseQuery,
     case_detail,
     case_events,
+    detail_of,
     list_cases,
-    raised_case_detail,
 )
-from engine.case.service import raise_case, transition_case
+from engine.case.service import move_case, raise_unit
 from engine.clock import Clock
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, OutOfScope
 from engine.idempotency import first_case, raise_case_once
 from engine.runtime import Runtime
 
@@ -87,18 +87,15 @@ def raise_(
         response.headers["Idempotent-Replayed"] = "true"
         return _detail(response, session, rt, clock, actor, first.id, created=True)
     check_intake(limiter, actor)
-    if key is None:
-        case = raise_case(session=session, rt=rt, actor=actor, draft=draft, now=clock.now())
-        new = True
-    else:
-        case, new = raise_case_once(
+    if key is not None:
+        case, _new = raise_case_once(
             session=session, rt=rt, actor=actor, draft=draft, key=key, now=clock.now()
         )
-    if not new:  # a concurrent retry with the same key won
         return _detail(response, session, rt, clock, actor, case.id, created=True)
-    response.headers["Location"] = f"{router.prefix}/{case.id}"
-    response.headers["ETag"] = etag(case.version)
-    return CaseOut.of(raised_case_detail(session, rt=rt, actor=actor, case=case, now=clock.now()))
+    unit = raise_unit(session=session, rt=rt, actor=actor, draft=draft, now=clock.now())
+    response.headers["Location"] = f"{router.prefix}/{unit.case.id}"
+    response.headers["ETag"] = etag(unit.case.version)
+    return CaseOut.of(detail_of(unit, actor))
 
 
 @router.get("", responses=READ, summary="List and search cases")
@@ -149,11 +146,17 @@ def transition(
     if_match: IfMatchDep,
 ) -> CaseOut:
     """Fire ``trigger`` on the case; ``version`` (or ``If-Match``) guards against lost updates."""
-    transition_case(
+    unit = move_case(
         session=session, rt=rt, actor=actor, case_id=case_id, trigger=body.trigger,
         payload=body.payload, version=expected_version(body.version, if_match), now=clock.now(),
     )  # fmt: skip
-    return _detail(response, session, rt, clock, actor, case_id)
+    # Answer from the unit as written: the actor may no longer see the case (a department
+    # whose objection was upheld), and then the answer is the same 404 a read would give.
+    if not can_see_case(actor, unit.case, unit.assignments):
+        raise OutOfScope(f"case {case_id} not found")
+    out = CaseOut.of(detail_of(unit, actor))
+    response.headers["ETag"] = etag(out.version)
+    return out
 
 
 def expected_version(in_body: int | None, in_header: int | None) -> int | None:

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from engine.access import Actor, can_see_case
 from engine.assignment.models import Assignment
-from engine.assignment.service import allowed_assignment_triggers, allowed_on_assignment
 from engine.case.models import Case
 from engine.case.queries import (
     MAX_LIMIT,
@@ -22,9 +21,10 @@ from engine.case.queries import (
     Page,
     orgs_by_id,
 )
+from engine.case.service import allowed_assignment_triggers, allowed_on_assignment
+from engine.case.unit import CaseUnit
 from engine.deadline.models import Deadline
-from engine.errors import Forbidden, NotFound, OutOfScope
-from engine.lifecycle import CaseUnit
+from engine.errors import Forbidden, OutOfScope
 from engine.runtime import Runtime
 from engine.vocabulary import AssignmentState, DeadlineState, Role
 
@@ -115,15 +115,19 @@ def assignment_detail(
     session: Session, *, rt: Runtime, actor: Actor, assignment_id: int, now: datetime
 ) -> tuple[AssignmentDetail, Case]:
     """One assignment the actor may see, with the triggers open to it, and its case."""
-    case_id = session.scalar(select(Assignment.case_id).where(Assignment.id == assignment_id))
-    if case_id is None:
-        raise NotFound(f"assignment {assignment_id} not found")
-    unit = CaseUnit.load(session, rt, case_id, now)
+    unit = CaseUnit.load(session, rt, now, assignment_id=assignment_id)
+    return assignment_detail_of(unit, actor, assignment_id)
+
+
+def assignment_detail_of(
+    unit: CaseUnit, actor: Actor, assignment_id: int
+) -> tuple[AssignmentDetail, Case]:
+    """The same from a loaded (or just written) unit; reads nothing."""
     assignment = unit.assignment(assignment_id)
     foreign = actor.role in (Role.DEPARTMENT, Role.UNIT) and assignment.org_id != actor.scope_id
     if foreign or not can_see_case(actor, unit.case, unit.assignments):
         raise OutOfScope(f"assignment {assignment_id} not found")
-    org = orgs_by_id(session, {assignment.org_id})[assignment.org_id]
+    org = unit.org.nodes[assignment.org_id]
     return AssignmentDetail(
         assignment, org, allowed_on_assignment(unit, actor, assignment)
     ), unit.case

@@ -7,10 +7,10 @@ the scope is "not found", exactly like a case that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
@@ -19,13 +19,12 @@ from sqlalchemy.orm import Session
 
 from engine.access import Actor, can_see_case
 from engine.assignment.models import Assignment
-from engine.assignment.service import allowed_on_assignment
 from engine.case.models import Case
-from engine.case.service import allowed_on_case
+from engine.case.service import allowed_on_assignment, allowed_on_case
+from engine.case.unit import CaseUnit
 from engine.deadline.models import Deadline
 from engine.errors import NotFound, OutOfScope
 from engine.event.models import Event
-from engine.lifecycle import CaseUnit
 from engine.organisation.models import Category, OrgNode
 from engine.privacy import reporter_view
 from engine.runtime import Runtime
@@ -192,10 +191,21 @@ def case_titles(session: Session, *, actor: Actor, case_ids: Sequence[int]) -> d
     return {int(case_id): str(title) for case_id, title in session.execute(stmt)}
 
 
+class OrgName(Protocol):
+    """What a detail shows of an org node (a stored one, or the snapshot's)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name_zh(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class AssignmentDetail:
     assignment: Assignment
-    org: OrgNode
+    org: OrgName
     allowed_triggers: list[str]
 
 
@@ -207,7 +217,7 @@ class CaseDetail:
     assignments: list[AssignmentDetail]
     deadlines: list[Deadline]
     allowed_triggers: list[str]
-    orgs: dict[int, OrgNode] = field(default_factory=dict)
+    orgs: Mapping[int, OrgName] = field(default_factory=dict)
 
 
 def _assignments(session: Session, case_id: int) -> list[Assignment]:
@@ -239,44 +249,27 @@ def case_detail(
 
     One load of the case (as the services load it) answers all of it.
     """
-    unit = CaseUnit.load(session, rt, case_id, now)
+    unit = CaseUnit.load(session, rt, now, case_id=case_id)
     if not can_see_case(actor, unit.case, unit.assignments):
         raise OutOfScope(f"case {case_id} not found")
+    return detail_of(unit, actor)
+
+
+def detail_of(unit: CaseUnit, actor: Actor) -> CaseDetail:
+    """The detail of a loaded (or just written) case as the actor may see it; reads nothing."""
     mine = own_assignments(actor, unit.assignments)
-    orgs = orgs_by_id(session, {a.org_id for a in mine})
+    orgs = {a.org_id: unit.org.nodes[a.org_id] for a in mine if a.org_id in unit.org.nodes}
     shown = {a.id for a in mine}
-    deadlines = [
-        d
-        for d in session.scalars(
-            select(Deadline).where(Deadline.case_id == case_id).order_by(Deadline.id)
-        )
-        if d.assignment_id is None or d.assignment_id in shown
-    ]
+    deadlines = sorted(
+        (d for d in unit.deadlines if d.assignment_id is None or d.assignment_id in shown),
+        key=lambda d: d.id,
+    )
     name, phone = reporter_view(actor, unit.case, unit.assignments)
     details = [
         AssignmentDetail(a, orgs[a.org_id], allowed_on_assignment(unit, actor, a)) for a in mine
     ]
     allowed = allowed_on_case(unit, actor)
     return CaseDetail(unit.case, name, phone, details, deadlines, allowed, orgs)
-
-
-def raised_case_detail(
-    session: Session, *, rt: Runtime, actor: Actor, case: Case, now: datetime
-) -> CaseDetail:
-    """The detail of a case this session has just raised, without reading it back.
-
-    A new case has no assignments or requests yet; only its clocks are read.
-    """
-    deadlines = list(
-        session.scalars(select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id))
-    )
-    running = [d for d in deadlines if d.state == DeadlineState.OPEN]
-    unit = CaseUnit(
-        session=session, rt=rt, workflow=rt.workflows.get(case.workflow), case=case,
-        assignments=[], requests=[], running=running, now=now,
-    )  # fmt: skip
-    name, phone = reporter_view(actor, case, [])
-    return CaseDetail(case, name, phone, [], deadlines, allowed_on_case(unit, actor), {})
 
 
 def orgs_by_id(session: Session, ids: set[int]) -> dict[int, OrgNode]:

@@ -1,6 +1,7 @@
-"""Case use cases: raise a case, fire a case trigger, list the triggers open to an actor.
+"""Case use cases: raise a case, fire a case or assignment trigger, list the triggers open.
 
-Each is keyword-only, takes ``now``, and commits once (``use_case``).
+Each is keyword-only, takes ``now``, and commits once (``use_case``): load the unit in one read,
+authorise, decide the move in memory (``moves``), hand the change set to the ``writer``.
 """
 
 from __future__ import annotations
@@ -13,16 +14,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.access import Actor, can_see_case, check_area_in_scope, check_case_trigger
-from engine.case import flows
+from engine.access import (
+    Actor,
+    can_see_case,
+    check_area_in_scope,
+    check_assignment_trigger,
+    check_case_trigger,
+)
+from engine.assignment.models import Assignment
+from engine.case import moves, writer
 from engine.case.models import Case
-from engine.case.payloads import DispatchPayload, parse_payload
-from engine.deadline.service import sync_clocks
-from engine.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from engine.event.service import append_event
-from engine.lifecycle import CaseUnit, use_case
-from engine.organisation.models import Account, Category, OrgNode
+from engine.case.payloads import DispatchPayload, MergePayload, Payload, parse_payload
+from engine.case.unit import CaseUnit
+from engine.errors import ConcurrentChange, Forbidden, IllegalTransition, InvalidInput, NotFound
+from engine.organisation.models import Account
+from engine.organisation.snapshot import Organisation
 from engine.runtime import Runtime
+from engine.uow import use_case
 from engine.vocabulary import AREA_KINDS, OrgKind, Priority, Role, Source, Subject, Trigger
 
 
@@ -66,16 +74,34 @@ def raise_case(
     *, session: Session, rt: Runtime, actor: Actor, draft: CaseDraft, now: datetime
 ) -> Case:
     """Take in a new case: it starts ``reported`` with its dispatch clock running."""
+    return _raise(session=session, rt=rt, actor=actor, draft=draft, now=now).case
+
+
+@use_case
+def raise_unit(
+    *, session: Session, rt: Runtime, actor: Actor, draft: CaseDraft, now: datetime
+) -> CaseUnit:
+    """``raise_case``, answering with the unit as written (so faces need not read it back)."""
+    return _raise(session=session, rt=rt, actor=actor, draft=draft, now=now)
+
+
+def _raise(
+    *, session: Session, rt: Runtime, actor: Actor, draft: CaseDraft, now: datetime
+) -> CaseUnit:
     workflow = rt.workflows.get(draft.workflow) if draft.workflow in rt.workflows else None
     if workflow is None:
         raise InvalidInput(f"case: workflow: unknown workflow '{draft.workflow}'")
     if actor.role not in workflow.spec.raise_roles:
         raise Forbidden(f"role '{actor.role}' may not raise a {workflow.name} case")
-    area = session.get(OrgNode, draft.area_id)
+    org = rt.org.get(session)
+    area = org.nodes.get(draft.area_id)
     if area is None or area.kind not in AREA_KINDS:
-        raise InvalidInput(f"case: area_id: {draft.area_id} is not an area")
+        org = _confirm_miss(session, rt, org)
+        area = org.nodes.get(draft.area_id)
+        if area is None or area.kind not in AREA_KINDS:
+            raise InvalidInput(f"case: area_id: {draft.area_id} is not an area")
     check_area_in_scope(actor, area)
-    priority = _priority(session, workflow.spec.priorities, draft)
+    priority = _priority(session, rt, org, workflow.spec.priorities, draft)
     if draft.source_ref is not None:
         existing = session.scalar(
             select(Case.id).where(Case.source == draft.source, Case.source_ref == draft.source_ref)
@@ -84,7 +110,7 @@ def raise_case(
             raise InvalidInput(
                 f"case: source_ref: {draft.source} {draft.source_ref} is case {existing}"
             )
-    levels = {OrgKind(n.kind): n.id for n in _ancestors(session, area)}
+    levels = {OrgKind(n.kind): n.id for n in org.ancestors(area)}
     case = Case(
         workflow=workflow.name,
         state=workflow.spec.case.initial,
@@ -110,21 +136,32 @@ def raise_case(
         redo_count=0,
         extension_count=0,
         excluded=False,
+        supervise_count=0,
+        red_count=0,
         event_count=0,
         last_hash="",
+        version=1,
     )
-    session.add(case)
-    session.flush()
-    append_event(
-        session, case, actor=actor, trigger=Trigger.RAISE, subject=Subject.CASE,
-        from_state=None, to_state=case.state, now=now,
-        payload={"workflow": workflow.name, "priority": priority, "area_id": area.id},
+    unit = CaseUnit(
+        rt=rt, org=org, workflow=workflow, case=case, assignments=[], requests=[], deadlines=[],
+        now=now, org_version=org.version, new=True,
     )  # fmt: skip
-    sync_clocks(
-        session, workflow=workflow, calendar=rt.calendar, case=case, assignments=[],
-        running=[], now=now,
+    unit.record(
+        actor, Trigger.RAISE, Subject.CASE, None, case.state,
+        {"workflow": workflow.name, "priority": priority, "area_id": area.id}, None,
     )  # fmt: skip
-    return case
+    unit.sync_clocks()
+    try:
+        writer.insert_case(session, unit)
+    except ConcurrentChange:
+        rt.org.forget()  # the organisation changed since the snapshot: read it afresh
+        raise
+    return unit
+
+
+def _confirm_miss(session: Session, rt: Runtime, org: Organisation) -> Organisation:
+    """The snapshot lacks something: read the organisation again in case it changed."""
+    return rt.org.refresh(session)
 
 
 def _reporter_account(session: Session, actor: Actor, draft: CaseDraft) -> int | None:
@@ -147,9 +184,13 @@ def _reporter_account(session: Session, actor: Actor, draft: CaseDraft) -> int |
     return int(found.id)
 
 
-def _priority(session: Session, allowed: list[Priority], draft: CaseDraft) -> Priority:
+def _priority(
+    session: Session, rt: Runtime, org: Organisation, allowed: list[Priority], draft: CaseDraft
+) -> Priority:
     if draft.category_id is not None:
-        category = session.get(Category, draft.category_id)
+        category = org.categories.get(draft.category_id)
+        if category is None or not category.active:
+            category = _confirm_miss(session, rt, org).categories.get(draft.category_id)
         if category is None or not category.active:
             raise InvalidInput(f"case: category_id: {draft.category_id} is not a category")
         if draft.priority is None and category.default_priority in allowed:
@@ -162,12 +203,6 @@ def _priority(session: Session, allowed: list[Priority], draft: CaseDraft) -> Pr
     return priority
 
 
-def _ancestors(session: Session, node: OrgNode) -> list[OrgNode]:
-    ids = [int(part) for part in node.path.strip("/").split("/") if part]
-    return list(session.scalars(select(OrgNode).where(OrgNode.id.in_(ids))))
-
-
-@use_case
 def transition_case(
     *,
     session: Session,
@@ -180,7 +215,26 @@ def transition_case(
     now: datetime,
 ) -> Case:
     """Fire a case trigger as ``actor``; the case's version must be ``version`` when given."""
-    unit = CaseUnit.load(session, rt, case_id, now)
+    return move_case(
+        session=session, rt=rt, actor=actor, case_id=case_id, trigger=trigger, payload=payload,
+        version=version, now=now,
+    ).case  # fmt: skip
+
+
+@use_case
+def move_case(
+    *,
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    case_id: int,
+    trigger: str,
+    payload: Mapping[str, Any] | None = None,
+    version: int | None = None,
+    now: datetime,
+) -> CaseUnit:
+    """``transition_case``, answering with the unit as written (so faces need not read it back)."""
+    unit = CaseUnit.load(session, rt, now, case_id=case_id)
     spec = unit.workflow.trigger(Subject.CASE, trigger)
     if spec is None:
         if not can_see_case(actor, unit.case, unit.assignments):
@@ -193,13 +247,14 @@ def transition_case(
     unit.check_version(unit.case, version)
     p = parse_payload(trigger, payload or {}, spec.requires)
     recorded = p.model_dump(mode="json", exclude_none=True)
+    merge_into = _merge_target(session, actor, p) if trigger == Trigger.MERGE else None
     match trigger:
         case Trigger.DISPATCH:
             assert isinstance(p, DispatchPayload)
             # Validate targets before the move so that a bad one changes nothing.
             if unit.case.state in unit.workflow.case.sources(trigger):
-                lead, assisting = flows.dispatch_targets(unit, actor, p)
-                created = flows.create_assignments(unit, lead, assisting)
+                lead, assisting = _dispatch_targets(session, unit, actor, p)
+                created = moves.create_assignments(unit, lead, assisting)
                 recorded |= {
                     "lead": lead,
                     "assisting": assisting,
@@ -208,38 +263,152 @@ def transition_case(
             unit.fire_case(actor, trigger, recorded)
         case Trigger.CLAIM:
             unit.fire_case(actor, trigger, recorded)
-            assignment = flows.claim(unit, actor)
+            assignment = moves.claim(unit, actor)
             # Meet the claim clock and start the unit's clocks before it accepts in the same move.
             unit.sync_clocks()
             unit.fire_assignment(actor, assignment, Trigger.ACCEPT, {"cause": Trigger.CLAIM})
-            flows.apply_assignment_effects(unit, actor, assignment, Trigger.ACCEPT, "assigned", p)
+            moves.apply_assignment_effects(unit, actor, assignment, Trigger.ACCEPT, "assigned", p)
         case _:
             unit.fire_case(actor, trigger, recorded)
-    flows.apply_case_effects(unit, actor, trigger, p)
-    unit.finish()
-    return unit.case
+    moves.apply_case_effects(unit, actor, trigger, p, merge_into)
+    writer.write(session, unit, unit.finish())
+    return unit
+
+
+def _dispatch_targets(
+    session: Session, unit: CaseUnit, actor: Actor, p: DispatchPayload
+) -> tuple[int, list[int]]:
+    """The dispatch's targets; a target the snapshot does not know is looked for afresh."""
+    try:
+        return moves.dispatch_targets(unit, actor, p)
+    except InvalidInput:
+        fresh = unit.rt.org.refresh(session)
+        if fresh.version == unit.org.version:
+            raise
+        unit.org = fresh
+        return moves.dispatch_targets(unit, actor, p)
+
+
+def _merge_target(session: Session, actor: Actor, p: Payload) -> moves.MergeTarget | None:
+    """Read the case a merge goes into (before the move: the move itself reads nothing)."""
+    assert isinstance(p, MergePayload)
+    target = session.get(Case, p.into)
+    if target is None:
+        return None
+    others = list(session.scalars(select(Assignment).where(Assignment.case_id == p.into)))
+    return moves.MergeTarget(
+        id=target.id, state=target.state, visible=can_see_case(actor, target, others)
+    )
+
+
+def transition_assignment(
+    *,
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    assignment_id: int,
+    trigger: str,
+    payload: Mapping[str, Any] | None = None,
+    version: int | None = None,
+    now: datetime,
+) -> Assignment:
+    """Fire an assignment trigger as ``actor``; its version must be ``version`` when given.
+
+    The case follows in the same move: it starts work when its lead accepts, goes back for
+    review when the lead objects, and resolves when everyone is done.
+    """
+    unit = move_assignment(
+        session=session, rt=rt, actor=actor, assignment_id=assignment_id, trigger=trigger,
+        payload=payload, version=version, now=now,
+    )  # fmt: skip
+    return unit.assignment(assignment_id)
+
+
+@use_case
+def move_assignment(
+    *,
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    assignment_id: int,
+    trigger: str,
+    payload: Mapping[str, Any] | None = None,
+    version: int | None = None,
+    now: datetime,
+) -> CaseUnit:
+    """``transition_assignment``, answering with the unit as written."""
+    unit = CaseUnit.load(session, rt, now, assignment_id=assignment_id)
+    assignment = unit.assignment(assignment_id)
+    spec = unit.workflow.trigger(Subject.ASSIGNMENT, trigger)
+    if spec is None:
+        if actor.role in (Role.DEPARTMENT, Role.UNIT) and assignment.org_id != actor.scope_id:
+            raise NotFound(f"assignment {assignment_id} not found")
+        raise IllegalTransition(
+            f"assignment {assignment_id} is '{assignment.state}'; '{trigger}' is not a trigger "
+            f"of the {unit.workflow.name} workflow"
+        )
+    check_assignment_trigger(actor, trigger, spec, assignment, unit.case, unit.assignments)
+    unit.check_version(assignment, version)
+    p = parse_payload(trigger, payload or {}, spec.requires)
+    before = assignment.state
+    unit.fire_assignment(actor, assignment, trigger, p.model_dump(mode="json", exclude_none=True))
+    moves.apply_assignment_effects(unit, actor, assignment, trigger, before, p)
+    writer.write(session, unit, unit.finish())
+    return unit
+
+
+def allowed_triggers(
+    unit: CaseUnit, actor: Actor, assignment: Assignment | None = None
+) -> list[str]:
+    """The triggers the actor could fire now on a loaded case or one of its assignments."""
+    subject = Subject.CASE if assignment is None else Subject.ASSIGNMENT
+    machine = unit.workflow.case if assignment is None else unit.workflow.assignment
+    row: Case | Assignment = unit.case if assignment is None else assignment
+    allowed = []
+    for trigger in machine.triggers_from(row.state):
+        spec = unit.workflow.trigger(subject, trigger)
+        assert spec is not None
+        try:
+            if assignment is None:
+                check_case_trigger(actor, trigger, spec, unit.case, unit.assignments)
+            else:
+                check_assignment_trigger(
+                    actor, trigger, spec, assignment, unit.case, unit.assignments
+                )
+        except (Forbidden, NotFound):
+            continue
+        if machine.guards_pass(row, trigger, unit.ctx(assignment)):
+            allowed.append(trigger)
+    return allowed
 
 
 def allowed_on_case(unit: CaseUnit, actor: Actor) -> list[str]:
     """The case triggers the actor could fire now on a loaded case (role, scope, guards)."""
-    allowed = []
-    for trigger in unit.workflow.case.triggers_from(unit.case.state):
-        spec = unit.workflow.trigger(Subject.CASE, trigger)
-        assert spec is not None
-        try:
-            check_case_trigger(actor, trigger, spec, unit.case, unit.assignments)
-        except (Forbidden, NotFound):
-            continue
-        if unit.workflow.case.guards_pass(unit.case, trigger, unit.ctx()):
-            allowed.append(trigger)
-    return allowed
+    return allowed_triggers(unit, actor)
+
+
+def allowed_on_assignment(unit: CaseUnit, actor: Actor, assignment: Assignment) -> list[str]:
+    """The assignment triggers the actor could fire now on a loaded case."""
+    return allowed_triggers(unit, actor, assignment)
 
 
 def allowed_case_triggers(
     *, session: Session, rt: Runtime, actor: Actor, case_id: int, now: datetime
 ) -> list[str]:
     """The case triggers this actor could fire now (role, scope and guards all pass)."""
-    unit = CaseUnit.load(session, rt, case_id, now)
+    unit = CaseUnit.load(session, rt, now, case_id=case_id)
     if not can_see_case(actor, unit.case, unit.assignments):
         raise NotFound(f"case {case_id} not found")
     return allowed_on_case(unit, actor)
+
+
+def allowed_assignment_triggers(
+    *, session: Session, rt: Runtime, actor: Actor, assignment_id: int, now: datetime
+) -> list[str]:
+    """The assignment triggers this actor could fire now."""
+    unit = CaseUnit.load(session, rt, now, assignment_id=assignment_id)
+    assignment = unit.assignment(assignment_id)
+    foreign = actor.role in (Role.DEPARTMENT, Role.UNIT) and assignment.org_id != actor.scope_id
+    if foreign or not can_see_case(actor, unit.case, unit.assignments):
+        raise NotFound(f"assignment {assignment_id} not found")
+    return allowed_on_assignment(unit, actor, assignment)

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from engine.assignment.models import Assignment
 from engine.calendar import WorkCalendar
-from engine.case.models import Case
 from engine.deadline.models import Deadline
 from engine.duration import Duration
 from engine.vocabulary import DeadlineState, Priority, Subject
@@ -23,10 +19,26 @@ from engine.workflow.loader import Workflow
 from engine.workflow.schema import ClockSpec, LadderStep
 
 
-def open_deadlines(session: Session, case_id: int) -> list[Deadline]:
-    """The case's running clocks, read afresh (not from what the session already holds)."""
-    stmt = select(Deadline).where(Deadline.case_id == case_id, Deadline.state == DeadlineState.OPEN)
-    return list(session.scalars(stmt.execution_options(populate_existing=True)))
+class ClockedCase(Protocol):
+    """What the clocks read of a case."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def priority(self) -> str: ...
+
+
+class ClockedAssignment(Protocol):
+    """What the clocks read of an assignment."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def state(self) -> str: ...
 
 
 def step_time(deadline: Deadline, step: LadderStep, calendar: WorkCalendar) -> datetime:
@@ -61,42 +73,47 @@ def schedule(deadline: Deadline, ladder: Sequence[LadderStep], calendar: WorkCal
 
 
 def sync_clocks(
-    session: Session,
     *,
     workflow: Workflow,
     calendar: WorkCalendar,
-    case: Case,
-    assignments: Iterable[Assignment],
+    case: ClockedCase,
+    assignments: Iterable[ClockedAssignment],
     running: list[Deadline],
     now: datetime,
-) -> None:
-    """Bring the deadline rows in line with the states of the case and its assignments."""
+) -> list[Deadline]:
+    """Bring the clocks in line with the states of the case and its assignments (in memory).
+
+    Opened clocks are appended to ``running`` (and returned); closed ones are taken out of it with
+    their outcome set. The caller's writer persists both.
+    """
+    opened: list[Deadline] = []
     priority = Priority(case.priority)
     for name, spec in workflow.clocks(Subject.CASE):
         _sync_one(
-            session, workflow, calendar, name, spec, case, None, case.state, priority, running, now
+            workflow, calendar, name, spec, case, None, case.state, priority, running, opened, now
         )
     for assignment in assignments:
         for name, spec in workflow.clocks(Subject.ASSIGNMENT):
             if assignment.role not in spec.assignment_roles:
                 continue
             _sync_one(
-                session, workflow, calendar, name, spec, case, assignment, assignment.state,
-                priority, running, now,
+                workflow, calendar, name, spec, case, assignment, assignment.state,
+                priority, running, opened, now,
             )  # fmt: skip
+    return opened
 
 
 def _sync_one(
-    session: Session,
     workflow: Workflow,
     calendar: WorkCalendar,
     name: str,
     spec: ClockSpec,
-    case: Case,
-    assignment: Assignment | None,
+    case: ClockedCase,
+    assignment: ClockedAssignment | None,
     state: str,
     priority: Priority,
     running: list[Deadline],
+    opened: list[Deadline],
     now: datetime,
 ) -> None:
     assignment_id = assignment.id if assignment is not None else None
@@ -130,8 +147,8 @@ def _sync_one(
             step_index=0,
         )
         schedule(deadline, workflow.spec.ladder_of(name), calendar)
-        session.add(deadline)
         running.append(deadline)
+        opened.append(deadline)
 
 
 def extend(

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from engine.access import Actor
 from engine.errors import Forbidden, InvalidInput, OutOfScope
 from engine.evaluation.models import UnitRating
-from engine.lifecycle import use_case
 from engine.organisation.models import OrgNode, UnitRegistration
 from engine.runtime import Runtime
+from engine.uow import use_case
 from engine.vocabulary import OrgKind, Role
 
 

@@ -2,7 +2,8 @@
 
 ``CaseUnit.load`` starts a ``RollupTracker`` (the case's contribution as loaded); ``finish`` records
 the facts the evaluation needs that became known in this move (clock outcomes, ladder steps) on
-the case and assignment rows, then adds ``after − before`` to the rollups with one upsert. Moves
+the case and assignment rows and returns ``after − before``, which the case's writer adds to the
+rollups with one upsert. Moves
 that change no figure (a progress note, a reminder) write nothing here.
 """
 
@@ -21,8 +22,8 @@ from engine.calendar import WorkCalendar
 from engine.case.models import Case
 from engine.deadline.models import Deadline
 from engine.evaluation.contribution import Contribution, contribution, difference
-from engine.evaluation.models import SHARDS, Rollup
-from engine.evaluation.scheme import get_scheme
+from engine.evaluation.metrics import Cohort
+from engine.evaluation.models import Rollup
 from engine.event.models import Event
 from engine.vocabulary import AssignmentRole, AssignmentState, DeadlineState, Trigger
 
@@ -38,10 +39,17 @@ _PK = ("level", "unit_id", "month", "metric", "shard")
 class RollupTracker:
     """The case's contribution when loaded, and the clocks that were running then."""
 
-    __slots__ = ("before", "calendar", "clocks", "counted")
+    __slots__ = ("before", "calendar", "clocks", "cohort", "counted")
 
-    def __init__(self, calendar: WorkCalendar, before: Contribution, clocks: list[Deadline]):
+    def __init__(
+        self,
+        calendar: WorkCalendar,
+        cohort: Cohort,
+        before: Contribution,
+        clocks: list[Deadline],
+    ):
         self.calendar = calendar
+        self.cohort = cohort
         self.before = before
         self.clocks = clocks
         self.counted = 0  # events already looked at (``finish`` may run more than once)
@@ -51,33 +59,32 @@ class RollupTracker:
         cls,
         *,
         calendar: WorkCalendar,
+        cohort: Cohort,
         case: Case,
         assignments: Sequence[Assignment],
         running: Sequence[Deadline],
     ) -> RollupTracker:
         """Remember what the case contributes before the use case changes anything."""
-        before = contribution(case, assignments, calendar=calendar, cohort=get_scheme().cohort)
-        return cls(calendar, before, list(running))
+        before = contribution(case, assignments, calendar=calendar, cohort=cohort)
+        return cls(calendar, cohort, before, list(running))
 
     def finish(
         self,
-        session: Session,
         *,
         case: Case,
         assignments: Sequence[Assignment],
         running: Sequence[Deadline],
         events: Sequence[Event],
-    ) -> None:
-        """Record the new facts and add the change of contribution to the rollups."""
+    ) -> Contribution:
+        """Record the new facts on the rows; the change of contribution since the last call."""
         record_clock_outcomes(case, assignments, self.clocks, running)
         record_ladder_steps(case, assignments, events[self.counted :])
         self.counted = len(events)
-        after = contribution(case, assignments, calendar=self.calendar, cohort=get_scheme().cohort)
+        after = contribution(case, assignments, calendar=self.calendar, cohort=self.cohort)
         diff = difference(after, self.before)
-        if diff:
-            add_to_rollups(session, diff, shard=case.id % SHARDS)
         self.before = after
         self.clocks = list(running)
+        return diff
 
 
 def record_clock_outcomes(

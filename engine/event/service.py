@@ -8,17 +8,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
-from engine.case.models import Case
 from engine.event.models import Event
+
+# The chain heads, named here without the case model (events sit below cases).
+_CASES = table("cases", column("id"), column("event_count"), column("last_hash"))
+
+
+class Chained(Protocol):
+    """What the chain needs of its case: the id and the head (the case row keeps it)."""
+
+    id: int
+    event_count: int
+    last_hash: str
 
 
 def canonical_json(body: Mapping[str, Any]) -> str:
@@ -52,9 +62,8 @@ def link_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_json(body)).encode("utf-8")).hexdigest()
 
 
-def append_event(
-    session: Session,
-    case: Case,
+def new_event(
+    case: Chained,
     *,
     actor: Actor,
     trigger: str,
@@ -65,10 +74,9 @@ def append_event(
     payload: Mapping[str, Any] | None = None,
     assignment_id: int | None = None,
 ) -> Event:
-    """Add the next event of the case's chain to the session and move the chain's head."""
-    event = Event(
+    """The next event of the case, not yet linked: ``seal`` gives it its place and hash."""
+    return Event(
         case_id=case.id,
-        seq=case.event_count + 1,
         at=now,
         actor_id=actor.account_id,
         actor_role=actor.role,
@@ -78,13 +86,18 @@ def append_event(
         from_state=from_state,
         to_state=to_state,
         payload=json.loads(json.dumps(dict(payload or {}), ensure_ascii=False, default=str)),
-        prev_hash=case.last_hash,
     )
-    event.hash = link_hash(event.prev_hash, event_body(event))
-    case.event_count = event.seq
-    case.last_hash = event.hash
-    session.add(event)
-    return event
+
+
+def seal(case: Chained, events: Iterable[Event]) -> None:
+    """Link ``events`` onto the case's chain in order, moving the chain's head on the case."""
+    for event in events:
+        event.case_id = case.id
+        event.seq = case.event_count + 1
+        event.prev_hash = case.last_hash
+        event.hash = link_hash(event.prev_hash, event_body(event))
+        case.event_count = event.seq
+        case.last_hash = event.hash
 
 
 @dataclass(frozen=True)
@@ -99,10 +112,10 @@ class BrokenLink:
 
 def verify_chains(session: Session, *, case_id: int | None = None) -> Iterator[BrokenLink]:
     """Yield the first broken link of each case whose chain does not verify."""
-    heads = select(Case.id, Case.event_count, Case.last_hash).order_by(Case.id)
+    heads = select(_CASES.c.id, _CASES.c.event_count, _CASES.c.last_hash).order_by(_CASES.c.id)
     events = select(Event).order_by(Event.case_id, Event.seq)
     if case_id is not None:
-        heads = heads.where(Case.id == case_id)
+        heads = heads.where(_CASES.c.id == case_id)
         events = events.where(Event.case_id == case_id)
     head_of = {cid: (count, last) for cid, count, last in session.execute(heads)}
     current: int | None = None

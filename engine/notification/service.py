@@ -21,7 +21,6 @@ from engine.assignment.models import Assignment
 from engine.case.models import Case
 from engine.deadline.models import Deadline
 from engine.errors import Forbidden, InvalidInput, NotFound, OutOfScope
-from engine.lifecycle import use_case
 from engine.notification.models import (
     DeliveryState,
     Notification,
@@ -30,6 +29,7 @@ from engine.notification.models import (
 )
 from engine.notification.webhook import event_body, new_delivery, stamp, wants
 from engine.organisation.models import OrgNode
+from engine.uow import use_case
 from engine.vocabulary import OrgKind, Role, Trigger
 from engine.workflow.guards import active_lead
 from engine.workflow.loader import Workflow
@@ -111,13 +111,16 @@ def notify_step(
     step: Trigger,
     now: datetime,
     workflow: Workflow | None = None,
+    assignments: Sequence[Assignment] | None = None,
 ) -> list[int]:
     """Tell the people DESIGN §3 names about a ladder step; return the deliveries created.
 
     ``workflow`` (the case's) supplies the zh/en labels of the step and the clock; without it the
     titles use the product's step names and the clock's id.
     """
-    recipients = step_recipients(session, case=case, deadline=deadline, step=step)
+    recipients = step_recipients(
+        session, case=case, deadline=deadline, step=step, assignments=assignments
+    )
     if not recipients:
         return []
     step_zh, step_en = _STEP_LABELS[step]
@@ -150,18 +153,26 @@ def notify_step(
 
 
 def step_recipients(
-    session: Session, *, case: Case, deadline: Deadline, step: Trigger
+    session: Session,
+    *,
+    case: Case,
+    deadline: Deadline,
+    step: Trigger,
+    assignments: Sequence[Assignment] | None = None,
 ) -> list[int]:
-    """The org nodes told about a ladder step, in order, without repeats (DESIGN §3)."""
+    """The org nodes told about a ladder step, in order, without repeats (DESIGN §3).
+
+    ``assignments`` are the case's, when the caller holds them already.
+    """
     match step:
         case Trigger.REMIND:
-            nodes = [_department(session, case, deadline)]
+            nodes = [_department(session, case, deadline, assignments)]
         case Trigger.OVERDUE:
-            nodes = [_department(session, case, deadline), _street(case)]
+            nodes = [_department(session, case, deadline, assignments), _street(case)]
         case Trigger.SUPERVISE:
             nodes = [_district(case)]
         case Trigger.RED:
-            nodes = [_district(case), _department(session, case, deadline)]
+            nodes = [_district(case), _department(session, case, deadline, assignments)]
         case Trigger.CLOSE:
             # The rating window closing an unrated case is routine: nobody is told.
             nodes = []
@@ -170,15 +181,21 @@ def step_recipients(
     return list(dict.fromkeys(nodes))
 
 
-def _department(session: Session, case: Case, deadline: Deadline) -> int:
+def _department(
+    session: Session, case: Case, deadline: Deadline, held: Sequence[Assignment] | None
+) -> int:
     """The department on the hook: the clock's assignee, else the lead, else the street."""
+    assignments = (
+        list(held)
+        if held is not None
+        else list(session.scalars(select(Assignment).where(Assignment.case_id == case.id)))
+    )
     if deadline.assignment_id is not None:
-        assignment = session.get(Assignment, deadline.assignment_id)
+        assignment = next((a for a in assignments if a.id == deadline.assignment_id), None)
         if assignment is None:
             raise NotFound(f"assignment {deadline.assignment_id} not found")
         return assignment.org_id
-    assignments = session.scalars(select(Assignment).where(Assignment.case_id == case.id))
-    lead = active_lead(list(assignments))
+    lead = active_lead(assignments)
     return lead.org_id if lead is not None else _street(case)
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator
 
 from engine.duration import Duration
-from engine.vocabulary import AssignmentRole, Priority, Role, Subject, Trigger
+from engine.vocabulary import AssignmentRole, Priority, Role, Subject, Trigger, WorkflowKind
 
 
 def _duration(value: Any) -> Duration:
@@ -126,7 +126,7 @@ class WorkflowSpec(Strict):
     assignment: MachineSpec
     ladders: dict[str, list[LadderStep]] = Field(default_factory=dict)
     clocks: dict[str, ClockSpec] = Field(default_factory=dict)
-    kind: Literal["hotline", "street_whistle", "community_whistle", "custom"] = "custom"
+    kind: WorkflowKind = WorkflowKind.CUSTOM
 
     def ladder_of(self, clock: str) -> list[LadderStep]:
         """The ladder of a clock, named ladders resolved."""

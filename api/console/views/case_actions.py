@@ -21,9 +21,8 @@ from api.deps import ClockDep, IdPath, RuntimeDep, SessionDep, SettingsDep
 from api.routes.evidence import policy
 from api.settings import ApiSettings
 from engine.assignment.queries import assignment_detail
-from engine.assignment.service import transition_assignment
 from engine.case.payloads import PAYLOADS, Empty, parse_payload
-from engine.case.service import transition_case
+from engine.case.service import transition_assignment, transition_case
 from engine.clock import Clock
 from engine.errors import Forbidden, IllegalTransition, InvalidInput, StaleVersion
 from engine.evidence import TooLarge, attach_evidence

@@ -31,7 +31,7 @@ from engine.login import Visitor
 from engine.organisation.models import Category, OrgNode
 from engine.organisation.service import route
 from engine.runtime import Runtime
-from engine.vocabulary import LADDER_STEPS, Subject, Trigger
+from engine.vocabulary import LADDER_STEPS, Subject, Trigger, WorkflowKind
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Translate = Callable[..., str]
@@ -214,7 +214,7 @@ def _dispatch(session: Session, rt: Runtime, detail: CaseDetail) -> Dispatch | N
     if Trigger.DISPATCH not in detail.allowed_triggers:
         return None
     case = detail.case
-    units = rt.workflows.get(case.workflow).spec.kind == "community_whistle"
+    units = rt.workflows.get(case.workflow).spec.kind == WorkflowKind.COMMUNITY_WHISTLE
     candidates = dispatch_candidates(session, case=case, units=units)
     routed = (
         route(session, category_id=case.category_id, area_path=case.area_path)

@@ -23,12 +23,11 @@ from api.console.web import lang_of, render
 from api.deps import ClockDep, LimiterDep, RuntimeDep, SessionDep, check_intake
 from engine.access import Actor
 from engine.case.board import areas_in_scope, soonest_due, state_counts
-from engine.case.queries import CaseQuery, list_cases, orgs_by_id
+from engine.case.queries import CaseQuery, OrgName, list_cases, orgs_by_id
 from engine.case.service import CaseDraft
 from engine.errors import Forbidden, InvalidInput
 from engine.idempotency import first_case, raise_case_once
 from engine.login import Visitor
-from engine.organisation.models import Category, OrgNode
 from engine.organisation.queries import all_categories
 from engine.runtime import Runtime
 from engine.vocabulary import CaseState, Priority, Role, Source
@@ -152,7 +151,7 @@ def field_errors(exc: ValidationError, lang: str) -> dict[str, str]:
     return out
 
 
-def org_name(node: OrgNode | Category | None, lang: str) -> str:
+def org_name(node: OrgName | None, lang: str) -> str:
     """An org node's (or a category's) name in the visitor's language."""
     if node is None:
         return ""

@@ -17,12 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
+from engine.case import writer
+from engine.case.unit import CaseUnit
 from engine.deadline.models import Deadline, EscalationStep
 from engine.deadline.service import schedule
 from engine.errors import NotFound
-from engine.lifecycle import CaseUnit, use_case
 from engine.notification.service import notify_step
 from engine.runtime import Runtime
+from engine.uow import use_case
 from engine.vocabulary import DeadlineState, Trigger
 
 SYSTEM = Actor.system()
@@ -77,7 +79,7 @@ def apply_step(
         return None  # the cheap answer for late and repeated jobs
     # Read the case, then its running clocks (afresh): a move after this read bumps the case's
     # version, so our write of the case row fails and the use case runs again on fresh rows.
-    unit = CaseUnit.load(session, rt, case_id, now)
+    unit = CaseUnit.load(session, rt, now, case_id=case_id)
     deadline = next((d for d in unit.running if d.id == deadline_id), None)
     if deadline is None:
         return None  # closed meanwhile
@@ -104,11 +106,11 @@ def apply_step(
         unit.case.closed_at = now
     deadline.step_index += 1
     schedule(deadline, ladder, rt.calendar)
-    unit.finish()
-    session.flush()  # the event's id, for the record below
+    writer.write(session, unit, unit.finish())  # gives the event its id, for the record below
     deliveries = notify_step(
-        session, case=unit.case, deadline=deadline, step=step.step, now=now, workflow=unit.workflow
-    )
+        session, case=unit.case, deadline=deadline, step=step.step, now=now,
+        workflow=unit.workflow, assignments=unit.assignments,
+    )  # fmt: skip
     session.add(
         EscalationStep(
             deadline_id=deadline.id,

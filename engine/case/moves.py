@@ -1,19 +1,20 @@
 """What each trigger does beyond the change of state, and the moves that follow from it.
 
-Routed with ``match`` on the trigger; an unrouted trigger is a programming error, never a silent
-pass. Consequences (the case following its lead assignment, resolution when everyone is done)
-are fired by the system actor in the same transaction and recorded as their own events.
+Pure: a move changes the in-memory unit (rows, events, clocks) and reads nothing from the
+database; the organisation comes from the unit's snapshot. Routed with ``match`` on the trigger;
+an unrouted trigger is a programming error, never a silent pass. Consequences (the case following
+its lead assignment, resolution when everyone is done) are fired by the system actor in the same
+move and recorded as their own events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from engine.access import Actor, can_see_case
+from engine.access import Actor
 from engine.assignment.models import Assignment
-from engine.case.models import Case, CaseRequest
+from engine.case.models import CaseRequest
 from engine.case.payloads import (
     CompletePayload,
     DispatchPayload,
@@ -25,12 +26,10 @@ from engine.case.payloads import (
     Reasoned,
     VerifyPayload,
 )
+from engine.case.unit import CaseUnit
 from engine.deadline.service import extend
 from engine.duration import Duration
 from engine.errors import IllegalTransition, InvalidInput
-from engine.lifecycle import CaseUnit
-from engine.organisation.models import OrgNode
-from engine.organisation.service import route
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
@@ -40,6 +39,7 @@ from engine.vocabulary import (
     RequestStatus,
     Role,
     Trigger,
+    WorkflowKind,
 )
 from engine.workflow.guards import active_lead
 
@@ -54,9 +54,7 @@ def dispatch_targets(unit: CaseUnit, actor: Actor, p: DispatchPayload) -> tuple[
     if lead is None:
         if unit.case.category_id is None:
             raise InvalidInput(f"case {unit.case.id} has no category; name a lead department")
-        routed = route(
-            unit.session, category_id=unit.case.category_id, area_path=unit.case.area_path
-        )
+        routed = unit.org.route(category_id=unit.case.category_id, area_path=unit.case.area_path)
         if routed is None:
             raise InvalidInput(
                 f"no routing rule for case {unit.case.id}'s category; name a lead department"
@@ -69,11 +67,11 @@ def dispatch_targets(unit: CaseUnit, actor: Actor, p: DispatchPayload) -> tuple[
 
 
 def _check_target(unit: CaseUnit, actor: Actor, org_id: int) -> None:
-    org = unit.session.get(OrgNode, org_id)
+    org = unit.org.nodes.get(org_id)
     kinds = (OrgKind.DEPARTMENT, OrgKind.UNIT)
     if org is None or org.kind not in kinds or not org.active:
         raise InvalidInput(f"dispatch: {org_id} is not an active department or unit")
-    parent = unit.session.get(OrgNode, org.parent_id) if org.parent_id else None
+    parent = unit.org.nodes.get(org.parent_id) if org.parent_id else None
     # A street's own department serves that street only; district departments serve all streets.
     if (
         parent is not None
@@ -81,29 +79,32 @@ def _check_target(unit: CaseUnit, actor: Actor, org_id: int) -> None:
         and not unit.case.area_path.startswith(parent.path)
     ):
         raise InvalidInput(f"dispatch: department {org_id} belongs to another street")
-    if org.kind == OrgKind.UNIT and unit.workflow.spec.kind != "community_whistle":
+    if org.kind == OrgKind.UNIT and unit.workflow.spec.kind != WorkflowKind.COMMUNITY_WHISTLE:
         raise InvalidInput(
             f"dispatch: {org_id} is a co-building unit; only community whistles go to units"
         )
 
 
 def create_assignments(unit: CaseUnit, lead: int, assisting: Sequence[int]) -> list[Assignment]:
-    """New assignments in the workflow's initial state, flushed so their ids exist."""
+    """New assignments in the workflow's initial state (with stand-in ids until written)."""
     created = []
     for org_id, role in [(lead, AssignmentRole.LEAD)] + [
         (a, AssignmentRole.ASSISTING) for a in assisting
     ]:
-        a = Assignment(
-            case_id=unit.case.id,
-            org_id=org_id,
-            role=role,
-            state=unit.workflow.spec.assignment.initial,
-            created_at=unit.now,
-            evidence=[],
+        created.append(
+            Assignment(
+                id=unit.temp_id(),
+                case_id=unit.case.id,
+                org_id=org_id,
+                role=role,
+                state=unit.workflow.spec.assignment.initial,
+                created_at=unit.now,
+                evidence=[],
+                supervise_count=0,
+                red_count=0,
+                version=1,
+            )
         )
-        unit.session.add(a)
-        created.append(a)
-    unit.session.flush()
     unit.assignments.extend(created)
     return created
 
@@ -119,7 +120,6 @@ def _request(unit: CaseUnit, actor: Actor, kind: RequestKind, payload: Payload) 
         requested_by_id=actor.account_id,
         requested_at=unit.now,
     )
-    unit.session.add(request)
     unit.requests.append(request)
 
 
@@ -148,21 +148,28 @@ def try_resolve(unit: CaseUnit) -> None:
         unit.case.resolved_at = unit.now
 
 
-def _merge_target(unit: CaseUnit, actor: Actor, p: MergePayload) -> Case:
+@dataclass(frozen=True, slots=True)
+class MergeTarget:
+    """What a merge needs to know of the case it merges into, read before the move."""
+
+    id: int
+    state: str
+    visible: bool
+
+
+def _merge_target(unit: CaseUnit, p: MergePayload, target: MergeTarget | None) -> int:
     if p.into == unit.case.id:
         raise InvalidInput(f"merge: case {unit.case.id} cannot be merged into itself")
-    target = unit.session.get(Case, p.into)
-    if target is None:
-        raise InvalidInput(f"merge: case {p.into} not found")
-    others = list(unit.session.scalars(select(Assignment).where(Assignment.case_id == target.id)))
-    if not can_see_case(actor, target, others):
+    if target is None or target.id != p.into or not target.visible:
         raise InvalidInput(f"merge: case {p.into} not found")
     if target.state in _ENDED:
         raise InvalidInput(f"merge: case {p.into} is '{target.state}' and cannot take duplicates")
-    return target
+    return target.id
 
 
-def apply_case_effects(unit: CaseUnit, actor: Actor, trigger: str, p: Payload) -> None:
+def apply_case_effects(
+    unit: CaseUnit, actor: Actor, trigger: str, p: Payload, merge_into: MergeTarget | None = None
+) -> None:
     """The effects of a case trigger fired by a person, after its state change."""
     case, now = unit.case, unit.now
     match trigger:
@@ -187,7 +194,7 @@ def apply_case_effects(unit: CaseUnit, actor: Actor, trigger: str, p: Payload) -
             case.verified_solved = p.solved
         case Trigger.MERGE:
             assert isinstance(p, MergePayload)
-            case.merged_into_id = _merge_target(unit, actor, p).id
+            case.merged_into_id = _merge_target(unit, p, merge_into)
             case.closed_at = now
             _withdraw_open(unit)
         case Trigger.CANCEL:

@@ -1,0 +1,313 @@
+"""The one writer of the case aggregate: a unit's changes persisted by a few Core statements.
+
+A move is decided in memory (``engine/case/unit.py``, ``engine/case/moves.py``); this module
+compares every row with what it held at load and writes only the difference:
+
+* new assignments first when a dispatch made some (their ids go into the events and clocks);
+* the case row, guarded by its version and by the organisation's version: a writer that finds
+  either moved on writes nothing and raises ``ConcurrentChange`` (the use case then runs again on
+  fresh rows); the row is also the head of the case's event chain;
+* changed assignments, new events, new and changed clocks and requests — each one executemany;
+* the rollup change, with the evaluation's own upsert.
+
+Statements are SQLAlchemy Core, compiled once per shape and cached by SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from engine.assignment.models import Assignment
+from engine.case.models import Case, CaseRequest
+from engine.case.unit import (
+    ASSIGNMENTS,
+    CASES,
+    DEADLINES,
+    EVENTS,
+    REQUESTS,
+    CaseUnit,
+    snapshot_of,
+)
+from engine.deadline.models import Deadline
+from engine.errors import ConcurrentChange
+from engine.evaluation.contribution import Contribution
+from engine.evaluation.models import SHARDS
+from engine.evaluation.rollup import add_to_rollups
+from engine.event.service import seal
+from engine.organisation.snapshot import version_expr
+
+# Keys of event payloads that name assignments (so new assignments' stand-in ids are replaced).
+_ID_KEYS = ("assignment_id",)
+_ID_LIST_KEYS = ("assignments",)
+
+
+def _changes(row: Any, table: Table, before: dict[str, Any] | None) -> dict[str, Any]:
+    now = snapshot_of(row, table)
+    if before is None:
+        return now
+    return {k: v for k, v in now.items() if before.get(k) != v and k != "version"}
+
+
+@cache
+def _update_by_id(table: Table, columns: tuple[str, ...], bump: bool) -> Any:
+    stmt = update(table).where(table.c.id == bindparam("_id"))
+    values: dict[str, Any] = {c: bindparam(c) for c in columns}
+    if bump:
+        values["version"] = table.c.version + 1
+    return stmt.values(values)
+
+
+@cache
+def _guarded_case_update(columns: tuple[str, ...]) -> Any:
+    return (
+        update(CASES)
+        .where(
+            CASES.c.id == bindparam("_id"),
+            CASES.c.version == bindparam("_version"),
+            version_expr() == bindparam("_org"),
+        )
+        .values({**{c: bindparam(c) for c in columns}, "version": CASES.c.version + 1})
+    )
+
+
+# What tells apart the new rows of one move, to give each the id the database chose. Rows that
+# agree on all of these are alike in every column that matters, so either id fits either row.
+_MATCH: dict[str, tuple[str, ...]] = {
+    "assignments": ("org_id", "role"),
+    "events": ("seq",),
+    "deadlines": ("clock", "assignment_id", "state", "started_at", "closed_at", "due_at"),
+    "case_requests": ("kind", "assignment_id", "status"),
+}
+
+
+def _insert(
+    session: Session,
+    table: Table,
+    rows: Sequence[Any],
+    changed: Sequence[Any] = (),
+) -> None:
+    """Insert new rows in one statement (and, on SQLite, update ``changed`` ones in the same
+    statement as an upsert); the ids the database chose are set on the new rows."""
+    if not rows and not changed:
+        return
+    values = []
+    for row in rows:
+        data = snapshot_of(row, table)
+        if changed:
+            data["id"] = None  # SQLite gives a NULL integer key the next rowid
+        else:
+            data.pop("id")
+        values.append(data)
+    values += [snapshot_of(row, table) for row in changed]
+    keys = _MATCH[table.name]
+    stmt: Any = sqlite_insert(table).values(values) if changed else insert(table).values(values)
+    if changed:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "id"},
+        )
+    known = {row.id for row in changed}
+    waiting: dict[tuple[Any, ...], list[Any]] = {}
+    for row in rows:
+        waiting.setdefault(tuple(getattr(row, k) for k in keys), []).append(row)
+    returned = session.execute(stmt.returning(table.c.id, *(table.c[k] for k in keys)))
+    for new_id, *key in returned:
+        if new_id in known:
+            continue
+        waiting[tuple(key)].pop().id = new_id
+
+
+def _update(session: Session, table: Table, changed: Iterable[tuple[int, dict[str, Any]]]) -> None:
+    """Update changed rows, one executemany per set of changed columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, values in changed:
+        columns = tuple(sorted(values))
+        groups.setdefault(columns, []).append({"_id": row_id, **values})
+    bump = "version" in table.c
+    for columns, params in groups.items():
+        session.execute(_update_by_id(table, columns, bump), params)
+
+
+def _replace_stand_ins(unit: CaseUnit, real: dict[int, int]) -> None:
+    """Put the stored ids of new assignments wherever the move used their stand-ins."""
+    if not real:
+        return
+    for d in unit.deadlines:
+        if d.assignment_id in real:
+            d.assignment_id = real[d.assignment_id]
+    for r in unit.requests:
+        if r.assignment_id in real:
+            r.assignment_id = real[r.assignment_id]
+    for e in unit.events:
+        if e.assignment_id in real:
+            e.assignment_id = real[e.assignment_id]
+        payload = dict(e.payload or {})
+        for key in _ID_KEYS:
+            if payload.get(key) in real:
+                payload[key] = real[payload[key]]
+        for key in _ID_LIST_KEYS:
+            if isinstance(payload.get(key), list):
+                payload[key] = [real.get(v, v) for v in payload[key]]
+        e.payload = payload
+
+
+def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
+    """Persist what the move changed; raise ``ConcurrentChange`` if the case moved on."""
+    loaded = unit.loaded
+    new_assignments = [a for a in unit.assignments if id(a) not in loaded]
+    real: dict[int, int] = {}
+    if new_assignments:
+        stand_ins = [a.id for a in new_assignments]
+        _insert(session, ASSIGNMENTS, new_assignments)
+        real = dict(zip(stand_ins, (a.id for a in new_assignments), strict=True))
+        _replace_stand_ins(unit, real)
+    seal(unit.case, unit.events)
+    case_changes = _changes(unit.case, CASES, loaded[id(unit.case)])
+    columns = tuple(sorted(case_changes))
+    result = session.execute(
+        _guarded_case_update(columns),
+        {
+            **case_changes,
+            "_id": unit.case.id,
+            "_version": unit.case.version,
+            "_org": unit.org_version,
+        },
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentChange(f"case {unit.case.id} changed under this move")
+    unit.case.version += 1
+    changed = []
+    for a in unit.assignments:
+        if id(a) in loaded:
+            values = _changes(a, ASSIGNMENTS, loaded[id(a)])
+            if values:
+                changed.append((a.id, values))
+                a.version += 1
+    _update(session, ASSIGNMENTS, changed)
+    _insert(session, EVENTS, unit.events)
+    _write_children(session, unit, DEADLINES, unit.deadlines)
+    _write_children(session, unit, REQUESTS, unit.requests)
+    if diff:
+        add_to_rollups(session, diff, shard=unit.case.id % SHARDS)
+    _forget_cached(session, unit)
+
+
+def _write_children(session: Session, unit: CaseUnit, table: Table, rows: Sequence[Any]) -> None:
+    loaded = unit.loaded
+    new = [r for r in rows if id(r) not in loaded]
+    changed = [
+        (r, values)
+        for r in rows
+        if id(r) in loaded and (values := _changes(r, table, loaded[id(r)]))
+    ]
+    if new and changed and session.get_bind().dialect.name == "sqlite":
+        # One upsert: the new rows take fresh ids, the changed ones overwrite their own row.
+        _insert(session, table, new, [r for r, _ in changed])
+        return
+    _insert(session, table, new)
+    _update(session, table, [(r.id, values) for r, values in changed])
+
+
+def insert_case(session: Session, unit: CaseUnit) -> None:
+    """Write a new case, its first event and its first clocks (guarded by the org version)."""
+    case = unit.case
+    if session.get_bind().dialect.name == "sqlite":
+        _insert_case_with_its_id(session, unit)
+    else:
+        values = snapshot_of(case, CASES)
+        values.pop("id")
+        guard: Any = select(*[bindparam(c) for c in values]).where(
+            version_expr() == bindparam("_org")
+        )
+        stmt = insert(CASES).from_select(list(values), guard).returning(CASES.c.id)
+        new_id = session.execute(stmt, {**values, "_org": unit.org_version}).scalar()
+        if new_id is None:
+            raise ConcurrentChange("the organisation changed while the case was being raised")
+        case.id = new_id
+        seal(case, unit.events)
+        session.execute(
+            _update_by_id(CASES, ("event_count", "last_hash"), False),
+            {"_id": new_id, "event_count": case.event_count, "last_hash": case.last_hash},
+        )
+    for d in unit.deadlines:
+        d.case_id = case.id
+    _insert(session, EVENTS, unit.events)
+    _insert(session, DEADLINES, unit.deadlines)
+    unit.loaded[id(case)] = snapshot_of(case, CASES)
+
+
+class _NextCaseId:
+    """The id this process gives its next case on SQLite: one past the highest it has seen.
+
+    Knowing the id before writing lets the case row carry its chain head from the start. A guess
+    that another process took meanwhile conflicts harmlessly (nothing is written) and is
+    corrected from the table; SQLite has one writer at a time, so the correction holds.
+    """
+
+    def __init__(self) -> None:
+        self.next: dict[str, int] = {}
+
+    def take(self, session: Session) -> int:
+        url = str(session.get_bind().engine.url)
+        value = self.next.get(url)
+        if value is None:
+            value = self.refresh(session)
+        self.next[url] = value + 1
+        return value
+
+    def refresh(self, session: Session) -> int:
+        url = str(session.get_bind().engine.url)
+        highest = session.scalar(select(func.coalesce(func.max(CASES.c.id), 0)))
+        self.next[url] = int(highest or 0) + 1
+        return self.next[url]
+
+
+_NEXT_CASE_ID = _NextCaseId()
+_GUESSES = 20
+
+
+def _insert_case_with_its_id(session: Session, unit: CaseUnit) -> None:
+    case = unit.case
+    for _ in range(_GUESSES):
+        case.id = _NEXT_CASE_ID.take(session)
+        case.event_count, case.last_hash = 0, ""
+        seal(case, unit.events)
+        values = snapshot_of(case, CASES)
+        guard: Any = select(*[bindparam(c) for c in values]).where(
+            version_expr() == bindparam("_org")
+        )
+        stmt = (
+            sqlite_insert(CASES)
+            .from_select(list(values), guard)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(CASES.c.id)
+        )
+        if session.execute(stmt, {**values, "_org": unit.org_version}).scalar() is not None:
+            return
+        stored = session.scalar(select(version_expr()))
+        if int(stored or 0) != unit.org_version:
+            raise ConcurrentChange("the organisation changed while the case was being raised")
+        _NEXT_CASE_ID.refresh(session)
+    raise ConcurrentChange("case ids kept being taken by other writers")
+
+
+def _forget_cached(session: Session, unit: CaseUnit) -> None:
+    """Expire any copy of the written rows that the session holds, so its reads see ours."""
+    identity_map = session.identity_map
+    if not len(identity_map):
+        return
+    rows: list[tuple[type[Any], int]] = [(Case, unit.case.id)]
+    rows += [(Assignment, a.id) for a in unit.assignments]
+    rows += [(Deadline, d.id) for d in unit.deadlines]
+    rows += [(CaseRequest, r.id) for r in unit.requests]
+    for model, row_id in rows:
+        held = identity_map.get(identity_key(model, row_id))
+        if held is not None:
+            session.expire(held)

@@ -1,0 +1,134 @@
+"""The write path's statement budget, counted per lifecycle step (deterministic, unlike time).
+
+Every SQL statement a step sends is counted by an engine event listener, the case's load
+included and COMMIT excluded; a regression that adds a read in the middle of a move, or turns an
+executemany back into a statement per row, fails here. Figures per backend are in
+``bench/RESULTS.md`` (``python -m bench.inspect_steps``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from engine.assignment.models import Assignment
+from engine.case.service import CaseDraft, raise_case, transition_assignment, transition_case
+from engine.clock import ManualClock
+from engine.runtime import Runtime
+from engine.vocabulary import Rating, Trigger
+from tests.builders import City
+
+# The most statements any one step may send, per backend (the load included, COMMIT excluded).
+# PostgreSQL writes the same statements as SQLite except where SQLite folds two into one upsert
+# (new and changed clocks) or knows a new case's id before writing it.
+BUDGET = {
+    "sqlite": {
+        Trigger.RAISE: 3,
+        Trigger.DISPATCH: 6,
+        Trigger.ACCEPT: 5,
+        Trigger.REPORT_IN: 6,
+        Trigger.COMPLETE: 6,
+        Trigger.RATE: 5,
+    },
+    "postgresql": {
+        Trigger.RAISE: 4,
+        Trigger.DISPATCH: 7,
+        Trigger.ACCEPT: 5,
+        Trigger.REPORT_IN: 6,
+        Trigger.COMPLETE: 7,
+        Trigger.RATE: 5,
+    },
+}
+
+
+@contextmanager
+def counting(session: Session) -> Iterator[Counter[str]]:
+    """Count the statements sent through the session's engine inside the block."""
+    counts: Counter[str] = Counter()
+    engine = session.get_bind().engine
+
+    def on_execute(*args: Any) -> None:
+        counts["statements"] += 1
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield counts
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def _lifecycle(session: Session, rt: Runtime, city: City, clock: ManualClock) -> dict[str, int]:
+    resident = city.actor(session, "resident")
+    centre = city.actor(session, "cc_s1")
+    department = city.actor(session, "dept_um")
+    lead = city.departments[0].id
+    draft = CaseDraft(workflow="hotline", area_id=city.grids[0].id, title="路灯不亮")
+    spent: dict[str, int] = {}
+    with counting(session) as c:
+        case = raise_case(
+            session=session, rt=rt, actor=resident, draft=draft,
+            now=clock.advance(timedelta(minutes=1)),
+        )  # fmt: skip
+    spent[Trigger.RAISE] = c["statements"]
+    with counting(session) as c:
+        transition_case(
+            session=session, rt=rt, actor=centre, case_id=case.id, trigger=Trigger.DISPATCH,
+            payload={"lead": lead, "assisting": []},
+            now=clock.advance(timedelta(minutes=1)),
+        )  # fmt: skip
+    spent[Trigger.DISPATCH] = c["statements"]
+    assignment_id = session.scalar(select(Assignment.id).where(Assignment.case_id == case.id))
+    assert assignment_id is not None
+    session.rollback()
+    for trigger, payload in (
+        (Trigger.ACCEPT, {}),
+        (Trigger.REPORT_IN, {}),
+        (Trigger.COMPLETE, {"result": "已修复"}),
+    ):
+        with counting(session) as c:
+            transition_assignment(
+                session=session, rt=rt, actor=department, assignment_id=assignment_id,
+                trigger=trigger, payload=payload, now=clock.advance(timedelta(minutes=1)),
+            )  # fmt: skip
+        spent[trigger] = c["statements"]
+    with counting(session) as c:
+        transition_case(
+            session=session, rt=rt, actor=resident, case_id=case.id, trigger=Trigger.RATE,
+            payload={"solved": True, "rating": Rating.SATISFIED},
+            now=clock.advance(timedelta(minutes=1)),
+        )  # fmt: skip
+    spent[Trigger.RATE] = c["statements"]
+    return spent
+
+
+def test_lifecycle__each_step_stays_within_its_statement_budget(
+    session: Session, rt: Runtime, city: City, clock: ManualClock, is_postgres: bool
+) -> None:
+    # The first case reads the organisation snapshot once; the second shows the steady state.
+    _lifecycle(session, rt, city, clock)
+    spent = _lifecycle(session, rt, city, clock)
+    budget = BUDGET["postgresql" if is_postgres else "sqlite"]
+    over = {step: (n, budget[step]) for step, n in spent.items() if n > budget[step]}
+    assert not over, f"steps over their statement budget (sent, allowed): {over}"
+    assert max(spent.values()) <= 7
+    assert sum(spent.values()) <= sum(budget.values())
+
+
+def test_lifecycle__an_admin_change_is_seen_by_the_next_move_without_a_read_per_move(
+    session: Session, rt: Runtime, city: City, clock: ManualClock
+) -> None:
+    _lifecycle(session, rt, city, clock)
+    known = rt.org.get(session).version
+    city.departments[0].name_en = "Urban management (renamed)"
+    session.commit()
+    spent = _lifecycle(session, rt, city, clock)
+    # The first load after the change saw the new version and read the organisation again.
+    assert rt.org.get(session).version > known
+    assert rt.org.get(session).nodes[city.departments[0].id].name_en.endswith("(renamed)")
+    assert spent[Trigger.RATE] <= BUDGET["postgresql"][Trigger.RATE]
