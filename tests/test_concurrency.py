@@ -97,10 +97,13 @@ def test_two_sessions__accepting_the_same_assignment_version__the_second_is_stal
 
 
 def _commit_first(other: Callable[[], Any]) -> Callable[..., None]:
-    """A before_flush hook: another writer commits just before this session writes."""
+    """A statement hook: another writer commits just before this session's first write."""
+    done = []
 
-    def hook(*_: Any) -> None:
-        other()
+    def hook(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not done and statement.lstrip().split(" ", 1)[0] in ("UPDATE", "INSERT", "WITH"):
+            done.append(True)
+            other()
 
     return hook
 
@@ -114,7 +117,7 @@ def _interleave(session_factory, rt, city, lead_id, now, first, second) -> None:
             first(a, actor_for_account(a, dept))
 
         # B has loaded and checked everything; A commits before B's first write reaches the rows.
-        event.listen(b, "before_flush", _commit_first(commit_a), once=True)
+        event.listen(b.connection(), "before_cursor_execute", _commit_first(commit_a))
         second(b, actor_for_account(b, dept))
 
 

@@ -106,7 +106,7 @@ def apply_step(
         unit.case.closed_at = now
     deadline.step_index += 1
     schedule(deadline, ladder, rt.calendar)
-    writer.write(session, unit, unit.finish())  # gives the event its id, for the record below
+    writer.write(session, unit, unit.finish(), event_ids=True)  # the event id, for the record
     deliveries = notify_step(
         session, case=unit.case, deadline=deadline, step=step.step, now=now,
         workflow=unit.workflow, assignments=unit.assignments,

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -39,7 +39,7 @@ from engine.deadline.models import Deadline
 from engine.errors import ConcurrentChange
 from engine.evaluation.contribution import Contribution
 from engine.evaluation.models import SHARDS
-from engine.evaluation.rollup import add_to_rollups
+from engine.evaluation.rollup import add_to_rollups, rollup_upsert_values
 from engine.event.service import seal
 from engine.organisation.snapshot import version_expr
 
@@ -58,7 +58,7 @@ def _changes(row: Any, table: Table, before: dict[str, Any] | None) -> dict[str,
 @cache
 def _update_by_id(table: Table, columns: tuple[str, ...], bump: bool) -> Any:
     stmt = update(table).where(table.c.id == bindparam("_id"))
-    values: dict[str, Any] = {c: bindparam(c) for c in columns}
+    values: dict[str, Any] = {c: bindparam(c, type_=table.c[c].type) for c in columns}
     if bump:
         values["version"] = table.c.version + 1
     return stmt.values(values)
@@ -73,7 +73,12 @@ def _guarded_case_update(columns: tuple[str, ...]) -> Any:
             CASES.c.version == bindparam("_version"),
             version_expr() == bindparam("_org"),
         )
-        .values({**{c: bindparam(c) for c in columns}, "version": CASES.c.version + 1})
+        .values(
+            {
+                **{c: bindparam(c, type_=CASES.c[c].type) for c in columns},
+                "version": CASES.c.version + 1,
+            }
+        )
     )
 
 
@@ -158,8 +163,11 @@ def _replace_stand_ins(unit: CaseUnit, real: dict[int, int]) -> None:
         e.payload = payload
 
 
-def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
-    """Persist what the move changed; raise ``ConcurrentChange`` if the case moved on."""
+def write(session: Session, unit: CaseUnit, diff: Contribution, *, event_ids: bool = False) -> None:
+    """Persist what the move changed; raise ``ConcurrentChange`` if the case moved on.
+
+    ``event_ids``: give the new events their stored ids (an escalation step records its event).
+    """
     loaded = unit.loaded
     new_assignments = [a for a in unit.assignments if id(a) not in loaded]
     real: dict[int, int] = {}
@@ -190,13 +198,90 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
             if values:
                 changed.append((a.id, values))
                 a.version += 1
-    _update(session, ASSIGNMENTS, changed)
-    _insert(session, EVENTS, unit.events)
-    _write_children(session, unit, DEADLINES, unit.deadlines)
-    _write_children(session, unit, REQUESTS, unit.requests)
-    if diff:
-        add_to_rollups(session, diff, shard=unit.case.id % SHARDS)
+    if session.get_bind().dialect.name == "postgresql":
+        if event_ids:
+            _insert(session, EVENTS, unit.events)
+        _combined(session, unit, diff, changed, events=not event_ids)
+    else:
+        _update(session, ASSIGNMENTS, changed)
+        _insert(session, EVENTS, unit.events)
+        _write_children(session, unit, DEADLINES, unit.deadlines)
+        _write_children(session, unit, REQUESTS, unit.requests)
+        if diff:
+            add_to_rollups(session, diff, shard=unit.case.id % SHARDS)
     _forget_cached(session, unit)
+
+
+def _combined(
+    session: Session,
+    unit: CaseUnit,
+    diff: Contribution,
+    assignments: Sequence[tuple[int, dict[str, Any]]],
+    *,
+    events: bool,
+    head: bool = False,
+) -> None:
+    """PostgreSQL: every write after the case row's in one statement of data-modifying CTEs.
+
+    The case row is written (and so locked) first; whatever follows cannot conflict with another
+    mover of this case. New clocks come back with their ids.
+    """
+    parts: list[Any] = [
+        update(ASSIGNMENTS)
+        .where(ASSIGNMENTS.c.id == row_id)
+        .values({**values, "version": ASSIGNMENTS.c.version + 1})
+        for row_id, values in assignments
+    ]
+    if events and unit.events:
+        parts.append(insert(EVENTS).values(_new_rows(unit.events, EVENTS)))
+    if head:
+        parts.append(
+            update(CASES)
+            .where(CASES.c.id == unit.case.id)
+            .values(event_count=unit.case.event_count, last_hash=unit.case.last_hash)
+        )
+    new_clocks = [d for d in unit.deadlines if id(d) not in unit.loaded]
+    parts += _changed_parts(unit, DEADLINES, unit.deadlines)
+    new_requests = [r for r in unit.requests if id(r) not in unit.loaded]
+    if new_requests:
+        parts.append(insert(REQUESTS).values(_new_rows(new_requests, REQUESTS)))
+    parts += _changed_parts(unit, REQUESTS, unit.requests)
+    if diff:
+        parts.append(rollup_upsert_values(diff, shard=unit.case.id % SHARDS))
+    ctes = [p.cte(f"w{i}") for i, p in enumerate(parts)]
+    if not new_clocks:
+        if ctes:
+            session.execute(select(literal(1)).add_cte(*ctes))
+        return
+    keys = _MATCH[DEADLINES.name]
+    opened = (
+        insert(DEADLINES)
+        .values(_new_rows(new_clocks, DEADLINES))
+        .returning(DEADLINES.c.id, *(DEADLINES.c[k] for k in keys))
+        .cte("opened")
+    )
+    waiting: dict[tuple[Any, ...], list[Any]] = {}
+    for d in new_clocks:
+        waiting.setdefault(tuple(getattr(d, k) for k in keys), []).append(d)
+    for new_id, *key in session.execute(select(opened).add_cte(*ctes)):
+        waiting[tuple(key)].pop().id = new_id
+
+
+def _new_rows(rows: Sequence[Any], table: Table) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        values = snapshot_of(row, table)
+        values.pop("id")
+        out.append(values)
+    return out
+
+
+def _changed_parts(unit: CaseUnit, table: Table, rows: Sequence[Any]) -> list[Any]:
+    return [
+        update(table).where(table.c.id == r.id).values(changes)
+        for r in rows
+        if id(r) in unit.loaded and (changes := _changes(r, table, unit.loaded[id(r)]))
+    ]
 
 
 def _write_children(session: Session, unit: CaseUnit, table: Table, rows: Sequence[Any]) -> None:
@@ -223,7 +308,7 @@ def insert_case(session: Session, unit: CaseUnit) -> None:
     else:
         values = snapshot_of(case, CASES)
         values.pop("id")
-        guard: Any = select(*[bindparam(c) for c in values]).where(
+        guard: Any = select(*[bindparam(c, type_=CASES.c[c].type) for c in values]).where(
             version_expr() == bindparam("_org")
         )
         stmt = insert(CASES).from_select(list(values), guard).returning(CASES.c.id)
@@ -232,10 +317,11 @@ def insert_case(session: Session, unit: CaseUnit) -> None:
             raise ConcurrentChange("the organisation changed while the case was being raised")
         case.id = new_id
         seal(case, unit.events)
-        session.execute(
-            _update_by_id(CASES, ("event_count", "last_hash"), False),
-            {"_id": new_id, "event_count": case.event_count, "last_hash": case.last_hash},
-        )
+        for d in unit.deadlines:
+            d.case_id = new_id
+        _combined(session, unit, {}, [], events=True, head=True)
+        unit.loaded[id(case)] = snapshot_of(case, CASES)
+        return
     for d in unit.deadlines:
         d.case_id = case.id
     _insert(session, EVENTS, unit.events)
@@ -280,7 +366,7 @@ def _insert_case_with_its_id(session: Session, unit: CaseUnit) -> None:
         case.event_count, case.last_hash = 0, ""
         seal(case, unit.events)
         values = snapshot_of(case, CASES)
-        guard: Any = select(*[bindparam(c) for c in values]).where(
+        guard: Any = select(*[bindparam(c, type_=CASES.c[c].type) for c in values]).where(
             version_expr() == bindparam("_org")
         )
         stmt = (
@@ -308,6 +394,8 @@ def _forget_cached(session: Session, unit: CaseUnit) -> None:
     rows += [(Deadline, d.id) for d in unit.deadlines]
     rows += [(CaseRequest, r.id) for r in unit.requests]
     for model, row_id in rows:
+        if row_id is None:
+            continue  # a new request (its id is not read back): the session cannot hold it
         held = identity_map.get(identity_key(model, row_id))
         if held is not None:
             session.expire(held)

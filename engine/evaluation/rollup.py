@@ -162,14 +162,28 @@ def _charged_assignment(
 
 def add_to_rollups(session: Session, diff: Contribution, *, shard: int = 0) -> None:
     """Add ``diff`` to the rollup rows of ``shard`` (INSERT … ON CONFLICT DO UPDATE)."""
-    # One order for every writer, so that two transactions never wait on each other in a cycle.
-    rows = [
-        {"level": lv, "month": m, "unit_id": u, "metric": k, "shard": shard, "value": v}
-        for (lv, u, m, k), v in sorted(diff.items())
-    ]
+    rows = rollup_rows(diff, shard)
     # One compiled statement whatever the number of rows (SQLAlchemy batches an executemany of
     # an INSERT into multi-row VALUES on both backends).
     session.execute(_upsert(session.get_bind().dialect.name), rows)
+
+
+def rollup_rows(diff: Contribution, shard: int) -> list[dict[str, Any]]:
+    """The rollup rows of ``diff`` in the one order every writer uses (no waits in a cycle)."""
+    return [
+        {"level": lv, "month": m, "unit_id": u, "metric": k, "shard": shard, "value": v}
+        for (lv, u, m, k), v in sorted(diff.items())
+    ]
+
+
+def rollup_upsert_values(diff: Contribution, *, shard: int) -> Insert:
+    """The upsert of ``diff`` as one PostgreSQL statement with its rows (for a combined write)."""
+    table = Rollup.__table__
+    assert isinstance(table, Table)
+    stmt = postgresql.insert(table).values(rollup_rows(diff, shard))
+    return stmt.on_conflict_do_update(
+        index_elements=list(_PK), set_={"value": table.c.value + stmt.excluded.value}
+    )
 
 
 @cache
