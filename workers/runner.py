@@ -21,7 +21,6 @@ from datetime import timedelta
 from types import FrameType
 
 import redis
-from rq import SimpleWorker
 
 from engine.config import Settings, get_settings
 from engine.db import make_engine, make_session_factory
@@ -29,6 +28,7 @@ from engine.deadline.epoch import clock_for
 from engine.runtime import Runtime
 from workers import jobs
 from workers.queues import connect, redis_url, work_queues
+from workers.rq_workers import InProcessWorker
 from workers.supervisor import Supervisor, worker_specs
 from workers.sweeper import Sweeper
 
@@ -40,16 +40,8 @@ _RESTART_PAUSE = 1.0
 _JOIN_TIMEOUT = 30.0
 
 
-class EscalationWorker(SimpleWorker):
-    """Runs each job in this process (an escalation takes milliseconds; a fork would cost more)
-    and tells the runner when it is asked to stop."""
-
-    stopping: threading.Event | None = None
-
-    def handle_warm_shutdown_request(self) -> None:
-        if self.stopping is not None:
-            self.stopping.set()
-        super().handle_warm_shutdown_request()
+class EscalationWorker(InProcessWorker):
+    """Runs each job in this process (an escalation takes milliseconds; a fork would cost more)."""
 
 
 @dataclass(frozen=True)

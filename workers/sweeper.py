@@ -127,12 +127,12 @@ class Sweeper:
 
     def promote_scheduled(self) -> None:
         """Move scheduled jobs whose time has come onto their queues (one sweeper at a time)."""
-        if self.scheduler.acquire_locks():
-            self.scheduler.enqueue_scheduled_jobs()
+        if self.scheduler.acquire_locks():  # type: ignore[no-untyped-call]
+            self.scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
 
     def release(self) -> None:
         """Give up the scheduling lock, so another sweeper takes it over at once."""
-        self.scheduler.release_locks()
+        self.scheduler.release_locks()  # type: ignore[no-untyped-call]
 
     def enqueue(self, steps: Sequence[DueStep]) -> int:
         """Put each step's job on the queue unless it is waiting or running; how many were put.
