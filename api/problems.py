@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -43,6 +44,19 @@ class RateLimited(WhistleError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(WhistleError):
+    """Something this request needs (Redis) is down; the answer says when to try again."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# Redis is away (killed, restarting): the request could not be served now, but may be soon.
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+REDIS_RETRY_AFTER = 5
 
 
 class BodyTooLarge(WhistleError):
@@ -80,6 +94,11 @@ KINDS: dict[type[Exception], Kind] = {
     BodyTooLarge: Kind(413, "body-too-large", "The request body is too large"),
     TooLarge: Kind(413, "body-too-large", "The request body is too large"),
     RateLimited: Kind(429, "rate-limited", "Too many requests; slow down"),
+    ServiceUnavailable: Kind(503, "unavailable", "A service this request needs is down"),
+    redis.exceptions.ConnectionError: Kind(
+        503, "unavailable", "A service this request needs is down"
+    ),
+    redis.exceptions.TimeoutError: Kind(503, "unavailable", "A service this request needs is down"),
     WorkflowError: Kind(500, "workflow-error", "A workflow definition is invalid"),
     ChainBroken: Kind(500, "audit-chain-broken", "An audit chain does not verify"),
 }
@@ -88,6 +107,7 @@ _HTTP_KINDS = {
     404: Kind(404, "not-found", "Not found"),
     405: Kind(405, "method-not-allowed", "Method not allowed"),
     413: KINDS[BodyTooLarge],
+    503: KINDS[ServiceUnavailable],
 }
 
 
@@ -139,7 +159,11 @@ def problem_for(exc: BaseException, instance: str | None = None) -> tuple[Kind, 
         )  # fmt: skip
     kind = kind_of(exc)
     detail: str | None
-    if kind.status >= 500:
+    if isinstance(exc, ServiceUnavailable):
+        detail = str(exc)
+    elif isinstance(exc, REDIS_DOWN):
+        detail = f"the queue (Redis) is not answering; try again in {REDIS_RETRY_AFTER} s"
+    elif kind.status >= 500:
         detail = None
     elif isinstance(exc, DataError):
         detail = "a value is out of the range the database stores"
@@ -156,8 +180,10 @@ def headers_for(exc: BaseException) -> dict[str, str]:
     """Headers an error answer carries (authentication scheme, when to retry)."""
     if isinstance(exc, Unauthenticated):
         return {"WWW-Authenticate": 'Bearer realm="whistle"'}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | ServiceUnavailable):
         return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, REDIS_DOWN):
+        return {"Retry-After": str(REDIS_RETRY_AFTER)}
     return {}
 
 
@@ -165,7 +191,9 @@ def problem_response(exc: BaseException, request: Request | None = None) -> Resp
     """The HTTP answer for an error (the Open311 form under ``/open311/``)."""
     path = request.url.path if request is not None else None
     kind, problem = problem_for(exc, instance=path)
-    if kind.status >= 500:
+    if kind.status == 503:
+        log.warning("%s on %s: %s", type(exc).__name__, path, exc)
+    elif kind.status >= 500:
         log.error("%s on %s", type(exc).__name__, path, exc_info=exc)
     if path is not None and path.startswith("/console") and request is not None:
         from api.console.errors import error_page
@@ -189,7 +217,10 @@ async def _handle(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Answer every error of ``app`` as a problem document."""
-    for cls in (WhistleError, RequestValidationError, StarletteHTTPException, DataError, Exception):
+    for cls in (
+        WhistleError, RequestValidationError, StarletteHTTPException, DataError, *REDIS_DOWN,
+        Exception,
+    ):  # fmt: skip
         app.add_exception_handler(cls, _handle)
 
 
