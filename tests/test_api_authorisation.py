@@ -16,10 +16,10 @@ from tests.fixtures_api import ROLES, row_counts
 ANONYMOUS = "anonymous"
 CALLERS = (*ROLES, ANONYMOUS)
 
-# Who sees the case (dispatched in street 1, community 1, grid 1).
+# Who sees the case (dispatched in street 1, community 1, grid 1). Not the co-building unit of
+# community 1: it holds no assignment, and the case is no community demand (hardening, item 8).
 SEES = {
-    "admin", "cc_district", "cc_s1", "dept_um", "dept_water", "unit", "grid_c1", "resident",
-    "assessor",
+    "admin", "cc_district", "cc_s1", "dept_um", "dept_water", "grid_c1", "resident", "assessor",
 }  # fmt: skip
 
 

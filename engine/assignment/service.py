@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.access import Actor, can_see_case, check_assignment_trigger
+from engine.access import Actor, can_see_case, check_assignment_in_scope, check_assignment_trigger
 from engine.assignment.models import Assignment
 from engine.case import flows
 from engine.case.payloads import parse_payload
@@ -47,10 +47,9 @@ def transition_assignment(
 ) -> Assignment:
     """Fire an assignment trigger as ``actor``; its version must be ``version`` when given."""
     unit, assignment = _load(session, rt, assignment_id, now)
+    check_assignment_in_scope(actor, assignment, unit.case, unit.assignments)  # 404 first
     spec = unit.workflow.trigger(Subject.ASSIGNMENT, trigger)
     if spec is None:
-        if actor.role in (Role.DEPARTMENT, Role.UNIT) and assignment.org_id != actor.scope_id:
-            raise NotFound(f"assignment {assignment_id} not found")
         raise IllegalTransition(
             f"assignment {assignment_id} is '{assignment.state}'; '{trigger}' is not a trigger "
             f"of the {unit.workflow.name} workflow"

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tr
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from engine.access import Actor, can_see_case
+from engine.access import DEMAND_WORKFLOW, Actor, can_see_case
 from engine.assignment.models import Assignment
 from engine.assignment.service import allowed_on_assignment
 from engine.case.models import Case
@@ -29,7 +29,14 @@ from engine.lifecycle import CaseUnit
 from engine.organisation.models import Category, OrgNode
 from engine.privacy import reporter_view
 from engine.runtime import Runtime
-from engine.vocabulary import AssignmentState, CaseState, DeadlineState, Priority, Role
+from engine.vocabulary import (
+    AssignmentState,
+    CaseState,
+    DeadlineState,
+    Priority,
+    Role,
+    Subject,
+)
 
 T = TypeVar("T")
 MAX_LIMIT = 100
@@ -84,7 +91,10 @@ def visible_to(actor: Actor) -> ColumnElement[bool]:
         case Role.DEPARTMENT:
             return _has_assignment_of(actor.scope_id)
         case Role.UNIT:
-            return or_(_has_assignment_of(actor.scope_id), Case.community_id.in_(actor.communities))
+            return or_(
+                _has_assignment_of(actor.scope_id),
+                (Case.workflow == DEMAND_WORKFLOW) & Case.community_id.in_(actor.communities),
+            )
         case Role.RESIDENT:
             if actor.account_id is None:
                 return false()
@@ -292,10 +302,30 @@ def case_events(session: Session, *, actor: Actor, case_id: int) -> list[Event]:
     events = list(
         session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.seq))
     )
+    if actor.role == Role.RESIDENT:
+        return [_as_resident_sees(e, actor) for e in events if _public_move(e)]
     if actor.role not in (Role.DEPARTMENT, Role.UNIT):
         return events
     foreign = {a.id for a in _assignments(session, case_id) if a.org_id != actor.scope_id}
     return [e for e in events if e.assignment_id not in foreign]
+
+
+def _public_move(event: Event) -> bool:
+    """A move of the case itself that changed its state: what a reporting resident follows."""
+    return event.subject == Subject.CASE and event.from_state != event.to_state
+
+
+def _as_resident_sees(event: Event, actor: Actor) -> Event:
+    """The event without the staff's internals: no payload (reasons, notes, ids), no staff
+    account; the resident's own moves keep their payload. A detached copy: nothing is written."""
+    own = actor.account_id is not None and event.actor_id == actor.account_id
+    return Event(
+        id=event.id, case_id=event.case_id, seq=event.seq, at=event.at,
+        actor_id=event.actor_id if own else None, actor_role=event.actor_role,
+        trigger=event.trigger, subject=event.subject, assignment_id=None,
+        from_state=event.from_state, to_state=event.to_state,
+        payload=dict(event.payload) if own else {}, prev_hash="", hash="",
+    )  # fmt: skip
 
 
 def cases_by_state(session: Session) -> dict[str, int]:

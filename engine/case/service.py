@@ -78,12 +78,13 @@ def raise_case(
     priority = _priority(session, workflow.spec.priorities, draft)
     if draft.source_ref is not None:
         existing = session.scalar(
-            select(Case.id).where(Case.source == draft.source, Case.source_ref == draft.source_ref)
+            select(Case).where(Case.source == draft.source, Case.source_ref == draft.source_ref)
         )
         if existing is not None:
-            raise InvalidInput(
-                f"case: source_ref: {draft.source} {draft.source_ref} is case {existing}"
-            )
+            # The case is named only to an actor who may see it: nothing leaks across scope.
+            seen = can_see_case(actor, existing, [])
+            which = f"case {existing.id}" if seen else "a case outside your scope"
+            raise InvalidInput(f"case: source_ref: {draft.source} {draft.source_ref} is {which}")
     levels = {OrgKind(n.kind): n.id for n in _ancestors(session, area)}
     case = Case(
         workflow=workflow.name,
@@ -135,6 +136,9 @@ def _reporter_account(session: Session, actor: Actor, draft: CaseDraft) -> int |
         return actor.account_id
     if draft.reporter_account is None:
         return None
+    # Only intake staff name a caller's account: anyone else could probe which usernames exist.
+    if actor.role not in (Role.COMMAND_CENTRE, Role.ADMIN):
+        raise InvalidInput("case: reporter_account: only a command centre names the reporter")
     found = session.execute(
         select(Account.id, Account.role, Account.active).where(
             Account.username == draft.reporter_account
