@@ -15,7 +15,7 @@ from engine.evaluation.period import Period
 from engine.evaluation.service import drill_down
 from engine.organisation import service as org
 from engine.vocabulary import AssignmentRole, CaseState, Trigger
-from tests.builders import assignments_of, make_case
+from tests.builders import assignments_of, make_case, png_file
 from tests.fixtures_api import row_counts
 from tests.scenario import fire, fire_on, lead_and_assisting
 
@@ -156,7 +156,7 @@ def test_unit__does_not_see_or_attach_to_a_hotline_case_of_its_community(
 ):
     case = make_case(session, rt, city, clock, state=CaseState.ASSIGNED)  # community 1, hotline
     before = row_counts(session_factory)
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    png = png_file()
 
     read = api.get(f"/api/v1/cases/{case.id}", "unit")
     attach = api.post(f"/api/v1/cases/{case.id}/evidence", "unit",

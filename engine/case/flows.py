@@ -29,6 +29,7 @@ from engine.case.payloads import (
 from engine.deadline.service import extend
 from engine.duration import Duration
 from engine.errors import IllegalTransition, InvalidInput
+from engine.evidence import check_evidence_refs
 from engine.lifecycle import CaseUnit
 from engine.organisation.models import OrgNode
 from engine.organisation.service import route
@@ -271,6 +272,7 @@ def apply_assignment_effects(
             pass  # the event is the record
         case Trigger.COMPLETE:
             assert isinstance(p, CompletePayload)
+            check_evidence_refs(unit.session, case_id=unit.case.id, refs=p.evidence)
             a.done_at, a.result, a.evidence = now, p.result, list(p.evidence)
             a.service_hours = p.service_hours
             try_resolve(unit)
