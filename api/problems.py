@@ -85,6 +85,8 @@ KINDS: dict[type[Exception], Kind] = {
     InvalidInput: Kind(422, "invalid-input", "The input is not valid"),
     # A value the database cannot hold (a number out of range); never a 500.
     DataError: Kind(422, "invalid-input", "The input is not valid"),
+    # SQLite's binding of an integer over 64 bits (PostgreSQL's is a DataError): never a 500.
+    OverflowError: Kind(422, "invalid-input", "The input is not valid"),
     Unauthenticated: Kind(401, "unauthenticated", "A valid bearer token is required"),
     Forbidden: Kind(403, "forbidden", "Not allowed for this role or scope"),
     NotFound: Kind(404, "not-found", "Not found"),
@@ -165,7 +167,7 @@ def problem_for(exc: BaseException, instance: str | None = None) -> tuple[Kind, 
         detail = f"the queue (Redis) is not answering; try again in {REDIS_RETRY_AFTER} s"
     elif kind.status >= 500:
         detail = None
-    elif isinstance(exc, DataError):
+    elif isinstance(exc, DataError | OverflowError):
         detail = "a value is out of the range the database stores"
     elif isinstance(exc, StarletteHTTPException):
         detail = str(exc.detail)
@@ -218,7 +220,8 @@ async def _handle(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Answer every error of ``app`` as a problem document."""
     for cls in (
-        WhistleError, RequestValidationError, StarletteHTTPException, DataError, *REDIS_DOWN,
+        WhistleError, RequestValidationError, StarletteHTTPException, DataError, OverflowError,
+        *REDIS_DOWN,
         Exception,
     ):  # fmt: skip
         app.add_exception_handler(cls, _handle)

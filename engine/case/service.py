@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,10 +23,11 @@ from engine.event.service import append_event
 from engine.lifecycle import CaseUnit, use_case
 from engine.organisation.models import Account, Category, OrgNode
 from engine.runtime import Runtime
+from engine.text import StoredModel
 from engine.vocabulary import AREA_KINDS, OrgKind, Priority, Role, Source, Subject, Trigger
 
 
-class CaseDraft(BaseModel):
+class CaseDraft(StoredModel):
     """What it takes to raise a case."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
