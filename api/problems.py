@@ -269,6 +269,12 @@ def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
                     entry["content"] = _OPEN311_ERRORS
                 continue
             responses.setdefault("422", {"description": KINDS[RequestValidationError].title})
+            if "requestBody" in operation:
+                # A body that cannot be read at all (broken JSON or multipart), or one over the cap.
+                responses.setdefault("400", {"description": KINDS[MalformedRequest].title})
+                responses.setdefault("413", {"description": KINDS[BodyTooLarge].title})
+            # Redis away (restarting): the answer says when to try again.
+            responses.setdefault("503", {"description": KINDS[ServiceUnavailable].title})
             for status, entry in responses.items():
                 if status.isdigit() and int(status) >= 400:
                     entry["content"] = problem

@@ -283,6 +283,7 @@ def _aof_rewritten(client: redis.Redis) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.faults
 def test_watch__a_killed_server_is_started_again_on_the_same_socket_with_its_data(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -310,6 +311,7 @@ def test_watch__a_killed_server_is_started_again_on_the_same_socket_with_its_dat
     assert wait_until_gone(second)
 
 
+@pytest.mark.faults
 def test_watch__stop_ends_the_watch_and_no_server_is_started_after_it(tmp_path: Path) -> None:
     server = EmbeddedRedis(data_dir=tmp_path / "redis")
     server.start()

@@ -8,14 +8,21 @@ real client pointed at a socket where nothing listens.
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
+import pytest
 import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from engine.login import LoginSession
 from tests.fixtures_console import csrf_of, password_of
+from workers.redis_server import EmbeddedRedis
+
+pytestmark = pytest.mark.faults
 
 
 def dead_redis(tmp_path: Path) -> redis.Redis:
@@ -91,3 +98,36 @@ def test_exports__while_redis_is_down_answer_503_problem_json_not_500(api, tmp_p
     assert answer.json()["type"].endswith("/unavailable")
     assert "Redis" in answer.json()["detail"]
     assert status.status_code == 503
+
+
+def test_redis_killed_under_a_running_api__answers_503_then_recovers_and_logins_stay_limited(
+    console, tmp_path
+):
+    app = console.api.app
+    with EmbeddedRedis(data_dir=tmp_path / "redis") as server:
+        server.watch(interval=0.1)
+        client = redis.Redis.from_url(server.url, socket_timeout=2)
+        app.state.redis = client
+        app.state.login_limiter.redis = client
+        app.state.login_limiter.limit = 3
+        assert login(app, "cc_s1", "wrong-password-1") == 401
+        pid = server.pid
+        assert pid is not None
+
+        os.kill(pid, signal.SIGKILL)
+        meanwhile = login(app, "cc_s1", "wrong-password-1")
+        give_up = time.monotonic() + 20
+        while server.restarts == 0:
+            assert time.monotonic() < give_up, "Redis was not started again"
+            time.sleep(0.05)
+        after = [login(app, "cc_s1", "wrong-password-1") for _ in range(4)]
+        export = console.api.post(
+            "/api/v1/evaluations/exports", "assessor",
+            json={"from": "2026-01-01", "to": "2026-03-31", "levels": ["department"],
+                  "format": "csv"},
+        )  # fmt: skip
+        client.close()
+
+    assert meanwhile in (401, 503)  # 503 while it is down; 401 if it was already back
+    assert after[-1] == 429  # counted again, by the restarted Redis
+    assert export.status_code == 202, export.text
