@@ -8,6 +8,7 @@ clients may switch on. Open311 paths answer the same errors in the GeoReport arr
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,6 +187,8 @@ def headers_for(exc: BaseException) -> dict[str, str]:
         return {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, REDIS_DOWN):
         return {"Retry-After": str(REDIS_RETRY_AFTER)}
+    if isinstance(exc, StarletteHTTPException) and exc.headers:
+        return dict(exc.headers)  # e.g. the Allow of a 405
     return {}
 
 
@@ -205,12 +208,31 @@ def problem_response(exc: BaseException, request: Request | None = None) -> Resp
         from api.open311.formats import open311_error
 
         return open311_error(path, kind.status, problem.detail or kind.title)
+    headers = headers_for(exc)
+    if kind.status == 405 and request is not None:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     return JSONResponse(
         problem.model_dump(exclude_none=True),
         status_code=kind.status,
         media_type=MEDIA_TYPE,
-        headers=headers_for(exc),
+        headers=headers,
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the document lists at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    path = request.url.path
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods |= {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+_HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 
 
 async def _handle(request: Request, exc: Exception) -> Response:

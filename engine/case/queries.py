@@ -7,12 +7,13 @@ the scope is "not found", exactly like a case that does not exist.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
@@ -47,6 +48,21 @@ Sort = Literal[
 ]
 
 
+def _iso_only(value: Any) -> Any:
+    """Refuse what pydantic would read as seconds since 1970 ('0.5', 1700000000): the document
+    promises RFC 3339 date-times, and a number is almost always a mistake."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[-+]?[0-9]+(\.[0-9]*)?\s*", value)
+    ):
+        raise ValueError(
+            "expected an RFC 3339 date-time with a zone, like 2026-03-01T00:00:00+08:00"
+        )
+    return value
+
+
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+
+
 class CaseQuery(BaseModel):
     """Filters, search, order and page of a case list."""
 
@@ -61,8 +77,8 @@ class CaseQuery(BaseModel):
     )
     priority: Priority | None = None
     overdue: bool | None = Field(default=None, description="has a running clock past its due")
-    created_from: AwareDatetime | None = Field(default=None, description="inclusive")
-    created_to: AwareDatetime | None = Field(default=None, description="exclusive")
+    created_from: IsoDatetime | None = Field(default=None, description="inclusive")
+    created_to: IsoDatetime | None = Field(default=None, description="exclusive")
     q: str | None = Field(
         default=None, min_length=1, max_length=100, description="text in title or description"
     )
