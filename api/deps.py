@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import redis
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,7 @@ async def get_limiter(request: Request) -> IntakeLimiter:
 
 # Ids are 32-bit in the database; a larger one is refused here, not by the driver.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int, Query(ge=1, le=MAX_ID)]
 
 SessionDep = Annotated[Session, Depends(get_session)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -8,9 +8,11 @@ clients may switch on. Open311 paths answer the same errors in the GeoReport arr
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -45,6 +47,19 @@ class RateLimited(WhistleError):
         self.retry_after = retry_after
 
 
+class ServiceUnavailable(WhistleError):
+    """Something this request needs (Redis) is down; the answer says when to try again."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# Redis is away (killed, restarting): the request could not be served now, but may be soon.
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+REDIS_RETRY_AFTER = 5
+
+
 class BodyTooLarge(WhistleError):
     """The request body is over the configured cap."""
 
@@ -71,6 +86,8 @@ KINDS: dict[type[Exception], Kind] = {
     InvalidInput: Kind(422, "invalid-input", "The input is not valid"),
     # A value the database cannot hold (a number out of range); never a 500.
     DataError: Kind(422, "invalid-input", "The input is not valid"),
+    # SQLite's binding of an integer over 64 bits (PostgreSQL's is a DataError): never a 500.
+    OverflowError: Kind(422, "invalid-input", "The input is not valid"),
     Unauthenticated: Kind(401, "unauthenticated", "A valid bearer token is required"),
     Forbidden: Kind(403, "forbidden", "Not allowed for this role or scope"),
     NotFound: Kind(404, "not-found", "Not found"),
@@ -80,6 +97,11 @@ KINDS: dict[type[Exception], Kind] = {
     BodyTooLarge: Kind(413, "body-too-large", "The request body is too large"),
     TooLarge: Kind(413, "body-too-large", "The request body is too large"),
     RateLimited: Kind(429, "rate-limited", "Too many requests; slow down"),
+    ServiceUnavailable: Kind(503, "unavailable", "A service this request needs is down"),
+    redis.exceptions.ConnectionError: Kind(
+        503, "unavailable", "A service this request needs is down"
+    ),
+    redis.exceptions.TimeoutError: Kind(503, "unavailable", "A service this request needs is down"),
     WorkflowError: Kind(500, "workflow-error", "A workflow definition is invalid"),
     ChainBroken: Kind(500, "audit-chain-broken", "An audit chain does not verify"),
 }
@@ -88,6 +110,7 @@ _HTTP_KINDS = {
     404: Kind(404, "not-found", "Not found"),
     405: Kind(405, "method-not-allowed", "Method not allowed"),
     413: KINDS[BodyTooLarge],
+    503: KINDS[ServiceUnavailable],
 }
 
 
@@ -139,9 +162,13 @@ def problem_for(exc: BaseException, instance: str | None = None) -> tuple[Kind, 
         )  # fmt: skip
     kind = kind_of(exc)
     detail: str | None
-    if kind.status >= 500:
+    if isinstance(exc, ServiceUnavailable):
+        detail = str(exc)
+    elif isinstance(exc, REDIS_DOWN):
+        detail = f"the queue (Redis) is not answering; try again in {REDIS_RETRY_AFTER} s"
+    elif kind.status >= 500:
         detail = None
-    elif isinstance(exc, DataError):
+    elif isinstance(exc, DataError | OverflowError):
         detail = "a value is out of the range the database stores"
     elif isinstance(exc, StarletteHTTPException):
         detail = str(exc.detail)
@@ -156,8 +183,12 @@ def headers_for(exc: BaseException) -> dict[str, str]:
     """Headers an error answer carries (authentication scheme, when to retry)."""
     if isinstance(exc, Unauthenticated):
         return {"WWW-Authenticate": 'Bearer realm="whistle"'}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | ServiceUnavailable):
         return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, REDIS_DOWN):
+        return {"Retry-After": str(REDIS_RETRY_AFTER)}
+    if isinstance(exc, StarletteHTTPException) and exc.headers:
+        return dict(exc.headers)  # e.g. the Allow of a 405
     return {}
 
 
@@ -165,7 +196,9 @@ def problem_response(exc: BaseException, request: Request | None = None) -> Resp
     """The HTTP answer for an error (the Open311 form under ``/open311/``)."""
     path = request.url.path if request is not None else None
     kind, problem = problem_for(exc, instance=path)
-    if kind.status >= 500:
+    if kind.status == 503:
+        log.warning("%s on %s: %s", type(exc).__name__, path, exc)
+    elif kind.status >= 500:
         log.error("%s on %s", type(exc).__name__, path, exc_info=exc)
     if path is not None and path.startswith("/console") and request is not None:
         from api.console.errors import error_page
@@ -175,12 +208,31 @@ def problem_response(exc: BaseException, request: Request | None = None) -> Resp
         from api.open311.formats import open311_error
 
         return open311_error(path, kind.status, problem.detail or kind.title)
+    headers = headers_for(exc)
+    if kind.status == 405 and request is not None:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     return JSONResponse(
         problem.model_dump(exclude_none=True),
         status_code=kind.status,
         media_type=MEDIA_TYPE,
-        headers=headers_for(exc),
+        headers=headers,
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the document lists at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    path = request.url.path
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods |= {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+_HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 
 
 async def _handle(request: Request, exc: Exception) -> Response:
@@ -189,7 +241,11 @@ async def _handle(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Answer every error of ``app`` as a problem document."""
-    for cls in (WhistleError, RequestValidationError, StarletteHTTPException, DataError, Exception):
+    for cls in (
+        WhistleError, RequestValidationError, StarletteHTTPException, DataError, OverflowError,
+        *REDIS_DOWN,
+        Exception,
+    ):  # fmt: skip
         app.add_exception_handler(cls, _handle)
 
 
@@ -235,6 +291,12 @@ def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
                     entry["content"] = _OPEN311_ERRORS
                 continue
             responses.setdefault("422", {"description": KINDS[RequestValidationError].title})
+            if "requestBody" in operation:
+                # A body that cannot be read at all (broken JSON or multipart), or one over the cap.
+                responses.setdefault("400", {"description": KINDS[MalformedRequest].title})
+                responses.setdefault("413", {"description": KINDS[BodyTooLarge].title})
+            # Redis away (restarting): the answer says when to try again.
+            responses.setdefault("503", {"description": KINDS[ServiceUnavailable].title})
             for status, entry in responses.items():
                 if status.isdigit() and int(status) >= 400:
                     entry["content"] = problem

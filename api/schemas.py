@@ -175,7 +175,7 @@ class TransitionIn(BaseModel):
     )
 
     trigger: Trigger
-    version: int | None = Field(default=None, ge=0, description="or send If-Match")
+    version: int | None = Field(default=None, ge=0, le=2**63 - 1, description="or send If-Match")
 
     @property
     def payload(self) -> dict[str, Any]:

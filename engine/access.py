@@ -21,6 +21,9 @@ from engine.workflow.schema import TriggerSpec
 # Case triggers that a department or unit may fire only as the case's lead.
 _LEAD_ONLY = {Trigger.REQUEST_EXTENSION, Trigger.REQUEST_HARD_CASE, Trigger.APPEAL}
 _AREA_ROLES = (Role.COMMAND_CENTRE, Role.GRID, Role.ASSESSOR)
+# The workflow whose cases are a community's published demands, open to its co-building units;
+# a unit sees any other case only through an assignment of its own.
+DEMAND_WORKFLOW = "community_whistle"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,7 @@ def can_see_case(actor: Actor, case: Case, assignments: Sequence[Assignment]) ->
             return any(a.org_id == actor.scope_id for a in assignments)
         case Role.UNIT:
             return any(a.org_id == actor.scope_id for a in assignments) or (
-                case.community_id in actor.communities
+                case.workflow == DEMAND_WORKFLOW and case.community_id in actor.communities
             )
         case Role.RESIDENT:
             return actor.account_id is not None and case.reporter_account_id == actor.account_id
@@ -117,12 +120,20 @@ def check_assignment_trigger(
     assignments: Sequence[Assignment],
 ) -> None:
     """Raise unless the actor may fire this trigger on this assignment."""
+    check_assignment_in_scope(actor, assignment, case, assignments)
+    _check_role(actor, trigger, spec, f"assignment {assignment.id}")
+
+
+def check_assignment_in_scope(
+    actor: Actor, assignment: Assignment, case: Case, assignments: Sequence[Assignment]
+) -> None:
+    """``OutOfScope`` (404) unless the actor may see this assignment: said before anything else
+    about it (its state, the trigger), so nothing leaks across scope."""
     if actor.role in (Role.DEPARTMENT, Role.UNIT):
         if assignment.org_id != actor.scope_id:
             raise OutOfScope(f"assignment {assignment.id} not found")
     elif not can_see_case(actor, case, assignments):
         raise OutOfScope(f"assignment {assignment.id} not found")
-    _check_role(actor, trigger, spec, f"assignment {assignment.id}")
 
 
 def _check_role(actor: Actor, trigger: str, spec: TriggerSpec, what: str) -> None:

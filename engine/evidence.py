@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import struct
 import tempfile
-from collections.abc import Collection
+import zlib
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -98,6 +101,97 @@ def _check_file(policy: EvidencePolicy, content_type: str, data: bytes) -> None:
         raise InvalidInput("evidence: the file is empty")
     if not data.startswith(SIGNATURES[kind][0]):
         raise InvalidInput(f"evidence: the file's content is not {kind}")
+    # The whole file, not only its first bytes: a PNG signature followed by HTML is no PNG.
+    problem = _STRUCTURE[kind](data)
+    if problem is None and _HTML.search(data[:_SNIFF_BYTES]):
+        problem = "it carries HTML, which a browser might run"
+    if problem is not None:
+        raise InvalidInput(f"evidence: the file is not a well-formed {kind}: {problem}")
+
+
+# What browsers read when they guess a type: HTML markers there are refused in any file.
+_SNIFF_BYTES = 1024
+_HTML = re.compile(rb"<\s*(?:html|script|body|head|iframe|svg|!doctype)", re.IGNORECASE)
+
+
+def _png_problem(data: bytes) -> str | None:
+    """Chunks from the signature to IEND, each with a correct CRC, and nothing after."""
+    at, first = 8, True
+    while at + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+        end = at + 12 + length
+        if end > len(data):
+            return "a chunk runs past the end of the file"
+        (crc,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
+            return f"the CRC of chunk {kind!r} is wrong"
+        if first and kind != b"IHDR":
+            return "it does not start with an IHDR chunk"
+        first = False
+        if kind == b"IEND":
+            return None if end == len(data) else "there are bytes after IEND"
+        at = end
+    return "it has no IEND chunk"
+
+
+def _jpeg_problem(data: bytes) -> str | None:
+    """Marker segments from SOI to the start of scan, and EOI as the last two bytes."""
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return "a segment does not start with a marker"
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        (length,) = struct.unpack(">H", data[at + 2 : at + 4])
+        if length < 2 or at + 2 + length > len(data):
+            return "a segment runs past the end of the file"
+        if marker == 0xDA:  # start of scan: entropy-coded data up to EOI
+            break
+        at += 2 + length
+    else:
+        return "it has no image data"
+    return None if data.endswith(b"\xff\xd9") else "it does not end with EOI"
+
+
+def _pdf_problem(data: bytes) -> str | None:
+    """A version header, a cross-reference pointer and %%EOF at the end."""
+    if re.match(rb"%PDF-[12]\.[0-9]\s", data) is None:
+        return "its header is not '%PDF-1.x'"
+    tail = data[-2048:]
+    if b"startxref" not in tail or not tail.rstrip().endswith(b"%%EOF"):
+        return "it does not end with startxref and %%EOF"
+    return None
+
+
+_STRUCTURE: dict[str, Callable[[bytes], str | None]] = {
+    "image/png": _png_problem,
+    "image/jpeg": _jpeg_problem,
+    "application/pdf": _pdf_problem,
+}
+
+
+def check_evidence_refs(session: Session, *, case_id: int, refs: Sequence[str]) -> None:
+    """``InvalidInput`` unless every ``evidence:<id>`` ref names a file of this case."""
+    ids: dict[str, int] = {}
+    for ref in refs:
+        prefix, _, number = ref.partition(":")
+        if prefix == "evidence":
+            if not (number.isascii() and number.isdigit() and len(number) <= 12):
+                raise InvalidInput(f"evidence: '{ref}' is not 'evidence:<id>'")
+            ids[ref] = int(number)
+    if not ids:
+        return
+    found = set(
+        session.scalars(
+            select(Evidence.id).where(Evidence.case_id == case_id, Evidence.id.in_(ids.values()))
+        )
+    )
+    missing = [ref for ref, number in ids.items() if number not in found]
+    if missing:
+        raise InvalidInput(f"evidence: {', '.join(missing)} is no file of case {case_id}")
 
 
 def _clean_name(filename: str) -> str:

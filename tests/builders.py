@@ -6,6 +6,8 @@ fixtures that hide it.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -216,3 +218,32 @@ def make_case(
             Trigger.RATE, city.actor(session, raiser), {"solved": True, "rating": "satisfied"}
         )
     return reload(session, case.id)
+
+
+# -- evidence files that pass the whole-file check ------------------------------------------------
+
+
+def png_file(seed: int = 0) -> bytes:
+    """A real 1×1 PNG; each ``seed`` (0..255) gives a different pixel, so a different file."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(bytes([0, seed % 256, 0, 0]))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def jpeg_file(seed: int = 0) -> bytes:
+    """SOI, a JFIF segment, a start of scan with some data, and EOI."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sos = b"\xff\xda" + struct.pack(">H", 8) + b"\x01\x01\x00\x00\x3f\x00"
+    return b"\xff\xd8" + app0 + sos + bytes([seed % 256]) * 32 + b"\xff\xd9"
+
+
+def pdf_file(text: str = "现场处置报告") -> bytes:
+    """A header, a body, a cross-reference pointer and %%EOF."""
+    return b"%PDF-1.7\n" + text.encode() + b"\nstartxref\n0\n%%EOF\n"

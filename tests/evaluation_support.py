@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from engine.runtime import Runtime
 from engine.vocabulary import DeadlineState, Trigger
 from tests.builders import City, assignments_of
 from workers.reports import REPORTS
+from workers.rq_workers import InProcessWorker
 
 STEP = timedelta(minutes=10)
 SYSTEM = Actor.system()
@@ -136,7 +137,7 @@ def run_reports(connection: redis.Redis) -> None:
     """Run the reports queue dry with a real RQ worker in burst mode (signal handlers restored)."""
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        worker = SimpleWorker([Queue(REPORTS, connection=connection)], connection=connection)
+        worker = InProcessWorker([Queue(REPORTS, connection=connection)], connection=connection)
         worker.work(burst=True, logging_level="WARNING")
     finally:
         for sig, handler in handlers.items():

@@ -10,16 +10,16 @@ from __future__ import annotations
 import pytest
 
 from engine.vocabulary import AssignmentRole, CaseState, Trigger
-from tests.builders import assignments_of, make_case
+from tests.builders import assignments_of, make_case, png_file
 from tests.fixtures_api import ROLES, row_counts
 
 ANONYMOUS = "anonymous"
 CALLERS = (*ROLES, ANONYMOUS)
 
-# Who sees the case (dispatched in street 1, community 1, grid 1).
+# Who sees the case (dispatched in street 1, community 1, grid 1). Not the co-building unit of
+# community 1: it holds no assignment, and the case is no community demand (hardening, item 8).
 SEES = {
-    "admin", "cc_district", "cc_s1", "dept_um", "dept_water", "unit", "grid_c1", "resident",
-    "assessor",
+    "admin", "cc_district", "cc_s1", "dept_um", "dept_water", "grid_c1", "resident", "assessor",
 }  # fmt: skip
 
 
@@ -42,7 +42,7 @@ INBOX = {who: 403 for who in ROLES} | {
     "unit2": 200, ANONYMOUS: 401,
 }  # fmt: skip
 EVERYONE = {who: 200 for who in ROLES} | {ANONYMOUS: 401}
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png_file()
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_accepting_the_lead_assignment__is_for_the_lead_department_alone(
 def test_attaching_evidence__is_for_those_who_see_the_case_except_assessors(api, case):
     results = {}
     for i, who in enumerate(CALLERS):
-        files = {"file": (f"photo{i}.png", PNG + bytes([i]), "image/png")}
+        files = {"file": (f"photo{i}.png", png_file(i), "image/png")}
         path = f"/api/v1/cases/{case.id}/evidence"
         results[who] = api.post(path, None if who == ANONYMOUS else who, files=files).status_code
     assert results == ATTACH

@@ -8,10 +8,10 @@ import pytest
 from api.problems import MEDIA_TYPE, TYPE_PREFIX
 from engine.auth import ApiToken, revoke_token
 from engine.vocabulary import CaseState, Trigger
-from tests.builders import make_case
+from tests.builders import make_case, png_file
 from tests.fixtures_api import row_counts
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png_file()
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from engine.notification.service import notify
 from engine.vocabulary import CaseState, Trigger
-from tests.builders import make_case
+from tests.builders import jpeg_file, make_case, pdf_file
 from tests.fixtures_api import row_counts
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x10JFIF" + bytes(range(256))
-PDF = b"%PDF-1.7\n" + "现场处置报告".encode() + b"\n%%EOF\n"
+JPEG = jpeg_file()
+PDF = pdf_file()
 
 
 def upload(api, case_id, who, name, content, kind):

@@ -269,3 +269,59 @@ def test_start__fails_with_the_end_of_the_log_and_leaves_nothing_when_redis_cann
 def test_init__rejects_a_data_dir_too_deep_for_a_unix_socket_path(tmp_path: Path) -> None:
     with pytest.raises(EmbeddedRedisError, match="choose a shorter data directory"):
         EmbeddedRedis(data_dir=tmp_path / ("d" * 120))
+
+
+# -- the watchdog (hardening issue, item 2) ------------------------------------------------------
+
+
+def _aof_rewritten(client: redis.Redis) -> None:
+    """Have the server write its AOF afresh, and wait (bounded) until it has."""
+    client.bgrewriteaof()
+    deadline = time.monotonic() + DEADLINE
+    while client.info("persistence")["aof_rewrite_in_progress"]:
+        assert time.monotonic() < deadline, "the AOF rewrite did not finish"
+        time.sleep(0.05)
+
+
+@pytest.mark.faults
+def test_watch__a_killed_server_is_started_again_on_the_same_socket_with_its_data(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with EmbeddedRedis(data_dir=tmp_path / "redis") as server:
+        server.watch(interval=0.1)
+        client = client_for(server.url)
+        client.set("whistle:kept", "东城")
+        _aof_rewritten(client)
+        first = server.pid
+        assert first is not None
+
+        os.kill(first, signal.SIGKILL)
+        assert wait_until_gone(first)
+        deadline = time.monotonic() + DEADLINE
+        while server.restarts == 0:
+            assert time.monotonic() < deadline, "the watchdog did not start Redis again"
+            time.sleep(0.05)
+
+        assert server.pid not in (None, first)
+        assert server.url == f"unix://{tmp_path}/redis/redis.sock"
+        assert client_for(server.url).get("whistle:kept") == "东城"
+        assert "starting it again on" in caplog.text
+        second = server.pid
+    assert second is not None
+    assert wait_until_gone(second)
+
+
+@pytest.mark.faults
+def test_watch__stop_ends_the_watch_and_no_server_is_started_after_it(tmp_path: Path) -> None:
+    server = EmbeddedRedis(data_dir=tmp_path / "redis")
+    server.start()
+    server.watch(interval=0.05)
+    pid = server.pid
+    assert pid is not None
+
+    server.stop()
+
+    assert wait_until_gone(pid)
+    assert server.pid is None
+    assert server.restarts == 0
+    assert not (tmp_path / "redis" / "redis.sock").exists()

@@ -42,6 +42,8 @@ from workers.redis_server import EmbeddedRedis
 from workers.runner import EscalationWorker
 from workers.sweeper import Sweeper
 
+pytestmark = pytest.mark.faults
+
 LADDER = range(4)  # remind, overdue, supervise, red: all due for a case raised weeks ago
 TWO_HOURS = timedelta(hours=2)
 

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
-from rq import Queue, Worker
+from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlalchemy import func, select
@@ -46,6 +46,7 @@ from engine.runtime import Runtime
 from engine.vocabulary import AssignmentRole, CaseState, Trigger
 from tests.builders import City, assignments_of, make_case
 from workers.redis_server import EmbeddedRedis
+from workers.rq_workers import ForkingWorker
 from workers.webhooks import enqueue_deliveries, job_id
 
 SECRET = "东城-webhook-secret-0123456789"
@@ -147,7 +148,7 @@ def run_worker(queue: Queue) -> None:
     # The worker takes over SIGINT and SIGTERM; give them back so Ctrl-C still stops pytest.
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        Worker([queue], connection=queue.connection).work(
+        ForkingWorker([queue], connection=queue.connection).work(
             burst=True, with_scheduler=True, logging_level="WARNING"
         )
     finally:

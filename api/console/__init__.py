@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from api.console import views
 from api.console.headers import ConsoleHeadersMiddleware
 from api.console.web import HERE
-from api.ratelimit import IntakeLimiter
+from api.ratelimit import LoginLimiter
 
 
 def page_modules() -> list[ModuleType]:
@@ -29,7 +29,7 @@ def page_modules() -> list[ModuleType]:
 def install(app: FastAPI) -> None:
     """Mount the console's pages and static files on ``app``."""
     settings = app.state.settings
-    app.state.login_limiter = IntakeLimiter(
+    app.state.login_limiter = LoginLimiter(
         app.state.redis, limit=settings.login_rate_limit, window=settings.login_rate_window
     )
     for module in page_modules():

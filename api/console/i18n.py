@@ -70,6 +70,10 @@ register(
             "登录尝试过多，请稍后再试。",
             "Too many login attempts; try again later.",
         ),
+        "auth.unavailable": (
+            "登录服务暂时不可用，请稍后再试。",
+            "Logging in is paused for a moment; please try again shortly.",
+        ),
         "auth.expired": (
             "登录已过期，请重新登录。",
             "Your session has ended; please log in again.",

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ActorDep, ClockDep, RedisDep, RuntimeDep, SessionDep
+from api.deps import ActorDep, ClockDep, IdQuery, RedisDep, RuntimeDep, SessionDep
 from api.problems import documented
 from engine.evaluation.export import ExportFormat
 from engine.evaluation.metrics import Figure, Level
@@ -165,7 +165,7 @@ def figures(
     rt: RuntimeDep,
     clock: ClockDep,
     actor: ActorDep,
-    unit_id: int | None = None,
+    unit_id: IdQuery | None = None,
     monthly: bool = False,
 ) -> EvaluationOut:
     """Every unit of the level in the caller's scope (or one unit), ranked, with the red and
@@ -180,7 +180,7 @@ def figures(
 @router.get("/drill-down", responses=READ, summary="The cases behind a figure")
 def cases_behind(
     level: Level,
-    unit_id: int,
+    unit_id: IdQuery,
     figure: Annotated[Figure, Query(description=f"One of: {', '.join(sorted(DRILL))}")],
     date_from: From,
     date_to: To,

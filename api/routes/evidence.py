@@ -88,9 +88,17 @@ def download(
 ) -> FileResponse:
     """The file itself, for those who may see the case."""
     row = get_evidence(session=session, actor=actor, case_id=case_id, evidence_id=evidence_id)
+    # Served as what it was checked to be, never sniffed, and never run: images inline, a PDF
+    # (which may carry script for a viewer) as a download.
+    inline = row.content_type.startswith("image/")
     return FileResponse(
         path_of(policy(settings), row),
         media_type=row.content_type,
         filename=row.filename,
-        content_disposition_type="inline",
+        content_disposition_type="inline" if inline else "attachment",
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
     )

@@ -19,6 +19,7 @@ from engine.case.payloads import (
     CompletePayload,
     DispatchPayload,
     ExtensionDecisionPayload,
+    ExtensionRequestPayload,
     MergePayload,
     ObjectPayload,
     Payload,
@@ -209,11 +210,15 @@ def _apply_request_effects(unit: CaseUnit, actor: Actor, trigger: str, p: Payloa
     """Requests that wait for a decision (extension, hard case, appeal) and the decisions."""
     match trigger:
         case Trigger.REQUEST_EXTENSION:
+            assert isinstance(p, ExtensionRequestPayload)
+            unit.workflow.spec.extension(p.extend_by)  # over the workflow's maximum: 422
             _request(unit, actor, RequestKind.EXTENSION, p)
         case Trigger.APPROVE_EXTENSION:
             assert isinstance(p, ExtensionDecisionPayload)
             request = _decide(unit, actor, RequestKind.EXTENSION, True, p.note)
-            _extend(unit, Duration.parse(p.extend_by or str(request.payload["extend_by"])))
+            _extend(
+                unit, unit.workflow.spec.extension(p.extend_by or str(request.payload["extend_by"]))
+            )
         case Trigger.DENY_EXTENSION:
             _decide(unit, actor, RequestKind.EXTENSION, False, p.note)
         case Trigger.REQUEST_HARD_CASE:

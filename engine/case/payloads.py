@@ -8,16 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.duration import Duration
 from engine.errors import InvalidInput
+from engine.text import StoredModel
 from engine.vocabulary import AppealKind, Rating, Trigger
 
 NOTE = 2000
 
 
-class Payload(BaseModel):
+class Payload(StoredModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     note: str | None = Field(default=None, max_length=NOTE)

@@ -7,17 +7,18 @@ the scope is "not found", exactly like a case that does not exist.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from engine.access import Actor, can_see_case
+from engine.access import DEMAND_WORKFLOW, Actor, can_see_case
 from engine.assignment.models import Assignment
 from engine.case.models import Case
 from engine.case.service import allowed_on_assignment, allowed_on_case
@@ -28,7 +29,14 @@ from engine.event.models import Event
 from engine.organisation.models import Category, OrgNode
 from engine.privacy import reporter_view
 from engine.runtime import Runtime
-from engine.vocabulary import AssignmentState, CaseState, DeadlineState, Priority, Role
+from engine.vocabulary import (
+    AssignmentState,
+    CaseState,
+    DeadlineState,
+    Priority,
+    Role,
+    Subject,
+)
 
 T = TypeVar("T")
 MAX_LIMIT = 100
@@ -37,6 +45,21 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Sort = Literal[
     "created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority", "id", "-id"
 ]
+
+
+def _iso_only(value: Any) -> Any:
+    """Refuse what pydantic would read as seconds since 1970 ('0.5', 1700000000): the document
+    promises RFC 3339 date-times, and a number is almost always a mistake."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[-+]?[0-9]+(\.[0-9]*)?\s*", value)
+    ):
+        raise ValueError(
+            "expected an RFC 3339 date-time with a zone, like 2026-03-01T00:00:00+08:00"
+        )
+    return value
+
+
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 
 
 class CaseQuery(BaseModel):
@@ -53,8 +76,8 @@ class CaseQuery(BaseModel):
     )
     priority: Priority | None = None
     overdue: bool | None = Field(default=None, description="has a running clock past its due")
-    created_from: AwareDatetime | None = Field(default=None, description="inclusive")
-    created_to: AwareDatetime | None = Field(default=None, description="exclusive")
+    created_from: IsoDatetime | None = Field(default=None, description="inclusive")
+    created_to: IsoDatetime | None = Field(default=None, description="exclusive")
     q: str | None = Field(
         default=None, min_length=1, max_length=100, description="text in title or description"
     )
@@ -83,7 +106,10 @@ def visible_to(actor: Actor) -> ColumnElement[bool]:
         case Role.DEPARTMENT:
             return _has_assignment_of(actor.scope_id)
         case Role.UNIT:
-            return or_(_has_assignment_of(actor.scope_id), Case.community_id.in_(actor.communities))
+            return or_(
+                _has_assignment_of(actor.scope_id),
+                (Case.workflow == DEMAND_WORKFLOW) & Case.community_id.in_(actor.communities),
+            )
         case Role.RESIDENT:
             if actor.account_id is None:
                 return false()
@@ -285,10 +311,30 @@ def case_events(session: Session, *, actor: Actor, case_id: int) -> list[Event]:
     events = list(
         session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.seq))
     )
+    if actor.role == Role.RESIDENT:
+        return [_as_resident_sees(e, actor) for e in events if _public_move(e)]
     if actor.role not in (Role.DEPARTMENT, Role.UNIT):
         return events
     foreign = {a.id for a in _assignments(session, case_id) if a.org_id != actor.scope_id}
     return [e for e in events if e.assignment_id not in foreign]
+
+
+def _public_move(event: Event) -> bool:
+    """A move of the case itself that changed its state: what a reporting resident follows."""
+    return event.subject == Subject.CASE and event.from_state != event.to_state
+
+
+def _as_resident_sees(event: Event, actor: Actor) -> Event:
+    """The event without the staff's internals: no payload (reasons, notes, ids), no staff
+    account; the resident's own moves keep their payload. A detached copy: nothing is written."""
+    own = actor.account_id is not None and event.actor_id == actor.account_id
+    return Event(
+        id=event.id, case_id=event.case_id, seq=event.seq, at=event.at,
+        actor_id=event.actor_id if own else None, actor_role=event.actor_role,
+        trigger=event.trigger, subject=event.subject, assignment_id=None,
+        from_state=event.from_state, to_state=event.to_state,
+        payload=dict(event.payload) if own else {}, prev_hash="", hash="",
+    )  # fmt: skip
 
 
 def cases_by_state(session: Session) -> dict[str, int]:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,23 +18,32 @@ from engine.access import (
     Actor,
     can_see_case,
     check_area_in_scope,
+    check_assignment_in_scope,
     check_assignment_trigger,
     check_case_trigger,
 )
 from engine.assignment.models import Assignment
 from engine.case import moves, writer
 from engine.case.models import Case
-from engine.case.payloads import DispatchPayload, MergePayload, Payload, parse_payload
+from engine.case.payloads import (
+    CompletePayload,
+    DispatchPayload,
+    MergePayload,
+    Payload,
+    parse_payload,
+)
+from engine.evidence import check_evidence_refs
 from engine.case.unit import CaseUnit
 from engine.errors import ConcurrentChange, Forbidden, IllegalTransition, InvalidInput, NotFound
 from engine.organisation.models import Account
 from engine.organisation.snapshot import Organisation
 from engine.runtime import Runtime
+from engine.text import StoredModel
 from engine.uow import use_case
 from engine.vocabulary import AREA_KINDS, OrgKind, Priority, Role, Source, Subject, Trigger
 
 
-class CaseDraft(BaseModel):
+class CaseDraft(StoredModel):
     """What it takes to raise a case."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -104,12 +113,13 @@ def _raise(
     priority = _priority(session, rt, org, workflow.spec.priorities, draft)
     if draft.source_ref is not None:
         existing = session.scalar(
-            select(Case.id).where(Case.source == draft.source, Case.source_ref == draft.source_ref)
+            select(Case).where(Case.source == draft.source, Case.source_ref == draft.source_ref)
         )
         if existing is not None:
-            raise InvalidInput(
-                f"case: source_ref: {draft.source} {draft.source_ref} is case {existing}"
-            )
+            # The case is named only to an actor who may see it: nothing leaks across scope.
+            seen = can_see_case(actor, existing, [])
+            which = f"case {existing.id}" if seen else "a case outside your scope"
+            raise InvalidInput(f"case: source_ref: {draft.source} {draft.source_ref} is {which}")
     levels = {OrgKind(n.kind): n.id for n in org.ancestors(area)}
     case = Case(
         workflow=workflow.name,
@@ -172,6 +182,9 @@ def _reporter_account(session: Session, actor: Actor, draft: CaseDraft) -> int |
         return actor.account_id
     if draft.reporter_account is None:
         return None
+    # Only intake staff name a caller's account: anyone else could probe which usernames exist.
+    if actor.role not in (Role.COMMAND_CENTRE, Role.ADMIN):
+        raise InvalidInput("case: reporter_account: only a command centre names the reporter")
     found = session.execute(
         select(Account.id, Account.role, Account.active).where(
             Account.username == draft.reporter_account
@@ -339,10 +352,9 @@ def move_assignment(
     """``transition_assignment``, answering with the unit as written."""
     unit = CaseUnit.load(session, rt, now, assignment_id=assignment_id)
     assignment = unit.assignment(assignment_id)
+    check_assignment_in_scope(actor, assignment, unit.case, unit.assignments)  # 404 first
     spec = unit.workflow.trigger(Subject.ASSIGNMENT, trigger)
     if spec is None:
-        if actor.role in (Role.DEPARTMENT, Role.UNIT) and assignment.org_id != actor.scope_id:
-            raise NotFound(f"assignment {assignment_id} not found")
         raise IllegalTransition(
             f"assignment {assignment_id} is '{assignment.state}'; '{trigger}' is not a trigger "
             f"of the {unit.workflow.name} workflow"
@@ -350,6 +362,9 @@ def move_assignment(
     check_assignment_trigger(actor, trigger, spec, assignment, unit.case, unit.assignments)
     unit.check_version(assignment, version)
     p = parse_payload(trigger, payload or {}, spec.requires)
+    if isinstance(p, CompletePayload):
+        # Evidence belongs to the case: checked before the move (the move itself reads nothing).
+        check_evidence_refs(session, case_id=unit.case.id, refs=p.evidence)
     before = assignment.state
     unit.fire_assignment(actor, assignment, trigger, p.model_dump(mode="json", exclude_none=True))
     moves.apply_assignment_effects(unit, actor, assignment, trigger, before, p)

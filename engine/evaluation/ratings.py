@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,11 +18,12 @@ from engine.errors import Forbidden, InvalidInput, OutOfScope
 from engine.evaluation.models import UnitRating
 from engine.organisation.models import OrgNode, UnitRegistration
 from engine.runtime import Runtime
+from engine.text import StoredModel
 from engine.uow import use_case
 from engine.vocabulary import OrgKind, Role
 
 
-class UnitRatingInput(BaseModel):
+class UnitRatingInput(StoredModel):
     """What a community enters for a unit."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

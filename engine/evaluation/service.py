@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine.access import Actor
 from engine.assignment.models import Assignment
 from engine.case.models import Case
+from engine.case.queries import visible_to
 from engine.errors import InvalidInput
 from engine.evaluation.contribution import contribution, month_of
 from engine.evaluation.figures import figures, rank
@@ -264,6 +265,8 @@ def drill_down(
     num: list[Share] = []
     den: list[Share] = []
     where = [*_cohort_clauses(period, rt, scheme.cohort), _unit_clause(rollup_level, unit_id)]
+    # A unit's figure spans streets; its cases are listed only to those who may see them.
+    where.append(visible_to(actor))
     for chunk in case_batches(session, where=where, batch=2000):
         for case, assignments in chunk:
             for (lv, unit, month, metric), value in contribution(

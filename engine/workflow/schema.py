@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator
 
-from engine.duration import Duration
+from engine.duration import Duration, DurationUnit
+from engine.errors import InvalidInput
 from engine.vocabulary import AssignmentRole, Priority, Role, Subject, Trigger, WorkflowKind
 
 
@@ -127,6 +128,21 @@ class WorkflowSpec(Strict):
     ladders: dict[str, list[LadderStep]] = Field(default_factory=dict)
     clocks: dict[str, ClockSpec] = Field(default_factory=dict)
     kind: WorkflowKind = WorkflowKind.CUSTOM
+    # The most one extension may add (asked for or granted): beyond it is a 422, in words.
+    max_extension: DurationField = Duration(30, DurationUnit.WORKING_DAYS)
+
+    def extension(self, text: str) -> Duration:
+        """An extension's duration, or ``InvalidInput`` when malformed or over ``max_extension``."""
+        try:
+            by = Duration.parse(text)
+        except ValueError as exc:
+            raise InvalidInput(f"extend_by: {exc}") from None
+        if not by.at_most(self.max_extension):
+            raise InvalidInput(
+                f"extend_by: '{by}' is more than the {self.max_extension} one extension of a "
+                f"'{self.name}' case may add"
+            )
+        return by
 
     def ladder_of(self, clock: str) -> list[LadderStep]:
         """The ladder of a clock, named ladders resolved."""

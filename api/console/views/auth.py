@@ -27,7 +27,7 @@ from api.console.deps import (
 from api.console.i18n import pick_lang
 from api.console.web import LANG_COOKIE, home_for, render
 from api.deps import ClockDep, SessionDep
-from api.problems import RateLimited
+from api.problems import RateLimited, ServiceUnavailable
 from engine.login import LoginFailed, Visitor, log_in, log_out, purge_sessions
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -79,11 +79,15 @@ async def login(request: Request, session: SessionDep, clock: ClockDep) -> Respo
         return _login_page(request, next_path=next_path, error="error.csrf", status_code=403,
                            username=username)  # fmt: skip
     login_limiter = request.app.state.login_limiter
+    address = request.client.host if request.client else "unknown"
     try:
-        login_limiter.hit(f"login:{username.lower()}", now=time.time())
+        login_limiter.hit(username=username, address=address, now=time.time())
     except RateLimited:
         return _login_page(request, next_path=next_path, error="auth.throttled", status_code=429,
                            username=username)  # fmt: skip
+    except ServiceUnavailable:
+        return _login_page(request, next_path=next_path, error="auth.unavailable",
+                           status_code=503, username=username)  # fmt: skip
     try:
         secret = password if isinstance(password, str) else ""
         made = log_in(session, username=username, password=secret, now=clock.now())
