@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from rq import Queue, get_current_job
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.case.escalation import AppliedStep, apply_step
+from engine.case.escalation import AppliedStep, apply_step, apply_steps
 from engine.clock import Clock
 from engine.config import get_settings
 from engine.db import make_engine, make_session_factory
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 # Waits between attempts while the database cannot be reached (a restart, a failover, a lock held
 # past SQLite's busy timeout): about a minute in all, then the job fails and the sweeper, whose
 # claim lapses meanwhile, enqueues the step again.
+T = TypeVar("T")
 _DATABASE_BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
@@ -70,35 +73,56 @@ def _is_transient(error: DBAPIError) -> bool:
     return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
 
 
-def _apply(context: JobContext, deadline_id: int, step_index: int) -> AppliedStep | None:
+def _with_retries(what: str, run: Callable[[Session], T]) -> T:
+    """Run ``run`` in a fresh session, again after a pause while the database is unavailable."""
+    context = current()
     for attempt, pause in enumerate((*_DATABASE_BACKOFF, None), start=1):
         try:
             with context.sessions() as session:
-                return apply_step(
-                    session=session,
-                    rt=context.rt,
-                    deadline_id=deadline_id,
-                    step_index=step_index,
-                    now=context.clock.now(),
-                )
+                return run(session)
         except DBAPIError as error:
             if pause is None or not _is_transient(error):
                 raise
             log.warning(
-                "escalate(%s, %s): database unavailable (attempt %s): %s; retrying in %s s",
-                deadline_id, step_index, attempt, error.orig, pause,
+                "%s: database unavailable (attempt %s): %s; retrying in %s s",
+                what, attempt, error.orig, pause,
             )  # fmt: skip
             time.sleep(pause)
     raise AssertionError("unreachable")
 
 
+def _deliver(applied: list[AppliedStep]) -> None:
+    deliveries = [d for a in applied for d in a.deliveries]
+    job = get_current_job()
+    if deliveries and job is not None:
+        # After the commit, as deliveries ask; should this fail, the delivery sweep enqueues them.
+        enqueue_deliveries(Queue(WEBHOOKS, connection=job.connection), deliveries)
+
+
 def escalate(deadline_id: int, step_index: int) -> bool:
     """RQ job: apply one ladder step if it is still due; True when this run applied it."""
-    applied = _apply(current(), deadline_id, step_index)
+    context = current()
+    applied = _with_retries(
+        f"escalate({deadline_id}, {step_index})",
+        lambda session: apply_step(
+            session=session, rt=context.rt, deadline_id=deadline_id, step_index=step_index,
+            now=context.clock.now(),
+        ),
+    )  # fmt: skip
     if applied is None:
         return False
-    job = get_current_job()
-    if applied.deliveries and job is not None:
-        # After the commit, as deliveries ask; should this fail, the delivery sweep enqueues them.
-        enqueue_deliveries(Queue(WEBHOOKS, connection=job.connection), applied.deliveries)
+    _deliver([applied])
     return True
+
+
+def escalate_batch(steps: list[tuple[int, int]]) -> int:
+    """RQ job: apply a claimed batch of ladder steps (each at most once); how many it applied."""
+    context = current()
+    applied = _with_retries(
+        f"escalate_batch({len(steps)} steps)",
+        lambda session: apply_steps(
+            session=session, rt=context.rt, steps=steps, now=context.clock.now()
+        ),
+    )
+    _deliver(applied)
+    return len(applied)

@@ -19,11 +19,13 @@ the worker leaves orphaned.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 from rq import Queue
@@ -43,6 +45,10 @@ log = logging.getLogger(__name__)
 
 TOKEN_KEY = "whistle:sweeper:token"
 ESCALATE = "workers.jobs.escalate"
+ESCALATE_BATCH = "workers.jobs.escalate_batch"
+# Steps one escalation job applies: each case is loaded and written once for all its steps, and
+# the job's fixed cost (a Redis round trip, a session) is shared by the batch.
+STEPS_PER_JOB = 50
 # Longer than the job's own database retries (workers/jobs.py), so RQ never cuts them short.
 JOB_TIMEOUT = 300
 # The states RQ stores in a job's hash, as text (an enum member does not hash like its text).
@@ -135,43 +141,34 @@ class Sweeper:
         self.scheduler.release_locks()  # type: ignore[no-untyped-call]
 
     def enqueue(self, steps: Sequence[DueStep]) -> int:
-        """Put each step's job on the queue unless it is waiting or running; how many were put.
+        """Put the steps' jobs on the queue unless waiting or running; how many steps were put.
 
-        One pipelined read of the jobs' states and one pipelined write for the batch: a large
-        backlog whose claims lapse is looked over in a few round trips, not a few per step.
+        Steps go in batches of ``STEPS_PER_JOB`` per job (one step keeps the job id of its own,
+        ``esc-<deadline>-<step>``). One pipelined read of the jobs' states and one pipelined
+        write: a large backlog whose claims lapse is looked over in a few round trips.
         """
         if not steps:
             return 0
+        batches = [list(steps[k : k + STEPS_PER_JOB]) for k in range(0, len(steps), STEPS_PER_JOB)]
+        ids = [batch_job_id(batch) for batch in batches]
         with self.connection.pipeline(transaction=False) as pipe:
-            for step in steps:
-                pipe.hmget(Job.key_for(step.job_id), "status", "started_at")
+            for job_id in ids:
+                pipe.hmget(Job.key_for(job_id), "status", "started_at")
             states = pipe.execute()
-        wanted = []
-        for step, (status, started_at) in zip(steps, states, strict=True):
+        wanted: list[tuple[str, list[DueStep]]] = []
+        for job_id, batch, (status, started_at) in zip(ids, batches, states, strict=True):
             if status is None:
-                wanted.append(step)
+                wanted.append((job_id, batch))
             elif not self._will_run(status.decode(), started_at):
-                log.info("replacing job %s (%s)", step.job_id, status.decode())
+                log.info("replacing job %s (%s)", job_id, status.decode())
                 with contextlib.suppress(NoSuchJobError):
-                    Job.fetch(step.job_id, connection=self.connection).delete()
-                wanted.append(step)
+                    Job.fetch(job_id, connection=self.connection).delete()
+                wanted.append((job_id, batch))
         if wanted:
             # The claim makes this sweeper the only one enqueueing these steps now; should two
-            # ever race, the id is queued twice and the second run applies nothing.
-            self.queue.enqueue_many(
-                [
-                    Queue.prepare_data(
-                        ESCALATE,
-                        args=(step.deadline_id, step.step_index),
-                        job_id=step.job_id,
-                        timeout=JOB_TIMEOUT,
-                        result_ttl=0,  # a finished job leaves no key behind
-                        description=f"escalate deadline {step.deadline_id} step {step.step_index}",
-                    )
-                    for step in wanted
-                ]
-            )
-        return len(wanted)
+            # ever race, a step is queued twice and the second run applies nothing.
+            self.queue.enqueue_many([_job_data(job_id, batch) for job_id, batch in wanted])
+        return sum(len(batch) for _, batch in wanted)
 
     def _will_run(self, status: str, started_at: bytes | None) -> bool:
         if status in _WAITING:
@@ -180,3 +177,34 @@ class Sweeper:
             started = utcparse(started_at.decode())
             return datetime.now(UTC) - started < self.job_lease  # else its worker died
         return False
+
+
+def batch_job_id(batch: Sequence[DueStep]) -> str:
+    """A job's id, the same for the same steps: a waiting job is recognised on the next sweep."""
+    if len(batch) == 1:
+        return batch[0].job_id
+    digest = hashlib.sha1(
+        ",".join(f"{s.deadline_id}-{s.step_index}" for s in batch).encode(), usedforsecurity=False
+    ).hexdigest()[:12]
+    return f"{batch[0].job_id}+{len(batch) - 1}-{digest}"
+
+
+def _job_data(job_id: str, batch: Sequence[DueStep]) -> Any:
+    if len(batch) == 1:
+        (step,) = batch
+        return Queue.prepare_data(
+            ESCALATE,
+            args=(step.deadline_id, step.step_index),
+            job_id=job_id,
+            timeout=JOB_TIMEOUT,
+            result_ttl=0,  # a finished job leaves no key behind
+            description=f"escalate deadline {step.deadline_id} step {step.step_index}",
+        )
+    return Queue.prepare_data(
+        ESCALATE_BATCH,
+        args=([(s.deadline_id, s.step_index) for s in batch],),
+        job_id=job_id,
+        timeout=JOB_TIMEOUT,
+        result_ttl=0,
+        description=f"escalate {len(batch)} steps from deadline {batch[0].deadline_id}",
+    )

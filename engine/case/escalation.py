@@ -9,11 +9,14 @@ by the case's version like any other move.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
@@ -21,13 +24,15 @@ from engine.case import writer
 from engine.case.unit import CaseUnit
 from engine.deadline.models import Deadline, EscalationStep
 from engine.deadline.service import schedule
-from engine.errors import NotFound
+from engine.errors import ConcurrentChange, NotFound
+from engine.event.models import Event
 from engine.notification.service import notify_step
 from engine.runtime import Runtime
 from engine.uow import use_case
 from engine.vocabulary import DeadlineState, Trigger
 
 SYSTEM = Actor.system()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,73 @@ def _is_recorded(session: Session, deadline_id: int, step_index: int) -> bool:
     return found is not None
 
 
+@dataclass(slots=True)
+class _Planned:
+    """A step applied to a loaded unit, waiting for the writer (which gives its event an id)."""
+
+    deadline: Deadline
+    step_index: int
+    step: Trigger
+    fire_at: datetime
+    event: Event
+
+
+def _plan(unit: CaseUnit, deadline_id: int, step_index: int, now: datetime) -> _Planned | None:
+    """Apply one step to the unit in memory, if it is still due there."""
+    deadline = next((d for d in unit.running if d.id == deadline_id), None)
+    if deadline is None:
+        return None  # closed meanwhile
+    fire_at = deadline.next_fire_at
+    if fire_at is None or not _is_due_step(
+        deadline.state, deadline.step_index, fire_at, step_index, now
+    ):
+        return None
+    ladder = unit.workflow.spec.ladder_of(deadline.clock)
+    step = ladder[step_index]
+    payload: dict[str, Any] = {
+        "clock": deadline.clock,
+        "deadline_id": deadline.id,
+        "assignment_id": deadline.assignment_id,
+        "step_index": step_index,
+        "due_at": _stamp(fire_at),
+        "clock_due_at": _stamp(deadline.due_at),
+    }
+    event = unit.fire_case(SYSTEM, step.step, payload)
+    if step.step == Trigger.CLOSE:
+        unit.case.closed_at = now
+    deadline.step_index += 1
+    schedule(deadline, ladder, unit.rt.calendar)
+    return _Planned(deadline, step_index, step.step, fire_at, event)
+
+
+def _record(
+    session: Session, unit: CaseUnit, planned: Sequence[_Planned], now: datetime
+) -> list[AppliedStep]:
+    """After the unit is written: tell the people concerned and record each step as applied."""
+    applied = []
+    for p in planned:
+        deliveries = notify_step(
+            session, case=unit.case, deadline=p.deadline, step=p.step, now=now,
+            workflow=unit.workflow, assignments=unit.assignments,
+        )  # fmt: skip
+        applied.append(AppliedStep(step=p.step, event_id=p.event.id, deliveries=tuple(deliveries)))
+    session.execute(
+        insert(EscalationStep),
+        [
+            {
+                "deadline_id": p.deadline.id,
+                "step": p.step,
+                "step_index": p.step_index,
+                "due_at": p.fire_at,
+                "applied_at": now,
+                "event_id": p.event.id,
+            }
+            for p in planned
+        ],
+    )
+    return applied
+
+
 @use_case
 def apply_step(
     *, session: Session, rt: Runtime, deadline_id: int, step_index: int, now: datetime
@@ -77,48 +149,70 @@ def apply_step(
     case_id, state, index, fire_at = found
     if not _is_due_step(state, index, fire_at, step_index, now):
         return None  # the cheap answer for late and repeated jobs
-    # Read the case, then its running clocks (afresh): a move after this read bumps the case's
-    # version, so our write of the case row fails and the use case runs again on fresh rows.
-    unit = CaseUnit.load(session, rt, now, case_id=case_id)
-    deadline = next((d for d in unit.running if d.id == deadline_id), None)
-    if deadline is None:
-        return None  # closed meanwhile
-    if not _is_due_step(
-        deadline.state, deadline.step_index, deadline.next_fire_at, step_index, now
-    ):
-        return None
     if _is_recorded(session, deadline_id, step_index):
         return None
-    ladder = unit.workflow.spec.ladder_of(deadline.clock)
-    step = ladder[step_index]
-    fire_at = deadline.next_fire_at
-    assert fire_at is not None  # checked by _is_due_step
-    payload: dict[str, Any] = {
-        "clock": deadline.clock,
-        "deadline_id": deadline.id,
-        "assignment_id": deadline.assignment_id,
-        "step_index": step_index,
-        "due_at": _stamp(fire_at),
-        "clock_due_at": _stamp(deadline.due_at),
-    }
-    event = unit.fire_case(SYSTEM, step.step, payload)
-    if step.step == Trigger.CLOSE:
-        unit.case.closed_at = now
-    deadline.step_index += 1
-    schedule(deadline, ladder, rt.calendar)
+    # The case and its clocks are read afresh: a move after this read bumps the case's version,
+    # so our write of the case row fails and the use case runs again on fresh rows.
+    unit = CaseUnit.load(session, rt, now, case_id=case_id)
+    planned = _plan(unit, deadline_id, step_index, now)
+    if planned is None:
+        return None
     writer.write(session, unit, unit.finish(), event_ids=True)  # the event id, for the record
-    deliveries = notify_step(
-        session, case=unit.case, deadline=deadline, step=step.step, now=now,
-        workflow=unit.workflow, assignments=unit.assignments,
-    )  # fmt: skip
-    session.add(
-        EscalationStep(
-            deadline_id=deadline.id,
-            step=step.step,
-            step_index=step_index,
-            due_at=fire_at,
-            applied_at=now,
-            event_id=event.id,
+    (applied,) = _record(session, unit, [planned], now)
+    return applied
+
+
+def apply_steps(
+    *, session: Session, rt: Runtime, steps: Sequence[tuple[int, int]], now: datetime
+) -> list[AppliedStep]:
+    """Apply a claimed batch of ladder steps: each case loaded, written and committed once.
+
+    Each step is still applied at most once, checked against its deadline row and the record of
+    applied steps; a case that fails (changed under us, or any database error on its rows) is
+    rolled back alone and its steps are left for the next sweep — the others commit.
+    """
+    wanted = {(int(d), int(i)) for d, i in steps}
+    if not wanted:
+        return []
+    ids = sorted({d for d, _ in wanted})
+    rows = session.execute(
+        select(
+            Deadline.id,
+            Deadline.case_id,
+            Deadline.state,
+            Deadline.step_index,
+            Deadline.next_fire_at,
+        ).where(Deadline.id.in_(ids))
+    ).all()
+    done = {
+        (int(d), int(i))
+        for d, i in session.execute(
+            select(EscalationStep.deadline_id, EscalationStep.step_index).where(
+                EscalationStep.deadline_id.in_(ids)
+            )
         )
-    )
-    return AppliedStep(step=step.step, event_id=event.id, deliveries=tuple(deliveries))
+    }
+    by_case: dict[int, list[tuple[int, int]]] = {}
+    for deadline_id, case_id, state, index, fire_at in rows:
+        for d, i in sorted(wanted):
+            if d != deadline_id or (d, i) in done:
+                continue
+            if (i == index and _is_due_step(state, index, fire_at, i, now)) or i > index:
+                by_case.setdefault(case_id, []).append((d, i))
+    session.rollback()  # the reads above end here; each case is its own transaction
+    applied: list[AppliedStep] = []
+    for case_id, case_steps in sorted(by_case.items()):
+        try:
+            unit = CaseUnit.load(session, rt, now, case_id=case_id)
+            planned = [p for d, i in case_steps if (p := _plan(unit, d, i, now))]
+            if planned:
+                writer.write(session, unit, unit.finish(), event_ids=True)
+                recorded = _record(session, unit, planned, now)
+            session.commit()
+        except (ConcurrentChange, DBAPIError) as exc:
+            session.rollback()
+            log.warning("escalation of case %s left for the next sweep: %s", case_id, exc)
+            continue
+        if planned:
+            applied += recorded
+    return applied

@@ -32,9 +32,9 @@ from engine.case.payloads import (
     Payload,
     parse_payload,
 )
-from engine.evidence import check_evidence_refs
 from engine.case.unit import CaseUnit
 from engine.errors import ConcurrentChange, Forbidden, IllegalTransition, InvalidInput, NotFound
+from engine.evidence import check_evidence_refs
 from engine.organisation.models import Account
 from engine.organisation.snapshot import Organisation
 from engine.runtime import Runtime

@@ -1,0 +1,119 @@
+"""Escalation in batches: a job applies many ladder steps, each case loaded and written once.
+
+Each step is still applied at most once (checked against its row and the record of applied
+steps), and a case that fails is rolled back alone: the other cases of the batch commit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event, update
+
+from engine.case.escalation import apply_steps
+from engine.case.models import Case
+from engine.event.service import verify_chains
+from engine.vocabulary import CaseState, Trigger
+from tests.builders import make_case
+from tests.escalation_support import applied_count, deadline_of, step_counts
+from workers.sweeper import STEPS_PER_JOB, batch_job_id
+
+
+def _due_dispatch_steps(session, rt, city, clock, n: int) -> list[tuple[int, int]]:
+    cases = [make_case(session, rt, city, clock, state=CaseState.REPORTED) for _ in range(n)]
+    steps = [(deadline_of(session, c.id, "dispatch").id, 0) for c in cases]
+    clock.advance(timedelta(days=20))  # every rung of the dispatch clocks' ladders is due
+    return steps
+
+
+def test_apply_steps__applies_every_due_step_once_and_a_repeat_applies_nothing(
+    session, rt, city, clock
+):
+    steps = _due_dispatch_steps(session, rt, city, clock, 3)
+    # All four rungs of each ladder in one batch: the case is loaded once for all of them.
+    batch = [(d, i) for d, _ in steps for i in range(4)]
+    applied = apply_steps(session=session, rt=rt, steps=batch, now=clock.now())
+    assert [a.step for a in applied[:4]] == [
+        Trigger.REMIND,
+        Trigger.OVERDUE,
+        Trigger.SUPERVISE,
+        Trigger.RED,
+    ]
+    assert step_counts(session) == {(d, i): 1 for d, _ in steps for i in range(4)}
+    assert apply_steps(session=session, rt=rt, steps=batch, now=clock.now()) == []
+    assert applied_count(session) == 12
+    assert list(verify_chains(session)) == []
+
+
+def test_apply_steps__a_step_not_yet_due_waits_and_the_others_apply(session, rt, city, clock):
+    first = make_case(session, rt, city, clock, state=CaseState.REPORTED)
+    clock.advance(timedelta(hours=1))
+    second = make_case(session, rt, city, clock, state=CaseState.REPORTED)
+    d1, d2 = (deadline_of(session, c.id, "dispatch") for c in (first, second))
+    assert d1.next_fire_at is not None
+    applied = apply_steps(
+        session=session, rt=rt, steps=[(d1.id, 0), (d1.id, 1), (d2.id, 0)],
+        now=d1.next_fire_at,
+    )  # fmt: skip
+    assert [a.step for a in applied] == [Trigger.REMIND]
+    assert step_counts(session) == {(d1.id, 0): 1}
+
+
+def test_apply_steps__a_case_changed_under_the_batch_is_left_alone_and_the_others_commit(
+    session_factory, session, rt, city, clock
+):
+    steps = _due_dispatch_steps(session, rt, city, clock, 3)
+    victim_id = _case_of(session, steps[1][0])
+    with session_factory() as other, session_factory() as batch_session:
+        done: list[bool] = []
+
+        seen: list[str] = []
+
+        def meddle(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            # Cases are written in id order, one guarded UPDATE each: just before the batch
+            # writes the victim's (the second), another writer moves the victim on.
+            if done or not statement.lstrip().startswith("UPDATE cases"):
+                return
+            seen.append(statement)
+            if len(seen) == 2:
+                done.append(True)
+                other.execute(
+                    update(Case).where(Case.id == victim_id).values(version=Case.version + 1)
+                )
+                other.commit()
+
+        engine = batch_session.get_bind()
+        event.listen(engine, "before_cursor_execute", meddle)
+        try:
+            applied = apply_steps(
+                session=batch_session, rt=rt, steps=[(d, 0) for d, _ in steps], now=clock.now()
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", meddle)
+    assert done
+    applied_deadlines = {a.event_id for a in applied}
+    assert len(applied_deadlines) == 2
+    counts = step_counts(session)
+    assert counts == {(d, 0): 1 for d, _ in steps if d != steps[1][0]}
+    assert list(verify_chains(session)) == []
+
+
+def _case_of(session, deadline_id: int) -> int:
+    from engine.deadline.models import Deadline
+
+    found = session.get(Deadline, deadline_id)
+    assert found is not None
+    return found.case_id
+
+
+def test_batch_job_id__one_step_keeps_its_own_id_and_a_batch_is_named_by_its_steps():
+    from engine.deadline.sweep import DueStep
+
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    one = [DueStep(deadline_id=7, step_index=1, fire_at=at)]
+    assert batch_job_id(one) == "esc-7-1"
+    many = [DueStep(deadline_id=d, step_index=0, fire_at=at) for d in range(1, STEPS_PER_JOB + 1)]
+    assert batch_job_id(many) == batch_job_id(list(many))
+    assert batch_job_id(many).startswith("esc-1-0+")
+    assert batch_job_id(many) != batch_job_id(many[:-1])
