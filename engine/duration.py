@@ -43,6 +43,9 @@ class Duration:
     def __post_init__(self) -> None:
         if self.amount <= 0:
             raise ValueError(f"limit must be positive, got '{self.amount}{self.unit}'")
+
+    def check_bound(self) -> Duration:
+        """This duration, or ValueError in words when it is longer than any input may be."""
         if self.unit is DurationUnit.WORKING_DAYS:
             too_long = self.amount > MAX_WORKING_DAYS
         else:
@@ -52,10 +55,15 @@ class Duration:
                 f"'{self.amount}{self.unit}' is too long: a duration is at most "
                 f"{MAX_NATURAL.days} days ({MAX_NATURAL.days * 24}h) or {MAX_WORKING_DAYS}wd"
             )
+        return self
 
     @classmethod
-    def parse(cls, text: str) -> Duration:
-        """Read "30s", "15m", "2h" or "7wd"; raise ValueError for anything else."""
+    def parse(cls, text: str, *, bounded: bool = True) -> Duration:
+        """Read "30s", "15m", "2h" or "7wd"; raise ValueError for anything else.
+
+        Inputs (workflow files, payloads) are ``bounded``; a limit already stored — imported
+        history keeps its source's own target, however long — is read with ``bounded=False``.
+        """
         match = _DURATION.fullmatch(text.strip())
         if match is None and re.fullmatch(r"[0-9]{13,}(s|m|h|wd)", text.strip()):
             raise ValueError(
@@ -67,7 +75,8 @@ class Duration:
         amount = int(match.group(1))
         if amount <= 0:
             raise ValueError(f"limit must be positive, got {text!r}")
-        return cls(amount, DurationUnit(match.group(2)))
+        duration = cls(amount, DurationUnit(match.group(2)))
+        return duration.check_bound() if bounded else duration
 
     def __str__(self) -> str:
         return f"{self.amount}{self.unit}"

@@ -40,7 +40,7 @@ from workers import jobs
 from workers.queues import ESCALATIONS, work_queues
 from workers.redis_server import EmbeddedRedis
 from workers.runner import EscalationWorker
-from workers.sweeper import Sweeper
+from workers.sweeper import STEPS_PER_JOB, Sweeper
 
 pytestmark = pytest.mark.faults
 
@@ -124,7 +124,10 @@ def test_redis_restarted_empty__with_1000_pending_deadlines_nothing_is_lost_or_d
         before = redis.Redis.from_url(first.url)
         escalator = Escalator(sessions=session_factory, connection=before, clock=clock, rt=rt)
         assert escalator.sweep() == 1000
-        _burst_some(EscalationWorker(work_queues(before), connection=before), jobs=300)
+        # Jobs carry STEPS_PER_JOB steps each: 300 steps are applied before Redis goes.
+        _burst_some(
+            EscalationWorker(work_queues(before), connection=before), jobs=300 // STEPS_PER_JOB
+        )
         before.close()
     assert applied_count(session) == 300
 

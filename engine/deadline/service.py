@@ -49,7 +49,7 @@ def step_time(deadline: Deadline, step: LadderStep, calendar: WorkCalendar) -> d
     """
     fraction = step.fraction
     if fraction is not None:
-        if Duration.parse(deadline.limit).is_working_days:
+        if Duration.parse(deadline.limit, bounded=False).is_working_days:
             span = calendar.working_seconds_between(deadline.started_at, deadline.due_at)
             return calendar.add_working_seconds(deadline.started_at, span * fraction)
         return deadline.started_at + (deadline.due_at - deadline.started_at) * fraction
