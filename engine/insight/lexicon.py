@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ class Lexicon:
         return None
 
 
+@lru_cache(maxsize=8)
 def lexicon_for(path: Path | None) -> Lexicon:
     """The configured lexicon (``WHISTLE_URGENCY_LEXICON``), or the built-in one."""
     return Lexicon.from_file(path) if path is not None else Lexicon.default()
