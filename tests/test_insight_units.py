@@ -116,7 +116,10 @@ def test_hotspots__growth_counts_alike_cases_of_the_window_before():
 
 
 def test_common_place__finds_the_phrase_shared_by_most_titles():
-    assert common_place(["A市魅力之城小区噪音", "魅力之城小区油烟", "投诉魅力之城小区"]) == "魅力之城小区"
+    assert (
+        common_place(["A市魅力之城小区噪音", "魅力之城小区油烟", "投诉魅力之城小区"])
+        == "魅力之城小区"
+    )
 
 
 def _training_set() -> tuple[list[Item], list[str]]:

@@ -246,7 +246,8 @@ def _area_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     wanted = [i for i in set(ids) if i is not None]
     if not wanted:
         return {}
-    return dict(session.execute(select(OrgNode.id, OrgNode.name_zh).where(OrgNode.id.in_(wanted))))
+    rows = session.execute(select(OrgNode.id, OrgNode.name_zh).where(OrgNode.id.in_(wanted)))
+    return {int(i): str(n) for i, n in rows}
 
 
 def merged_into(session: Session, *, actor: Actor, case_id: int) -> list[Case]:

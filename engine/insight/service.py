@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from engine.access import Actor, check_area_in_scope
 from engine.case.models import Case
 from engine.case.service import CaseDraft, raise_case
-from engine.errors import Forbidden, InvalidInput
+from engine.errors import Forbidden, InvalidInput, OutOfScope
 from engine.insight import classifier, queries
 from engine.insight.classifier import Item, Scorer
 from engine.insight.duplicates import Probe
@@ -160,7 +160,11 @@ def _area(session: Session, actor: Actor, area_id: int | None) -> OrgNode | None
     area = session.get(OrgNode, area_id)
     if area is None or area.kind not in AREA_KINDS:
         raise InvalidInput(f"suggestion: area_id: {area_id} is not an area")
-    check_area_in_scope(actor, area)
+    try:
+        check_area_in_scope(actor, area)
+    except Forbidden:
+        # Suggestions show cases of the area: outside the actor's scope it is not there.
+        raise OutOfScope(f"suggestion: area {area_id} not found") from None
     return area
 
 
