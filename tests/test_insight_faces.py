@@ -76,9 +76,12 @@ def test_suggestions__four_lists_from_the_trained_model(api, session, rt, city, 
     assert answer.status_code == 200, answer.text
     s = answer.json()
     assert s["categories"][0]["code"] == "CITY-LIGHT"
-    assert len(s["categories"]) == 3 and s["model_version"] == trained.version
-    assert s["departments"][0]["name"] == "城管委" and "派单规则" in s["departments"][0]["reason"]
-    assert s["priority"] == "emergency" and s["urgency_words"] == ["触电"]
+    assert len(s["categories"]) == 3
+    assert s["model_version"] == trained.version
+    assert s["departments"][0]["name"] == "城管委"
+    assert "派单规则" in s["departments"][0]["reason"]
+    assert s["priority"] == "emergency"
+    assert s["urgency_words"] == ["触电"]
     # The same caller's case first; an older open case at the same grid reads alike too.
     assert s["duplicates"][0]["id"] == first.id
     assert "same caller phone" in s["duplicates"][0]["reason_en"]
@@ -89,7 +92,8 @@ def test_suggestions__without_a_model_come_from_category_names_and_keywords(api,
     session.commit()
     s = api.post("/api/v1/suggestions", "cc_s1", json={"title": "楼下烧烤店半夜扰民"}).json()
     assert s["categories"][0]["code"] == "NOISE"
-    assert s["confident"] is False and s["model_version"] is None
+    assert s["confident"] is False
+    assert s["model_version"] is None
 
 
 @pytest.mark.parametrize(
@@ -131,7 +135,8 @@ def test_suggestions__a_ten_megabyte_body_is_refused(api):
 
 def test_models__lists_versions_with_their_metrics(api, trained):
     [model] = api.get("/api/v1/models", "cc_s1").json()
-    assert model["version"] == trained.version and model["kind"] == "learned"
+    assert model["version"] == trained.version
+    assert model["kind"] == "learned"
     assert 0 < model["metrics"]["macro_f1"] <= 1
     assert set(model["metrics"]["per_class"]) == set(TOPICS)
 
@@ -157,7 +162,8 @@ def test_hotspots__api_lists_clusters_and_promotes_one(api, session, rt, city, c
     assert answer.status_code == 200, answer.text
     [hot] = answer.json()["hotspots"]
     assert sorted(m["id"] for m in hot["cases"]) == sorted(c.id for c in cases[:3])
-    assert hot["reporters"] == 3 and "魅力之城小区" in hot["place"]
+    assert hot["reporters"] == 3
+    assert "魅力之城小区" in hot["place"]
     # The other street's centre sees none of them.
     assert api.get(f"/api/v1/hotspots?from={day}&to={day}", "cc_s2").json()["hotspots"] == []
     promoted = api.post("/api/v1/hotspots/promote", "cc_s1", json={
@@ -178,7 +184,8 @@ def test_hotspots__api_lists_clusters_and_promotes_one(api, session, rt, city, c
 )  # fmt: skip
 def test_hotspots__bad_window_is_a_clear_error(api, query, needle):
     answer = api.get(f"/api/v1/hotspots?{query}", "cc_s1")
-    assert answer.status_code == 422 and needle in answer.text
+    assert answer.status_code == 422
+    assert needle in answer.text
 
 
 def test_promote__unknown_or_foreign_cases_change_nothing(api, session, rt, city, clock,
@@ -189,7 +196,8 @@ def test_promote__unknown_or_foreign_cases_change_nothing(api, session, rt, city
     assert api.post("/api/v1/hotspots/promote", "cc_s2", json=body).status_code == 422
     body = {"title": "每月一题", "area_id": city.streets[0].id, "case_ids": [999999]}
     answer = api.post("/api/v1/hotspots/promote", "cc_s1", json=body)
-    assert answer.status_code == 422 and "999999" in answer.text
+    assert answer.status_code == 422
+    assert "999999" in answer.text
     body = {"title": "每月一题", "area_id": city.streets[0].id, "case_ids": []}
     assert api.post("/api/v1/hotspots/promote", "cc_s1", json=body).status_code == 422
     assert row_counts(session_factory) == before
@@ -207,20 +215,26 @@ def test_cli_suggest__one_json_object_per_row(cli_env, session, rt, city, clock,
     assert lines[0]["categories"][0] == {"name": "路灯", "name_en": "Street lights",
                                          "score": lines[0]["categories"][0]["score"]}  # fmt: skip
     assert lines[0]["departments"][0]["name"] == "城管委"
-    assert lines[1]["priority"] == "emergency" and lines[0]["priority"] is None
+    assert lines[1]["priority"] == "emergency"
+    assert lines[0]["priority"] is None
     assert set(lines[0]) >= {"id", "categories", "departments", "priority", "duplicates"}
 
 
 @pytest.mark.parametrize(
     ("content", "needle"),
-    [("id,body\n1,x\n", "needs the columns id,text"), ("id,text,area\n1,路灯不亮,NOPE\n", "NOPE"),
-     ("id,text\n1, \n", "at least two characters"), ("id,text,lat\n1,路灯不亮,x\n", "lat and long")],
-)  # fmt: skip
+    [
+        ("id,body\n1,x\n", "needs the columns id,text"),
+        ("id,text,area\n1,路灯不亮,NOPE\n", "NOPE"),
+        ("id,text\n1, \n", "at least two characters"),
+        ("id,text,lat\n1,路灯不亮,x\n", "lat and long"),
+    ],
+)
 def test_cli_suggest__bad_csv_is_a_clear_error(cli_env, city, tmp_path, content, needle):
     path = tmp_path / "bad.csv"
     path.write_text(content, encoding="utf-8")
     result = whistle("suggest", str(path))
-    assert result.exit_code == 2 and needle in result.output
+    assert result.exit_code == 2
+    assert needle in result.output
 
 
 def test_cli_models_train_and_hotspots(cli_env, session, rt, city, clock):
@@ -228,7 +242,8 @@ def test_cli_models_train_and_hotspots(cli_env, session, rt, city, clock):
     cases = _hot_cases(session, rt, city, clock)
     result = whistle("models", "train")
     assert result.exit_code == 0, result.output
-    assert "model version 1 (learned)" in result.output and "macro-F1" in result.output
+    assert "model version 1 (learned)" in result.output
+    assert "macro-F1" in result.output
     assert "路灯" in result.output
     day = cases[0].created_at.astimezone().date()
     out = whistle("hotspots", "--from", str(day - timedelta(days=1)), "--to",
@@ -236,10 +251,12 @@ def test_cli_models_train_and_hotspots(cli_env, session, rt, city, clock):
     assert out.exit_code == 0, out.output
     [hot] = json.loads(out.output)
     assert set(hot) >= {"rank", "heat", "place", "summary", "from", "to", "cases"}
-    assert hot["rank"] == 1 and "13800138000" not in json.dumps(hot, ensure_ascii=False)
+    assert hot["rank"] == 1
+    assert "13800138000" not in json.dumps(hot, ensure_ascii=False)
     assert {c["id"] for c in hot["cases"]} == {c.id for c in cases[:3]}
     bad = whistle("hotspots", "--from", "2026-02-10", "--to", "2026-02-01")
-    assert bad.exit_code == 2 and "before the first" in bad.output
+    assert bad.exit_code == 2
+    assert "before the first" in bad.output
 
 
 def test_training_job__a_real_worker_stores_a_new_version(cli_env, session, rt, city, clock,

@@ -56,15 +56,19 @@ def _candidate(i: int, title: str, **kw: object) -> Candidate:
 def test_duplicates__same_text_in_the_same_community_is_a_duplicate_with_its_reason():
     probe = Probe("东华门大街12号路灯不亮", area_path="/1/2/3/", area_depth=2)
     found = score(probe, _candidate(7, "东华门大街12号路灯不亮了"))
-    assert found is not None and found.case_id == 7 and found.score > 0.8
-    assert "同一社区" in found.reason and "same community" in found.reason_en
+    assert found is not None
+    assert found.case_id == 7
+    assert found.score > 0.8
+    assert "同一社区" in found.reason
+    assert "same community" in found.reason_en
 
 
 def test_duplicates__same_text_elsewhere_is_not_but_the_same_phone_is():
     probe = Probe("东华门大街12号路灯不亮", area_path="/1/9/", area_depth=2, phone="138 0013 8000")
     assert score(probe, _candidate(7, "东华门大街12号路灯不亮")) is None
     by_phone = score(probe, _candidate(8, "东华门大街12号路灯不亮", phone="13800138000"))
-    assert by_phone is not None and "same caller phone" in by_phone.reason_en
+    assert by_phone is not None
+    assert "same caller phone" in by_phone.reason_en
 
 
 def test_duplicates__coordinates_decide_within_the_radius():
@@ -102,7 +106,8 @@ def test_hotspots__cluster_alike_cases_and_rank_by_heat():
     found = clusters(cases, top=5)
     assert [sorted(c.id for c in f.members) for f in found] == [[1, 2, 3], [4, 5]]
     top = found[0]
-    assert top.reporters == 3 and top.reactions == 8
+    assert top.reporters == 3
+    assert top.reactions == 8
     assert top.heat == heat_index(reporters=3, volume=3, reactions=8, growth=3.0)
     assert "魅力之城小区" in top.place
     assert found[1].reporters == 1  # one reporter twice: repeats weigh half
@@ -112,7 +117,8 @@ def test_hotspots__growth_counts_alike_cases_of_the_window_before():
     now = [_hot(i, "魅力之城小区油烟扰民", 0, f"u{i}") for i in range(1, 4)]
     before = [_hot(10 + i, "魅力之城小区油烟扰民", -10, f"v{i}") for i in range(3)]
     [cluster] = clusters(now, previous=before)
-    assert cluster.previous == 3 and cluster.growth == 0.0
+    assert cluster.previous == 3
+    assert cluster.growth == 0.0
 
 
 def test_common_place__finds_the_phrase_shared_by_most_titles():
@@ -150,7 +156,8 @@ def test_classifier__learns_top_categories_with_probabilities():
 def test_classifier__cross_validation_reports_macro_f1_per_class_and_top3():
     items, labels = _training_set()
     metrics = classifier.cross_validate(items, labels, folds=3)
-    assert metrics.samples == 30 and metrics.folds == 3
+    assert metrics.samples == 30
+    assert metrics.folds == 3
     assert set(metrics.per_class) == {"WATER", "LIGHT", "NOISE"}
     assert metrics.top3_accuracy == 1.0
     assert 0.5 < metrics.macro_f1 <= 1.0
@@ -178,8 +185,10 @@ def test_departments__rule_and_history_with_an_upheld_objection_counting_against
         orgs=orgs,
     )
     assert [d.org.id for d in ranked] == [10, 11]  # housing: 4 dispatched − 2×2 upheld = 0
-    assert ranked[0].role == AssignmentRole.LEAD and ranked[1].role == AssignmentRole.ASSISTING
-    assert "派单规则" in ranked[0].reason and "8 of 12" in ranked[0].reason_en
+    assert ranked[0].role == AssignmentRole.LEAD
+    assert ranked[1].role == AssignmentRole.ASSISTING
+    assert "派单规则" in ranked[0].reason
+    assert "8 of 12" in ranked[0].reason_en
 
 
 def test_departments__without_a_rule_history_alone_ranks():
