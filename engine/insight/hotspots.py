@@ -5,7 +5,7 @@ when their texts are alike (cosine of character 2–3-gram TF-IDF at least ``THR
 connected group of two or more cases is a cluster. Its heat index adds, with weights an operator
 can read off the formula:
 
-    heat = distinct reporters + 0.5 × repeat reports + 2 × ln(1 + reactions)
+    heat = distinct reporters + 0.5 × repeat reports + ln(1 + reactions)
            + min(growth, 3)
 
 where reactions are likes, dislikes and dissatisfied ratings, and growth is
@@ -27,7 +27,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from engine.insight.text import normalise
 
-THRESHOLD = 0.45
+THRESHOLD = 0.35
 MIN_CASES = 2
 _DOC_CHARS = 120
 
@@ -96,7 +96,7 @@ def _groups(cases: Sequence[HotCase]) -> list[list[HotCase]]:
 def heat_index(*, reporters: int, volume: int, reactions: int, growth: float) -> float:
     """The heat formula of the module docstring."""
     repeats = volume - reporters
-    return round(reporters + 0.5 * repeats + 2 * math.log1p(reactions) + min(growth, 3.0), 2)
+    return round(reporters + 0.5 * repeats + math.log1p(reactions) + min(growth, 3.0), 2)
 
 
 def common_place(texts: Sequence[str], *, shortest: int = 3, longest: int = 14) -> str | None:
