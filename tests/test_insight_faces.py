@@ -147,7 +147,8 @@ def _hot_cases(session, rt, city, clock) -> list[Case]:
     return [
         raise_case(
             session=session, rt=rt, actor=city.actor(session, "cc_s1"),
-            draft=CaseDraft(title=t, description="电话 13800138000", area_id=city.grids[0].id,
+            draft=CaseDraft(title=t, description="电话 13800138000" if i < 3 else "办理流程",
+                            area_id=city.grids[0].id,
                             reporter_phone=f"1380013800{i}"),
             now=clock.now() - timedelta(days=1),
         )
