@@ -26,8 +26,10 @@ from api.routes import (
     evaluations,
     evidence,
     health,
+    hotspots,
     notifications,
     organisation,
+    suggestions,
     tasks,
     workflows,
 )
@@ -94,6 +96,8 @@ def create_app(
         workflows,
         evidence,
         evaluations,
+        suggestions,
+        hotspots,
         health,
     )
     for module in routers:

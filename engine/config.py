@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(
         default=2.0, gt=0, validation_alias=AliasChoices("WHISTLE_SWEEP_SECONDS")
     )
+    # The urgency lexicon of smart intake (engine/insight/lexicon.py); unset: the built-in one.
+    urgency_lexicon: Path | None = Field(default=None, validation_alias="WHISTLE_URGENCY_LEXICON")
     clock_speed: float = Field(default=1.0, gt=0, validation_alias="WHISTLE_CLOCK_SPEED")
 
     @property

@@ -9,6 +9,7 @@ from engine.evaluation.models import Rollup, UnitRating
 from engine.event.models import Event
 from engine.evidence import Evidence
 from engine.idempotency import IdempotencyKey
+from engine.insight.models import CaseLink, InsightModel
 from engine.login import LoginSession
 from engine.notification.models import Notification, WebhookDelivery, WebhookSubscription
 from engine.organisation.models import Account, Category, OrgNode, RoutingRule, UnitRegistration
@@ -20,6 +21,7 @@ __all__ = [
     "Assignment",
     "Base",
     "Case",
+    "CaseLink",
     "CaseRequest",
     "Category",
     "ClockEpoch",
@@ -28,6 +30,7 @@ __all__ = [
     "Event",
     "Evidence",
     "IdempotencyKey",
+    "InsightModel",
     "LoginSession",
     "Notification",
     "OrgNode",

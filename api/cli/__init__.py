@@ -24,9 +24,22 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from api.cli import accounts, api_cmd, audit, db, demo, evaluate, importing, worker, workflows
+    from api.cli import (
+        accounts,
+        api_cmd,
+        audit,
+        db,
+        demo,
+        evaluate,
+        importing,
+        insight,
+        worker,
+        workflows,
+    )  # fmt: skip
 
-    for module in (db, workflows, audit, worker, accounts, api_cmd, evaluate, importing, demo):
+    for module in (
+        db, workflows, audit, worker, accounts, api_cmd, evaluate, importing, demo, insight,
+    ):  # fmt: skip
         for command in module.COMMANDS:
             main.add_command(command)
 

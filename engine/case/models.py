@@ -87,6 +87,7 @@ class Case(Base):
         Index("ix_cases_area_path", "area_path"),
         Index("ix_cases_created", "created_at"),
         Index("ix_cases_dispatched", "dispatched_at"),  # evaluation cohorts and drill-down
+        Index("ix_cases_reporter_phone", "reporter_phone"),  # same-caller duplicates (insight)
     )
 
 

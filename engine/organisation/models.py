@@ -63,6 +63,8 @@ class Category(Base):
     default_priority: Mapped[Priority] = mapped_column(String(16), default=Priority.NORMAL)
     # Open311 service-definition attributes: [{"code": ..., "datatype": ..., ...}]
     attributes: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # Words residents use for this category (engine/insight seeds its suggestions from them).
+    keywords: Mapped[list[str]] = mapped_column(JSONType, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

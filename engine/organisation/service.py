@@ -129,8 +129,9 @@ def create_category(
     parent: Category | None = None,
     workflow: str = "hotline",
     default_priority: Priority = Priority.NORMAL,
+    keywords: list[str] | None = None,
 ) -> Category:
-    """Add a category under ``parent``."""
+    """Add a category under ``parent`` (``keywords``: words residents use for it)."""
     category = Category(
         code=code,
         name_zh=name_zh,
@@ -139,6 +140,7 @@ def create_category(
         workflow=workflow,
         default_priority=default_priority,
         attributes=[],
+        keywords=list(keywords or []),
         active=True,
     )
     session.add(category)

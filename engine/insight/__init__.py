@@ -1,0 +1,1 @@
+"""Smart intake: category, department, urgency and duplicate suggestions; hotspots."""
