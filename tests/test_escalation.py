@@ -58,6 +58,17 @@ def queued_ids(connection: redis.Redis) -> list[str]:
     return Queue(ESCALATIONS, connection=connection).get_job_ids()
 
 
+def queued_steps(connection: redis.Redis) -> set[tuple[int, int]]:
+    """The (deadline, step) pairs waiting on the queue, whether alone or in a batch job."""
+    steps: set[tuple[int, int]] = set()
+    for job in Queue(ESCALATIONS, connection=connection).get_jobs():
+        if job.func_name.endswith("escalate_batch"):
+            steps.update((int(d), int(i)) for d, i in job.args[0])
+        else:
+            steps.add((int(job.args[0]), int(job.args[1])))
+    return steps
+
+
 # -- the whole ladder ----------------------------------------------------------------------------
 
 # A normal hotline case raised at 16:00 that nobody dispatches: the 2 h dispatch clock is due at
@@ -165,7 +176,7 @@ def test_resolve__cancels_the_remaining_steps_and_a_job_enqueued_before_does_not
     resolve = deadline_of(session, case.id, "resolve")
     clock.set(resolve.next_fire_at)  # its reminder is due
     escalator.sweep()
-    assert f"esc-{resolve.id}-0" in queued_ids(connection)
+    assert (resolve.id, 0) in queued_steps(connection)
 
     lead, helper = lead_and_assisting(session, case.id)
     fire_on(session, rt, city, clock, helper.id, Trigger.REPORT_IN, "dept_water")
@@ -196,7 +207,7 @@ def test_approved_extension__moves_the_remaining_steps_and_a_job_enqueued_before
     resolve = deadline_of(session, case.id, "resolve")
     clock.set(resolve.next_fire_at)
     escalator.sweep()
-    assert f"esc-{resolve.id}-0" in queued_ids(connection)
+    assert (resolve.id, 0) in queued_steps(connection)
 
     fire(session, rt, city, clock, case.id, Trigger.REQUEST_EXTENSION, "dept_um", EXTENSION)
     fire(session, rt, city, clock, case.id, Trigger.APPROVE_EXTENSION, "cc_s1")
@@ -226,7 +237,7 @@ def test_upheld_objection__cancels_the_withdrawn_departments_steps_and_its_succe
     (accept,) = deadline(session, case.id, "accept", lead.id)
     clock.set(accept.next_fire_at)
     escalator.sweep()
-    assert f"esc-{accept.id}-0" in queued_ids(connection)
+    assert (accept.id, 0) in queued_steps(connection)
 
     fire_on(session, rt, city, clock, lead.id, Trigger.OBJECT, "dept_um", OBJECTION)
     fire_on(session, rt, city, clock, lead.id, Trigger.UPHOLD_OBJECTION, "cc_s1")
