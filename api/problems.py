@@ -21,6 +21,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.auth import Unauthenticated
+from engine.case.evidence import TooLarge
 from engine.errors import (
     ChainBroken,
     Forbidden,
@@ -32,7 +33,6 @@ from engine.errors import (
     WhistleError,
     WorkflowError,
 )
-from engine.evidence import TooLarge
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"

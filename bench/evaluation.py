@@ -40,14 +40,14 @@ from engine.access import Actor
 from engine.calendar import WorkCalendar
 from engine.db import make_engine, make_session_factory
 from engine.evaluation.export import ExportFormat, export_to_path
-from engine.evaluation.metrics import Cohort, Level
-from engine.evaluation.models import Rollup
 from engine.evaluation.period import Period
 from engine.evaluation.recompute import recompute
 from engine.evaluation.service import evaluate, year_end_report
 from engine.models import Base
 from engine.organisation import service as org
 from engine.organisation.models import OrgNode
+from engine.rollup.metrics import Cohort, Level
+from engine.rollup.models import Rollup
 from engine.runtime import Runtime
 from engine.vocabulary import OrgKind
 from engine.workflow.loader import WorkflowRegistry

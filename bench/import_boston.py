@@ -37,16 +37,16 @@ from engine.calendar import WorkCalendar
 from engine.case.models import Case
 from engine.db import make_engine, make_session_factory
 from engine.deadline.models import Deadline
-from engine.evaluation.metrics import Figure, Level
 from engine.evaluation.period import Period
 from engine.evaluation.recompute import recompute
-from engine.evaluation.scheme import get_scheme
 from engine.evaluation.service import evaluate
 from engine.event.service import verify_chains
 from engine.importing import boston311
 from engine.importing.service import import_csv_file
 from engine.models import Base
 from engine.organisation.models import OrgNode
+from engine.rollup.metrics import Figure, Level
+from engine.rollup.scheme import get_scheme
 from engine.runtime import Runtime
 from engine.vocabulary import DeadlineState
 from engine.workflow.loader import WorkflowRegistry

@@ -10,13 +10,32 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.assignment.models import Assignment
-from engine.case.models import Case
 from engine.errors import Forbidden, OutOfScope
-from engine.organisation.models import Account, OrgNode
+from engine.subjects import AssignmentView, CaseView
 from engine.vocabulary import OrgKind, Role, Trigger
 from engine.workflow.guards import active_lead
 from engine.workflow.schema import TriggerSpec
+
+
+class AccountView(Protocol):
+    """What an actor is made of: a stored account's id and role."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+
+
+class ScopeNode(Protocol):
+    """The org node an account acts for."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
 
 # Case triggers that a department or unit may fire only as the case's lead.
 _LEAD_ONLY = {Trigger.REQUEST_EXTENSION, Trigger.REQUEST_HARD_CASE, Trigger.APPEAL}
@@ -44,7 +63,7 @@ class Actor:
 
     @classmethod
     def for_account(
-        cls, account: Account, scope: OrgNode | None, communities: Collection[int] = ()
+        cls, account: AccountView, scope: ScopeNode | None, communities: Collection[int] = ()
     ) -> Actor:
         """The actor of a stored account."""
         return cls(
@@ -61,7 +80,7 @@ class Actor:
         return f"{self.role} ({who})"
 
 
-def can_see_case(actor: Actor, case: Case, assignments: Sequence[Assignment]) -> bool:
+def can_see_case(actor: Actor, case: CaseView, assignments: Sequence[AssignmentView]) -> bool:
     """Whether the actor may see the case at all."""
     match actor.role:
         case Role.ADMIN | Role.SYSTEM:
@@ -84,8 +103,8 @@ def check_case_trigger(
     actor: Actor,
     trigger: str,
     spec: TriggerSpec,
-    case: Case,
-    assignments: Sequence[Assignment],
+    case: CaseView,
+    assignments: Sequence[AssignmentView],
 ) -> None:
     """Raise unless the actor may fire this case trigger on this case."""
     unregistered = trigger == Trigger.CLAIM and case.community_id not in actor.communities
@@ -104,7 +123,7 @@ def check_case_trigger(
         raise Forbidden(f"case {case.id} is not in a community this unit is registered with")
 
 
-def _in_units_district(actor: Actor, case: Case) -> bool:
+def _in_units_district(actor: Actor, case: CaseView) -> bool:
     # A unit's node sits directly under its district: the district's path is the unit's less
     # its last segment ("/1/9/" -> "/1/").
     district_path = actor.scope_path.rstrip("/").rpartition("/")[0] + "/"
@@ -115,9 +134,9 @@ def check_assignment_trigger(
     actor: Actor,
     trigger: str,
     spec: TriggerSpec,
-    assignment: Assignment,
-    case: Case,
-    assignments: Sequence[Assignment],
+    assignment: AssignmentView,
+    case: CaseView,
+    assignments: Sequence[AssignmentView],
 ) -> None:
     """Raise unless the actor may fire this trigger on this assignment."""
     check_assignment_in_scope(actor, assignment, case, assignments)
@@ -125,7 +144,7 @@ def check_assignment_trigger(
 
 
 def check_assignment_in_scope(
-    actor: Actor, assignment: Assignment, case: Case, assignments: Sequence[Assignment]
+    actor: Actor, assignment: AssignmentView, case: CaseView, assignments: Sequence[AssignmentView]
 ) -> None:
     """``OutOfScope`` (404) unless the actor may see this assignment: said before anything else
     about it (its state, the trigger), so nothing leaks across scope."""

@@ -2,18 +2,19 @@
 
 from engine.assignment.models import Assignment
 from engine.auth import ApiToken
+from engine.case.evidence import Evidence
 from engine.case.models import Case, CaseRequest
 from engine.db import Base
 from engine.deadline.models import ClockEpoch, Deadline, EscalationStep
-from engine.evaluation.models import Rollup, UnitRating
+from engine.evaluation.models import UnitRating
 from engine.event.models import Event
-from engine.evidence import Evidence
 from engine.idempotency import IdempotencyKey
 from engine.insight.models import CaseLink, InsightModel
 from engine.login import LoginSession
 from engine.notification.models import Notification, WebhookDelivery, WebhookSubscription
 from engine.organisation.models import Account, Category, OrgNode, RoutingRule, UnitRegistration
 from engine.organisation.snapshot import ReferenceVersion
+from engine.rollup.models import Rollup
 
 __all__ = [
     "Account",

@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from engine.access import Actor
-from engine.assignment.models import Assignment
-from engine.case.models import Case
+from engine.subjects import AssignmentView, CaseView
 from engine.vocabulary import Role
 from engine.workflow.guards import active_lead
 
 MASK = "*"
 
 
-def may_see_reporter(actor: Actor, case: Case, assignments: Sequence[Assignment]) -> bool:
+def may_see_reporter(actor: Actor, case: CaseView, assignments: Sequence[AssignmentView]) -> bool:
     """Whether the actor sees the reporter's name and phone in clear."""
     match actor.role:
         case Role.COMMAND_CENTRE:
@@ -60,7 +59,7 @@ def mask_name(name: str | None) -> str | None:
 
 
 def reporter_view(
-    actor: Actor, case: Case, assignments: Sequence[Assignment]
+    actor: Actor, case: CaseView, assignments: Sequence[AssignmentView]
 ) -> tuple[str | None, str | None]:
     """The reporter's (name, phone) as this actor may see them."""
     if may_see_reporter(actor, case, assignments):

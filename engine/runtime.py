@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from engine.calendar import WorkCalendar
 from engine.config import Settings
-from engine.evaluation.scheme import EvaluationScheme
 from engine.organisation.snapshot import Directory
+from engine.rollup.scheme import EvaluationScheme
 from engine.workflow.loader import WorkflowRegistry
 
 

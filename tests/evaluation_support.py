@@ -20,11 +20,11 @@ from engine.case.models import Case
 from engine.case.service import CaseDraft, raise_case, transition_assignment, transition_case
 from engine.clock import ManualClock
 from engine.deadline.models import Deadline
-from engine.evaluation.metrics import Level
 from engine.evaluation.period import Period
 from engine.evaluation.recompute import Difference, recompute
-from engine.evaluation.scheme import EvaluationScheme, get_scheme
 from engine.evaluation.service import evaluate
+from engine.rollup.metrics import Level
+from engine.rollup.scheme import EvaluationScheme, get_scheme
 from engine.runtime import Runtime
 from engine.vocabulary import DeadlineState, Trigger
 from tests.builders import City, assignments_of

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.settings import ApiSettings
 from engine.assignment.models import Assignment
 from engine.case.escalation import apply_step
+from engine.case.evidence import Evidence
 from engine.case.models import Case
 from engine.clock import ManualClock
 from engine.deadline.models import Deadline
-from engine.evidence import Evidence
 from engine.runtime import Runtime
 from engine.vocabulary import AssignmentState, CaseState, Trigger
 from tests.builders import City, assignments_of, make_case, reload

@@ -23,7 +23,6 @@ from engine.demo import Simulation, build_demo
 from engine.demo.city import SHARED_DATA, TAXONOMY, category_code, read_taxonomy
 from engine.errors import NotFound
 from engine.evaluation.recompute import recompute
-from engine.evaluation.scheme import get_scheme
 from engine.event.service import verify_chains
 from engine.login import verify_password
 from engine.organisation.models import (
@@ -34,6 +33,7 @@ from engine.organisation.models import (
     UnitRegistration,
 )
 from engine.organisation.service import route
+from engine.rollup.scheme import get_scheme
 from engine.vocabulary import CaseState, DeadlineState, OrgKind, Role
 from tests.fixtures_shared import whistle
 

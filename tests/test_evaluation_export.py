@@ -18,10 +18,10 @@ from sqlalchemy import update
 from api.cli import main
 from engine.config import get_settings
 from engine.evaluation.export import ExportFormat, export_to_path, level_fields, write_report
-from engine.evaluation.metrics import LABELS, Level, label
-from engine.evaluation.models import Rollup
 from engine.evaluation.period import Period
 from engine.evaluation.service import year_end_report
+from engine.rollup.metrics import LABELS, Level, label
+from engine.rollup.models import Rollup
 from engine.vocabulary import AppealKind, Rating, Trigger
 from tests.evaluation_support import (
     SYSTEM,

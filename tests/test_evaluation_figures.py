@@ -11,11 +11,11 @@ from pydantic import ValidationError
 
 from engine.calendar import WorkCalendar
 from engine.errors import InvalidInput
-from engine.evaluation.contribution import contribution
 from engine.evaluation.figures import figures, rank
-from engine.evaluation.metrics import Cohort, Level, Metric
 from engine.evaluation.period import Period
-from engine.evaluation.scheme import EvaluationScheme
+from engine.rollup.contribution import contribution
+from engine.rollup.metrics import Cohort, Level, Metric
+from engine.rollup.scheme import EvaluationScheme
 from tests.conftest import SHANGHAI
 
 SCHEME = EvaluationScheme()

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from engine.evaluation.metrics import Figure, Level
 from engine.evaluation.period import Period
 from engine.evaluation.ratings import parse_rating, rate_unit
-from engine.evaluation.scheme import EvaluationScheme, NullRates
 from engine.evaluation.service import drill_down, evaluate, year_end_report
+from engine.rollup.metrics import Figure, Level
+from engine.rollup.scheme import EvaluationScheme, NullRates
 from engine.vocabulary import AppealKind, Rating, Trigger
 from tests.builders import assignments_of
 from tests.conftest import SHANGHAI

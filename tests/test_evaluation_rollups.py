@@ -20,12 +20,12 @@ from sqlalchemy import update
 from engine.access import Actor
 from engine.clock import ManualClock
 from engine.errors import WhistleError
-from engine.evaluation.metrics import Level
-from engine.evaluation.models import Rollup
 from engine.evaluation.period import Period
 from engine.evaluation.recompute import recompute, stored_rollups
-from engine.evaluation.scheme import get_scheme
 from engine.evaluation.service import evaluate
+from engine.rollup.metrics import Level
+from engine.rollup.models import Rollup
+from engine.rollup.scheme import get_scheme
 from engine.vocabulary import AppealKind, AssignmentState, CaseState, Rating, Trigger
 from tests.builders import assignments_of, make_case, reload
 from tests.evaluation_support import (

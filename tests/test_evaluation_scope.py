@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.errors import Forbidden, InvalidInput, OutOfScope
-from engine.evaluation.metrics import Figure, Level
 from engine.evaluation.models import UnitRating
 from engine.evaluation.period import Period
 from engine.evaluation.ratings import parse_rating, rate_unit
 from engine.evaluation.service import drill_down, evaluate, year_end_report
 from engine.organisation import service as org
+from engine.rollup.metrics import Figure, Level
 from engine.vocabulary import Role
 from tests.evaluation_support import dispatch, raise_at, run_due_steps
 

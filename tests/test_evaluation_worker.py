@@ -15,7 +15,7 @@ from rq import Queue
 from engine.config import get_settings
 from engine.errors import InvalidInput
 from engine.evaluation.export import ExportFormat
-from engine.evaluation.metrics import Level
+from engine.rollup.metrics import Level
 from engine.vocabulary import Rating, Trigger
 from tests.evaluation_support import dispatch, fire, raise_at, run_reports, work_through
 from workers.redis_server import EmbeddedRedis

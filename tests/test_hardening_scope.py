@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from engine.case.models import Case
 from engine.case.service import CaseDraft, raise_case
 from engine.errors import InvalidInput
-from engine.evaluation.metrics import Figure, Level
 from engine.evaluation.period import Period
 from engine.evaluation.service import drill_down
 from engine.organisation import service as org
+from engine.rollup.metrics import Figure, Level
 from engine.vocabulary import AssignmentRole, CaseState, Trigger
 from tests.builders import assignments_of, make_case, png_file
 from tests.fixtures_api import row_counts

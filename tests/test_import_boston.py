@@ -25,7 +25,6 @@ from engine.case.models import Case
 from engine.db import make_engine, make_session_factory
 from engine.deadline.models import Deadline
 from engine.evaluation.recompute import recompute
-from engine.evaluation.scheme import get_scheme
 from engine.event.models import Event
 from engine.event.service import verify_chains
 from engine.importing import boston311
@@ -35,6 +34,7 @@ from engine.importing.rejects import read_rejects
 from engine.importing.service import import_csv_file
 from engine.models import Base
 from engine.organisation.models import Category, OrgNode
+from engine.rollup.scheme import get_scheme
 from engine.runtime import Runtime
 from engine.vocabulary import (
     AssignmentRole,

@@ -23,10 +23,10 @@ from engine.config import get_settings
 from engine.db import make_engine, make_session_factory
 from engine.errors import InvalidInput
 from engine.evaluation.export import ExportFormat, export_to_path
-from engine.evaluation.metrics import Level
 from engine.evaluation.period import Period
 from engine.evaluation.service import year_end_report
 from engine.organisation.service import actor_for_account
+from engine.rollup.metrics import Level
 from engine.runtime import Runtime
 from workers.queues import REPORTS
 

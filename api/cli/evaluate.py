@@ -24,11 +24,11 @@ from api.cli.common import CliError, runtime, session_scope
 from engine.access import Actor
 from engine.errors import WhistleError
 from engine.evaluation.export import ExportFormat, export_to_path, write_report
-from engine.evaluation.metrics import Figure, Level
 from engine.evaluation.period import Period
 from engine.evaluation.recompute import recompute, summary
-from engine.evaluation.scheme import get_scheme
 from engine.evaluation.service import DRILL, drill_down, year_end_report
+from engine.rollup.metrics import Figure, Level
+from engine.rollup.scheme import get_scheme
 
 _DATE = click.DateTime(["%Y-%m-%d"])
 

@@ -8,8 +8,8 @@ from api.deps import ActorDep, ClockDep, IdPath, IfMatchDep, RuntimeDep, Session
 from api.problems import documented
 from api.routes.cases import expected_version
 from api.schemas import AssignmentMoveOut, AssignmentOut, CaseSummary, TransitionIn
-from engine.assignment.queries import assignment_detail_of
 from engine.case.service import move_assignment
+from engine.case.tasks import assignment_detail_of
 
 router = APIRouter(prefix="/api/v1/assignments", tags=["assignments"])
 

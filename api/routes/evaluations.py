@@ -19,11 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import ActorDep, ClockDep, IdQuery, RedisDep, RuntimeDep, SessionDep
 from api.problems import documented
 from engine.evaluation.export import ExportFormat
-from engine.evaluation.metrics import Figure, Level
 from engine.evaluation.period import Period
 from engine.evaluation.ratings import UnitRatingInput, rate_unit
 from engine.evaluation.scope import check_reader
 from engine.evaluation.service import DRILL, drill_down, evaluate
+from engine.rollup.metrics import Figure, Level
 from workers.reports import enqueue_report, job_resource, report_job
 
 router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"])

@@ -11,7 +11,7 @@ from api.deps import ActorDep, ClockDep, IdPath, SessionDep, SettingsDep
 from api.problems import documented
 from api.schemas import EvidenceOut
 from api.settings import ApiSettings
-from engine.evidence import (
+from engine.case.evidence import (
     EvidencePolicy,
     attach_evidence,
     evidence_of,

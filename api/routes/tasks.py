@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import ActorDep, ClockDep, RuntimeDep, SessionDep
 from api.problems import documented
 from api.schemas import AssignmentOut, CaseSummary, DeadlineOut, TaskOut, TaskPage
-from engine.assignment.queries import TaskQuery, task_inbox
+from engine.case.tasks import TaskQuery, task_inbox
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 

@@ -30,7 +30,7 @@ class Assignment(Base):
     result: Mapped[str | None] = mapped_column(Text)
     evidence: Mapped[list[str]] = mapped_column(JSONType, default=list)
     service_hours: Mapped[float | None] = mapped_column(Float)
-    # Facts for the evaluation (engine/evaluation/rollup.py): accepted / reported in within the
+    # Facts for the evaluation (engine/case/facts.py): accepted / reported in within the
     # limit (None: not yet), and the supervisions and red steps charged to this assignment.
     accepted_on_time: Mapped[bool | None] = mapped_column(Boolean)
     reported_in_on_time: Mapped[bool | None] = mapped_column(Boolean)

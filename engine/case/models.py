@@ -66,7 +66,7 @@ class Case(Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)
     exclusion_reason: Mapped[str | None] = mapped_column(String(64))
-    # Facts for the evaluation, noted when they become known (engine/evaluation/rollup.py):
+    # Facts for the evaluation, noted when they become known (engine/case/facts.py):
     # whether the last resolution beat its resolve-by (None: not resolved, or no such clock),
     # and the supervisions and red steps applied to any of the case's clocks.
     resolved_on_time: Mapped[bool | None] = mapped_column(Boolean)

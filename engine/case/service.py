@@ -24,6 +24,7 @@ from engine.access import (
 )
 from engine.assignment.models import Assignment
 from engine.case import moves, writer
+from engine.case.evidence import check_evidence_refs
 from engine.case.models import Case
 from engine.case.payloads import (
     CompletePayload,
@@ -34,7 +35,6 @@ from engine.case.payloads import (
 )
 from engine.case.unit import CaseUnit
 from engine.errors import ConcurrentChange, Forbidden, IllegalTransition, InvalidInput, NotFound
-from engine.evidence import check_evidence_refs
 from engine.organisation.models import Account
 from engine.organisation.snapshot import Organisation
 from engine.runtime import Runtime

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from engine.access import Actor
 from engine.assignment.models import Assignment
+from engine.case.facts import RollupTracker
 from engine.case.models import Case, CaseRequest
 from engine.db import JSONType, UTCDateTime
 from engine.deadline.models import Deadline
 from engine.deadline.service import sync_clocks
 from engine.errors import NotFound, StaleVersion
-from engine.evaluation.rollup import RollupTracker
 from engine.event.models import Event
 from engine.event.service import new_event
 from engine.organisation.snapshot import Organisation, version_expr

@@ -37,11 +37,11 @@ from engine.case.unit import (
 )
 from engine.deadline.models import Deadline
 from engine.errors import ConcurrentChange
-from engine.evaluation.contribution import Contribution
-from engine.evaluation.models import SHARDS
-from engine.evaluation.rollup import add_to_rollups, rollup_upsert_values
 from engine.event.service import seal
 from engine.organisation.snapshot import version_expr
+from engine.rollup.contribution import Contribution
+from engine.rollup.models import SHARDS
+from engine.rollup.store import add_to_rollups, rollup_upsert_values
 
 # Keys of event payloads that name assignments (so new assignments' stand-in ids are replaced).
 _ID_KEYS = ("assignment_id",)
@@ -92,6 +92,19 @@ _MATCH: dict[str, tuple[str, ...]] = {
 }
 
 
+@cache
+def _inserting(table: Table, *, upsert: bool, with_id: bool) -> Any:
+    """The INSERT (or, on SQLite, the upsert by id) that returns the id and the match keys."""
+    keys = _MATCH[table.name]
+    stmt: Any = sqlite_insert(table) if upsert else insert(table)
+    if upsert:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "id"},
+        )
+    return stmt.returning(table.c.id, *(table.c[k] for k in keys))
+
+
 def _insert(
     session: Session,
     table: Table,
@@ -112,17 +125,15 @@ def _insert(
         values.append(data)
     values += [snapshot_of(row, table) for row in changed]
     keys = _MATCH[table.name]
-    stmt: Any = sqlite_insert(table).values(values) if changed else insert(table).values(values)
-    if changed:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "id"},
-        )
     known = {row.id for row in changed}
     waiting: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
         waiting.setdefault(tuple(getattr(row, k) for k in keys), []).append(row)
-    returned = session.execute(stmt.returning(table.c.id, *(table.c[k] for k in keys)))
+    # An executemany of one cached statement: SQLAlchemy sends it as one multi-row INSERT
+    # ("insertmanyvalues"); the rows come back in no set order, so each is matched by its keys.
+    returned = session.execute(
+        _inserting(table, upsert=bool(changed), with_id=bool(changed)), values
+    )
     for new_id, *key in returned:
         if new_id in known:
             continue

@@ -21,8 +21,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from engine.evaluation.metrics import LABELS, Figure, Level, label
 from engine.evaluation.service import CASE_LIST_FIELDS, Evaluation, Report, period_head
+from engine.rollup.metrics import LABELS, Figure, Level, label
 
 Progress = Callable[[int], None]
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.evaluation.metrics import Figure, Level, Metric
-from engine.evaluation.scheme import EvaluationScheme, NullRates
+from engine.rollup.metrics import Figure, Level, Metric
+from engine.rollup.scheme import EvaluationScheme, NullRates
 
 _HOUR = 3600.0
 

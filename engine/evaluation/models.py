@@ -1,4 +1,5 @@
-"""Tables of the evaluation: the rollup counters and the communities' annual ratings of units.
+"""Tables of the evaluation: the communities' annual ratings of units (the rollup counters are in
+``engine/rollup/models.py``).
 
 ``evaluation_rollups`` holds one integer per (level, unit, month, metric, shard). Writers add to it
 in the same transaction as the events that changed a case; the shard (case id modulo
@@ -11,38 +12,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     Float,
     ForeignKey,
     Index,
     Integer,
-    PrimaryKeyConstraint,
-    SmallInteger,
-    String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UTCDateTime
-
-SHARDS = 8
-
-
-class Rollup(Base):
-    __tablename__ = "evaluation_rollups"
-
-    level: Mapped[str] = mapped_column(String(16))
-    # The cohort month as YYYYMM (202603): compact, sortable, a range is BETWEEN.
-    month: Mapped[int] = mapped_column(Integer)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("org_nodes.id"))
-    metric: Mapped[str] = mapped_column(String(32))
-    shard: Mapped[int] = mapped_column(SmallInteger)
-    value: Mapped[int] = mapped_column(BigInteger)
-
-    # Unit before month: a report reads a few units' months (an index probe per unit).
-    __table_args__ = (PrimaryKeyConstraint("level", "unit_id", "month", "metric", "shard"),)
 
 
 class UnitRating(Base):

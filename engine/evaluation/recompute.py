@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from engine.assignment.models import Assignment
 from engine.calendar import WorkCalendar
 from engine.case.models import Case
-from engine.evaluation.contribution import Contribution, Key, contribution
-from engine.evaluation.metrics import Cohort
-from engine.evaluation.models import Rollup
-from engine.evaluation.rollup import add_to_rollups
+from engine.rollup.contribution import Contribution, Key, contribution
+from engine.rollup.metrics import Cohort
+from engine.rollup.models import Rollup
+from engine.rollup.store import add_to_rollups
 
 BATCH = 10_000
 

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, aliased
 from engine.access import Actor
 from engine.case.models import Case
 from engine.errors import Forbidden, OutOfScope
-from engine.evaluation.metrics import Level
 from engine.organisation.models import OrgNode, UnitRegistration
+from engine.rollup.metrics import Level
 from engine.vocabulary import OrgKind, Role
 
 READERS = (Role.ADMIN, Role.SYSTEM, Role.ASSESSOR, Role.COMMAND_CENTRE)

@@ -20,15 +20,16 @@ from engine.assignment.models import Assignment
 from engine.case.models import Case
 from engine.case.queries import visible_to
 from engine.errors import InvalidInput
-from engine.evaluation.contribution import contribution, month_of
 from engine.evaluation.figures import figures, rank
-from engine.evaluation.metrics import ROLLUP_LEVEL, Cohort, Figure, Level, Metric, RollupLevel
-from engine.evaluation.models import Rollup, UnitRating
+from engine.evaluation.models import UnitRating
 from engine.evaluation.period import Period, month_label
 from engine.evaluation.recompute import case_batches
-from engine.evaluation.scheme import EvaluationScheme, get_scheme
 from engine.evaluation.scope import cases_clause, check_reader, check_unit, visible_units
 from engine.organisation.models import OrgNode
+from engine.rollup.contribution import contribution, month_of
+from engine.rollup.metrics import ROLLUP_LEVEL, Cohort, Figure, Level, Metric, RollupLevel
+from engine.rollup.models import Rollup
+from engine.rollup.scheme import EvaluationScheme, get_scheme
 from engine.runtime import Runtime
 from engine.vocabulary import AssignmentRole, AssignmentState, OrgKind
 

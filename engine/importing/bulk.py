@@ -20,11 +20,11 @@ from engine.assignment.models import Assignment
 from engine.case.models import Case
 from engine.db import UTCDateTime
 from engine.deadline.models import Deadline
-from engine.evaluation.contribution import Contribution
-from engine.evaluation.models import SHARDS
-from engine.evaluation.rollup import add_to_rollups
 from engine.event.models import Event
 from engine.importing.plan import CasePlan
+from engine.rollup.contribution import Contribution
+from engine.rollup.models import SHARDS
+from engine.rollup.store import add_to_rollups
 
 
 def _table(model: type[Any]) -> Table:

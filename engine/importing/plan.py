@@ -12,7 +12,7 @@ at the closing time, or open; the rating clock while its window still runs (one 
 the import is the ``close`` event). Ladder steps that fell due before the import are not applied
 after the fact (no retroactive reminders or red notices); later ones run.
 The evaluation: a done assignment counts as accepted and reported in on time, as the engine counts
-any acceptance that had no clock to meet (``engine.evaluation.rollup``); the export has no
+any acceptance that had no clock to meet (``engine.case.facts``); the export has no
 acceptance times, so for imported history the response rate says nothing.
 """
 
@@ -25,21 +25,21 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from engine.calendar import WorkCalendar
+from engine.case.facts import RESOLVE_CLOCK
 from engine.deadline.models import Deadline
 from engine.deadline.service import schedule, step_time
-from engine.evaluation.contribution import (
-    AssignmentFacts,
-    CaseFacts,
-    Contribution,
-    contribution,
-)
-from engine.evaluation.metrics import Cohort
-from engine.evaluation.rollup import RESOLVE_CLOCK
 from engine.event.models import Event
 from engine.event.service import event_body, link_hash
 from engine.importing.catalogue import Placement
 from engine.importing.days import RememberedDays
 from engine.importing.records import Feed, Record
+from engine.rollup.contribution import (
+    AssignmentFacts,
+    CaseFacts,
+    Contribution,
+    contribution,
+)
+from engine.rollup.metrics import Cohort
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from engine.case.models import Case
 from engine.errors import InvalidInput
-from engine.evaluation.scheme import get_scheme
 from engine.importing.bulk import (
     ASSIGNMENTS,
     CASES,
@@ -32,6 +31,7 @@ from engine.importing.plan import Context, plan_case
 from engine.importing.records import Feed, ImportSummary, Record, Reject
 from engine.importing.rejects import RejectsFile
 from engine.importing.sources import SourceFile, convert_rows, read_rows
+from engine.rollup.scheme import get_scheme
 from engine.runtime import Runtime
 from engine.vocabulary import Source
 

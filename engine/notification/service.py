@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, func, select, true, update
+from sqlalchemy import ColumnElement, column, func, select, table, true, update
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
-from engine.assignment.models import Assignment
-from engine.case.models import Case
 from engine.deadline.models import Deadline
 from engine.errors import Forbidden, InvalidInput, NotFound, OutOfScope
 from engine.notification.models import (
@@ -27,8 +25,9 @@ from engine.notification.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from engine.notification.webhook import event_body, new_delivery, stamp, wants
+from engine.notification.webhook import WebhookCase, event_body, new_delivery, stamp, wants
 from engine.organisation.models import OrgNode
+from engine.subjects import AssignmentView
 from engine.uow import use_case
 from engine.vocabulary import OrgKind, Role, Trigger
 from engine.workflow.guards import active_lead
@@ -49,6 +48,26 @@ MIN_SECRET_LENGTH = 16
 _MAX_SECRET_LENGTH = 200
 _MAX_URL_LENGTH = 2000
 MAX_PAGE = 200
+# The case rows are read by name here (notifications sit below the case aggregate).
+_CASES = table(
+    "cases", column("id"), column("title"), column("state"), column("workflow"),
+    column("priority"), column("street_id"), column("area_path"),
+)  # fmt: skip
+_CASE_FIELDS = tuple(_CASES.c)
+_ASSIGNMENTS = table(
+    "assignments", column("id"), column("case_id"), column("org_id"), column("role"),
+    column("state"), column("objected_from"),
+)  # fmt: skip
+_ASSIGNMENT_FIELDS = tuple(c for c in _ASSIGNMENTS.c if c.name != "case_id")
+
+
+class NotifiedCase(WebhookCase, Protocol):
+    """What a notification reads of its case: the webhook body's fields and where it lies."""
+
+    @property
+    def street_id(self) -> int | None: ...
+    @property
+    def area_path(self) -> str: ...
 
 
 def notify(
@@ -63,7 +82,7 @@ def notify(
     now: datetime,
 ) -> list[int]:
     """Put a notification in each org node's inbox; return the webhook deliveries created."""
-    case = session.get(Case, case_id)
+    case = session.execute(select(*_CASE_FIELDS).where(_CASES.c.id == case_id)).one_or_none()
     if case is None:
         raise NotFound(f"case {case_id} not found")
     recipients = list(dict.fromkeys(org_ids))
@@ -106,12 +125,12 @@ def notify(
 def notify_step(
     session: Session,
     *,
-    case: Case,
+    case: NotifiedCase,
     deadline: Deadline,
     step: Trigger,
     now: datetime,
     workflow: Workflow | None = None,
-    assignments: Sequence[Assignment] | None = None,
+    assignments: Sequence[AssignmentView] | None = None,
 ) -> list[int]:
     """Tell the people DESIGN §3 names about a ladder step; return the deliveries created.
 
@@ -155,10 +174,10 @@ def notify_step(
 def step_recipients(
     session: Session,
     *,
-    case: Case,
+    case: NotifiedCase,
     deadline: Deadline,
     step: Trigger,
-    assignments: Sequence[Assignment] | None = None,
+    assignments: Sequence[AssignmentView] | None = None,
 ) -> list[int]:
     """The org nodes told about a ladder step, in order, without repeats (DESIGN §3).
 
@@ -182,13 +201,17 @@ def step_recipients(
 
 
 def _department(
-    session: Session, case: Case, deadline: Deadline, held: Sequence[Assignment] | None
+    session: Session, case: NotifiedCase, deadline: Deadline, held: Sequence[AssignmentView] | None
 ) -> int:
     """The department on the hook: the clock's assignee, else the lead, else the street."""
-    assignments = (
+    assignments: list[AssignmentView] = (
         list(held)
         if held is not None
-        else list(session.scalars(select(Assignment).where(Assignment.case_id == case.id)))
+        else list(
+            session.execute(
+                select(*_ASSIGNMENT_FIELDS).where(_ASSIGNMENTS.c.case_id == case.id)
+            ).all()
+        )
     )
     if deadline.assignment_id is not None:
         assignment = next((a for a in assignments if a.id == deadline.assignment_id), None)
@@ -199,12 +222,12 @@ def _department(
     return lead.org_id if lead is not None else _street(case)
 
 
-def _street(case: Case) -> int:
+def _street(case: NotifiedCase) -> int:
     # A case raised at district level has no street: its district command centre stands in.
     return case.street_id if case.street_id is not None else _district(case)
 
 
-def _district(case: Case) -> int:
+def _district(case: NotifiedCase) -> int:
     # The tree's root is always a district, and a case's area path starts there.
     return int(case.area_path.strip("/").split("/")[0])
 

@@ -30,9 +30,8 @@ import hmac
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from engine.case.models import Case
 from engine.errors import IllegalTransition
 from engine.notification.models import (
     DeliveryState,
@@ -56,7 +55,22 @@ def stamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def event_body(*, notification: Notification, case: Case) -> dict[str, Any]:
+class WebhookCase(Protocol):
+    """The fields of a case a webhook body carries."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def workflow(self) -> str: ...
+    @property
+    def priority(self) -> str: ...
+
+
+def event_body(*, notification: Notification, case: WebhookCase) -> dict[str, Any]:
     """What a subscriber receives about one notification; no reporter's personal data."""
     payload = notification.payload
     return {

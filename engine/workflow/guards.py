@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from engine.assignment.models import Assignment
-from engine.case.models import Case, CaseRequest
+from engine.subjects import AssignmentView, CaseView, RequestView
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
@@ -25,10 +24,10 @@ from engine.vocabulary import (
 class GuardContext:
     """What a guard may look at."""
 
-    case: Case
-    assignments: Sequence[Assignment]
-    requests: Sequence[CaseRequest] = ()
-    assignment: Assignment | None = None
+    case: CaseView
+    assignments: Sequence[AssignmentView]
+    requests: Sequence[RequestView] = ()
+    assignment: AssignmentView | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -49,7 +48,10 @@ def guard(name: str) -> Callable[[Guard], Guard]:
     return register
 
 
-def active_lead(assignments: Sequence[Assignment]) -> Assignment | None:
+A = TypeVar("A", bound=AssignmentView)
+
+
+def active_lead(assignments: Sequence[A]) -> A | None:
     """The lead assignment that is not withdrawn, if any."""
     for a in assignments:
         if a.role == AssignmentRole.LEAD and a.state != AssignmentState.WITHDRAWN:

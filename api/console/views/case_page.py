@@ -23,10 +23,10 @@ from api.deps import ClockDep, IdPath, RuntimeDep, SessionDep, SettingsDep
 from api.routes.evidence import policy
 from engine.assignment.models import Assignment
 from engine.case.board import account_names, dispatch_candidates, last_steps, pending_requests
+from engine.case.evidence import evidence_of, get_evidence, path_of
 from engine.case.queries import AssignmentDetail, CaseDetail, case_detail, case_events, orgs_by_id
 from engine.clock import Clock
 from engine.event.models import Event
-from engine.evidence import evidence_of, get_evidence, path_of
 from engine.login import Visitor
 from engine.organisation.models import Category, OrgNode
 from engine.organisation.service import route

@@ -25,9 +25,9 @@ from api.console.views.evaluation import (
 from api.console.web import lang_of, render
 from api.deps import ClockDep, RuntimeDep, SessionDep
 from engine.case.queries import MAX_ID, case_titles
-from engine.evaluation.metrics import Figure
 from engine.evaluation.scope import check_reader
 from engine.evaluation.service import DRILL, DrillDown, drill_down, evaluate
+from engine.rollup.metrics import Figure
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

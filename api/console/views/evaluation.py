@@ -26,11 +26,11 @@ from api.console.deps import VisitorDep
 from api.console.i18n import register, translate
 from api.console.web import lang_of, render
 from api.deps import ClockDep, RuntimeDep, SessionDep
-from engine.evaluation.metrics import LABELS, Figure, Level
 from engine.evaluation.period import MAX_MONTHS, Period, month_label
 from engine.evaluation.scope import check_reader
 from engine.evaluation.service import DRILL, Evaluation, evaluate
 from engine.login import Visitor
+from engine.rollup.metrics import LABELS, Figure, Level
 from engine.runtime import Runtime
 
 router = APIRouter(prefix="/console", include_in_schema=False)

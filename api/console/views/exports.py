@@ -22,10 +22,10 @@ from api.console.web import lang_of, render
 from api.deps import ClockDep, RuntimeDep, SessionDep
 from engine.errors import NotFound
 from engine.evaluation.export import ExportFormat, ranking_csv
-from engine.evaluation.metrics import Level
 from engine.evaluation.scope import check_reader
 from engine.evaluation.service import evaluate
 from engine.login import Visitor
+from engine.rollup.metrics import Level
 from workers.reports import enqueue_report, job_resource, report_job
 
 router = APIRouter(prefix="/console", include_in_schema=False)

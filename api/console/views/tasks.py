@@ -16,8 +16,8 @@ from api.console.deps import VisitorDep
 from api.console.i18n import register
 from api.console.web import render
 from api.deps import ClockDep, RuntimeDep, SessionDep
-from engine.assignment.queries import OPEN_STATES, TaskQuery, task_inbox
 from engine.case.queries import MAX_LIMIT
+from engine.case.tasks import OPEN_STATES, TaskQuery, task_inbox
 from engine.vocabulary import AssignmentState
 
 router = APIRouter(prefix="/console", include_in_schema=False)

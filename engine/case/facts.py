@@ -3,28 +3,21 @@
 ``CaseUnit.load`` starts a ``RollupTracker`` (the case's contribution as loaded); ``finish`` records
 the facts the evaluation needs that became known in this move (clock outcomes, ladder steps) on
 the case and assignment rows and returns ``after − before``, which the case's writer adds to the
-rollups with one upsert. Moves
-that change no figure (a progress note, a reminder) write nothing here.
+rollups with one upsert. Moves that change no figure (a progress note, a reminder) write nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import cache
 from typing import Any
-
-from sqlalchemy import Insert, Table
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from engine.assignment.models import Assignment
 from engine.calendar import WorkCalendar
 from engine.case.models import Case
 from engine.deadline.models import Deadline
-from engine.evaluation.contribution import Contribution, contribution, difference
-from engine.evaluation.metrics import Cohort
-from engine.evaluation.models import Rollup
 from engine.event.models import Event
+from engine.rollup.contribution import Contribution, contribution, difference
+from engine.rollup.metrics import Cohort
 from engine.vocabulary import AssignmentRole, AssignmentState, DeadlineState, Trigger
 
 # The clocks whose outcomes the rates read; every built-in workflow names its clocks so.
@@ -33,7 +26,6 @@ REPORT_IN_CLOCK = "report_in"
 RESOLVE_CLOCK = "resolve"
 _CLOSED = (DeadlineState.MET, DeadlineState.LATE)
 _LADDER_COUNTERS: dict[str, str] = {Trigger.SUPERVISE: "supervise_count", Trigger.RED: "red_count"}
-_PK = ("level", "unit_id", "month", "metric", "shard")
 
 
 class RollupTracker:
@@ -158,40 +150,3 @@ def _charged_assignment(
         if a.role == AssignmentRole.LEAD and a.state != AssignmentState.WITHDRAWN:
             return a
     return None
-
-
-def add_to_rollups(session: Session, diff: Contribution, *, shard: int = 0) -> None:
-    """Add ``diff`` to the rollup rows of ``shard`` (INSERT … ON CONFLICT DO UPDATE)."""
-    rows = rollup_rows(diff, shard)
-    # One compiled statement whatever the number of rows (SQLAlchemy batches an executemany of
-    # an INSERT into multi-row VALUES on both backends).
-    session.execute(_upsert(session.get_bind().dialect.name), rows)
-
-
-def rollup_rows(diff: Contribution, shard: int) -> list[dict[str, Any]]:
-    """The rollup rows of ``diff`` in the one order every writer uses (no waits in a cycle)."""
-    return [
-        {"level": lv, "month": m, "unit_id": u, "metric": k, "shard": shard, "value": v}
-        for (lv, u, m, k), v in sorted(diff.items())
-    ]
-
-
-def rollup_upsert_values(diff: Contribution, *, shard: int) -> Insert:
-    """The upsert of ``diff`` as one PostgreSQL statement with its rows (for a combined write)."""
-    table = Rollup.__table__
-    assert isinstance(table, Table)
-    stmt = postgresql.insert(table).values(rollup_rows(diff, shard))
-    return stmt.on_conflict_do_update(
-        index_elements=list(_PK), set_={"value": table.c.value + stmt.excluded.value}
-    )
-
-
-@cache
-def _upsert(dialect: str) -> Insert:
-    table = Rollup.__table__
-    assert isinstance(table, Table)
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    return stmt.on_conflict_do_update(
-        index_elements=list(_PK), set_={"value": table.c.value + stmt.excluded.value}
-    )

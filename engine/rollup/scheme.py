@@ -16,7 +16,7 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from engine.evaluation.metrics import Cohort
+from engine.rollup.metrics import Cohort
 from engine.vocabulary import Rating
 
 

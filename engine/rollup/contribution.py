@@ -18,7 +18,7 @@ from datetime import datetime, tzinfo
 from typing import Protocol
 
 from engine.calendar import WorkCalendar
-from engine.evaluation.metrics import Cohort, Metric, RollupLevel
+from engine.rollup.metrics import Cohort, Metric, RollupLevel
 from engine.vocabulary import AssignmentRole, AssignmentState, Rating
 
 # (rollup level, unit id, cohort month YYYYMM, metric) → value

@@ -1,0 +1,55 @@
+"""Adding a contribution's change to the rollup rows: one upsert, one order for every writer.
+
+The live writer (``engine/case/writer.py``), the importer and the recompute all add through here.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Insert, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from engine.rollup.contribution import Contribution
+from engine.rollup.models import Rollup
+
+_PK = ("level", "unit_id", "month", "metric", "shard")
+
+
+def add_to_rollups(session: Session, diff: Contribution, *, shard: int = 0) -> None:
+    """Add ``diff`` to the rollup rows of ``shard`` (INSERT … ON CONFLICT DO UPDATE)."""
+    rows = rollup_rows(diff, shard)
+    # One compiled statement whatever the number of rows (SQLAlchemy batches an executemany of
+    # an INSERT into multi-row VALUES on both backends).
+    session.execute(_upsert(session.get_bind().dialect.name), rows)
+
+
+def rollup_rows(diff: Contribution, shard: int) -> list[dict[str, Any]]:
+    """The rollup rows of ``diff`` in the one order every writer uses (no waits in a cycle)."""
+    return [
+        {"level": lv, "month": m, "unit_id": u, "metric": k, "shard": shard, "value": v}
+        for (lv, u, m, k), v in sorted(diff.items())
+    ]
+
+
+def rollup_upsert_values(diff: Contribution, *, shard: int) -> Insert:
+    """The upsert of ``diff`` as one PostgreSQL statement with its rows (for a combined write)."""
+    table = Rollup.__table__
+    assert isinstance(table, Table)
+    stmt = postgresql.insert(table).values(rollup_rows(diff, shard))
+    return stmt.on_conflict_do_update(
+        index_elements=list(_PK), set_={"value": table.c.value + stmt.excluded.value}
+    )
+
+
+@cache
+def _upsert(dialect: str) -> Insert:
+    table = Rollup.__table__
+    assert isinstance(table, Table)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=list(_PK), set_={"value": table.c.value + stmt.excluded.value}
+    )
