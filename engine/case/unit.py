@@ -124,12 +124,24 @@ _COLUMNS = {
 
 
 def snapshot_of(row: Any, table: Table) -> dict[str, Any]:
-    """What a row holds now, column by column (JSON values copied, so later edits show)."""
+    """What a row holds now, column by column (JSON values copied, so later edits show).
+
+    Read from the row's own dict: these rows are never attached to a session, so nothing is
+    deferred or expired and an attribute never set is simply absent (None).
+    """
+    held = row.__dict__
     out = {}
     for name in _COLUMNS[table.name]:
-        value = getattr(row, name)
+        value = held.get(name)
         out[name] = json.loads(json.dumps(value)) if isinstance(value, (list, dict)) else value
     return out
+
+
+def _row(model: type[Any], values: dict[str, Any]) -> Any:
+    """A plain in-memory row of ``model`` holding ``values`` (no attribute events fired)."""
+    row = model.__mapper__.class_manager.new_instance()
+    row.__dict__.update(values)
+    return row
 
 
 @dataclass
@@ -183,7 +195,7 @@ class CaseUnit:
         for kind, _id, body, _org in rows:
             table, model = _KINDS[kind]
             values = _DECODERS[table.name](json.loads(body))
-            row = model(**values)
+            row = _row(model, values)
             loaded[id(row)] = snapshot_of(row, table)
             built[kind].append(row)
         org = rt.org.get(session)
