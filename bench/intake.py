@@ -35,6 +35,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
+from bench.intake_floor import FLOOR
 from bench.world import DEFAULT_POSTGRES, fresh_database
 from engine.auth import open_account
 from engine.db import make_engine, make_session_factory
@@ -207,9 +208,16 @@ async def _load(
 
 
 def run_api_load(
-    url: str, grid_id: int, tokens: list[str], *, workers: int, seconds: float
+    url: str,
+    grid_id: int,
+    tokens: list[str],
+    *,
+    workers: int,
+    seconds: float,
+    floor: bool = False,
 ) -> LoadResult:
-    """Start ``whistle api`` with ``workers`` processes, load it, stop it."""
+    """Start ``whistle api`` (or, with ``floor``, the bare route of ``bench.intake_floor``) with
+    ``workers`` processes, load it, stop it."""
     port = _free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="wh-bench-"))
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
@@ -218,11 +226,14 @@ def run_api_load(
         "WHISTLE_DATA_DIR": str(data_dir),
         "WHISTLE_INTAKE_RATE": str(10**9),
     }
-    server = subprocess.Popen(
-        [str(WHISTLE), "api", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning"],
-        env=env, start_new_session=True,
+    command = (
+        [sys.executable, "-m", "uvicorn", "bench.intake_floor:app", "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+        if floor
+        else [str(WHISTLE), "api", "--port", str(port), "--workers", str(workers),
+              "--log-level", "warning"]
     )  # fmt: skip
+    server = subprocess.Popen(command, env=env, start_new_session=True)
     result = LoadResult(workers=workers, connections=len(tokens), seconds=seconds)
     sampling = threading.Event()
 
@@ -324,7 +335,12 @@ def _commit() -> str:
 
 
 def report(
-    results: list[LoadResult], raw_one: float, raw_many: float, facts: str, connections: int
+    results: list[LoadResult],
+    floors: list[LoadResult],
+    raw_one: float,
+    raw_many: float,
+    facts: str,
+    connections: int,
 ) -> str:
     """The Markdown entry of one run."""
     load = os.getloadavg()
@@ -338,22 +354,26 @@ def report(
         "peak RSS is the uvicorn parent and its workers (the embedded Redis not counted).",
         "",
         "| API workers | cases/s | p50 ms | p99 ms | errors | API CPU ms/case | peak RSS (MiB) | "
-        "raw commits/s (same connections) | ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "HTTP floor req/s | floor CPU ms/req | ÷ HTTP floor | raw commits/s | ÷ raw |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in results:
+    for r, f in zip(results, floors, strict=True):
         errors = sum(r.failed.values())
         lines.append(
             f"| {r.workers} | {r.rate:,.0f} | {r.percentile(0.50):.1f} | {r.percentile(0.99):.1f} "
-            f"| {errors} | {r.cpu_ms_per_case:.1f} | {r.peak_rss_mib:,.0f} | {raw_many:,.0f} "
+            f"| {errors} | {r.cpu_ms_per_case:.1f} | {r.peak_rss_mib:,.0f} | {f.rate:,.0f} "
+            f"| {f.cpu_ms_per_case:.1f} | {r.rate / f.rate:.0%} | {raw_many:,.0f} "
             f"| {r.rate / raw_many:.0%} |"
         )
     lines += [
         "",
         f"Raw single-row insert commits on one connection: {raw_one:,.0f}/s; on {connections} "
-        f"connections: {raw_many:,.0f}/s. Each intake is one transaction (the case, its `raise` "
-        "event, its dispatch clock) plus the token lookup, the Redis rate-limit count, and the "
-        "read of the new case's clocks for the answer: 8 SQL statements and one commit in all.",
+        f"connections: {raw_many:,.0f}/s. The HTTP floor is `bench/intake_floor.py`: a bare "
+        "FastAPI route on the same uvicorn, psycopg and server that looks the token up (one "
+        "SELECT), inserts one row and commits, loaded by the same generator in the same run. "
+        "Each Whistle intake is the token lookup, the Redis rate-limit count, and one "
+        "transaction of the case (with its org-version guard), its `raise` event, dispatch clock "
+        "and chain head: 3 SQL statements and one commit, answered from memory.",
         "",
     ]
     return "\n".join(lines)
@@ -391,8 +411,18 @@ def main(argv: list[str] | None = None) -> None:
         raw_one = raw_commit_rate(url, connections=1, seconds=5)
         raw_many = raw_commit_rate(url, connections=args.connections, seconds=5)
         print(f"raw commits/s: 1 connection {raw_one:,.0f}; {args.connections}: {raw_many:,.0f}")
-        results = []
+        with make_engine(url).begin() as conn:
+            FLOOR.create(conn)
+        results, floors = [], []
         for workers in args.workers:
+            floor = run_api_load(
+                url, grid_id, tokens, workers=workers, seconds=args.seconds, floor=True
+            )
+            print(
+                f"HTTP floor, {workers} worker(s): {floor.rate:,.0f} req/s, CPU "
+                f"{floor.cpu_ms_per_case:.2f} ms/req, errors {floor.failed}"
+            )
+            floors.append(floor)
             result = run_api_load(url, grid_id, tokens, workers=workers, seconds=args.seconds)
             print(
                 f"{workers} worker(s): {result.rate:,.0f} cases/s, p50 "
@@ -401,7 +431,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"peak RSS {result.peak_rss_mib:,.0f} MiB"
             )
             results.append(result)
-    entry = report(results, raw_one, raw_many, facts, args.connections)
+    entry = report(results, floors, raw_one, raw_many, facts, args.connections)
     print(entry)
     if not args.no_record:
         record(entry)

@@ -20,6 +20,7 @@ from engine.db import Base, UTCDateTime
 from engine.errors import InvalidInput, NotFound, WhistleError
 from engine.organisation.models import Account, OrgNode, UnitRegistration
 from engine.organisation.service import create_account
+from engine.uow import committed
 from engine.vocabulary import Role
 
 # Recording every use would be a write per request; a token's last use is kept to this precision.
@@ -106,8 +107,10 @@ def actor_for_token(session: Session, token: str, *, now: datetime | None = None
         communities = list(session.scalars(stmt))
     actor = Actor.for_account(account, scope, communities)
     if now is not None and (last_used is None or now - last_used >= LAST_USED_PRECISION):
-        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
-        session.commit()
+        with committed(session):
+            session.execute(
+                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+            )
     return actor
 
 
@@ -129,13 +132,9 @@ def open_account(
             raise InvalidInput(f"scope: no org node has code '{scope_code}'")
     if session.scalar(select(Account.id).where(Account.username == username)) is not None:
         raise InvalidInput(f"username: '{username}' is taken")
-    try:
+    with committed(session):
         account = create_account(
             session, username=username, role=role, now=now, scope=scope, display_name=display_name
         )
         token = issue_token(session, account_id=account.id, now=now, name=token_name)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return account, token

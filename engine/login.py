@@ -23,6 +23,7 @@ from engine.db import Base, UTCDateTime
 from engine.errors import InvalidInput, NotFound, WhistleError
 from engine.organisation.models import Account
 from engine.organisation.service import actor_for_account
+from engine.uow import committed
 
 # OWASP's minimum for argon2id: 19 MiB, 2 passes, one lane.
 PASSWORDS = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -76,17 +77,13 @@ def set_password(session: Session, *, username: str, password: str, now: datetim
     account = session.scalar(select(Account).where(Account.username == username))
     if account is None:
         raise NotFound(f"no account '{username}'")
-    account.password_hash = hash_password(password)
-    session.execute(
-        update(LoginSession)
-        .where(LoginSession.account_id == account.id, LoginSession.ended_at.is_(None))
-        .values(ended_at=now)
-    )
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    with committed(session):
+        account.password_hash = hash_password(password)
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.account_id == account.id, LoginSession.ended_at.is_(None))
+            .values(ended_at=now)
+        )
     return account
 
 
@@ -131,12 +128,8 @@ def log_in(
         account_id=account.id, token_hash=_digest(token), csrf_token=secrets.token_urlsafe(32),
         created_at=now, expires_at=now + lifetime, last_seen_at=now,
     )  # fmt: skip
-    session.add(row)
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    with committed(session):
+        session.add(row)
     return Login(token, row, account)
 
 
@@ -173,31 +166,31 @@ def visitor_for(session: Session, token: str | None, *, now: datetime) -> Visito
         actor_for_account(session, account.id), account, row.id, row.csrf_token, row.expires_at
     )
     if now - row.last_seen_at >= SEEN_PRECISION:
-        session.execute(
-            update(LoginSession).where(LoginSession.id == row.id).values(last_seen_at=now)
-        )
-        session.commit()
+        with committed(session):
+            session.execute(
+                update(LoginSession).where(LoginSession.id == row.id).values(last_seen_at=now)
+            )
     return visitor
 
 
 def log_out(session: Session, *, session_id: int, now: datetime) -> None:
     """End a login session (ending it twice keeps the first time); commit."""
-    session.execute(
-        update(LoginSession)
-        .where(LoginSession.id == session_id, LoginSession.ended_at.is_(None))
-        .values(ended_at=now)
-    )
-    session.commit()
+    with committed(session):
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.id == session_id, LoginSession.ended_at.is_(None))
+            .values(ended_at=now)
+        )
 
 
 def purge_sessions(session: Session, *, now: datetime) -> int:
     """Delete sessions that ended or expired more than a day ago; commit; how many went."""
     old = now - timedelta(days=1)
-    result = session.execute(
-        delete(LoginSession).where(
-            (LoginSession.expires_at < old)
-            | (LoginSession.ended_at.is_not(None) & (LoginSession.ended_at < old))
+    with committed(session):
+        result = session.execute(
+            delete(LoginSession).where(
+                (LoginSession.expires_at < old)
+                | (LoginSession.ended_at.is_not(None) & (LoginSession.ended_at < old))
+            )
         )
-    )
-    session.commit()
     return int(getattr(result, "rowcount", 0) or 0)

@@ -8,7 +8,8 @@ surfaces as ``StaleVersion``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -44,3 +45,18 @@ def use_case(fn: Callable[P, R]) -> Callable[P, R]:
         raise AssertionError("unreachable")
 
     return run
+
+
+@contextmanager
+def committed(session: Session) -> Iterator[Session]:
+    """Commit what the block wrote, once; roll back on any error (and let it through).
+
+    For the writes that are no case move — a login, a token's last use, a claim of due steps, an
+    import batch — so that every commit of the engine still happens here.
+    """
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -44,6 +44,7 @@ from engine.notification.webhook import (
     record_success,
     request_headers,
 )
+from engine.uow import committed
 
 log = logging.getLogger(__name__)
 
@@ -174,13 +175,15 @@ def _record(
         if delivery.state != DeliveryState.PENDING:
             # Another run of this delivery recorded first (a Redis-loss re-enqueue raced a retry).
             return delivery.state
-        if error is None:
-            assert status is not None
-            record_success(delivery, status_code=status, now=now)
-        else:
-            retry_at = None if retry_in is None else now + timedelta(seconds=retry_in)
-            record_failure(delivery, status_code=status, error=error, now=now, retry_at=retry_at)
-        session.commit()
+        with committed(session):
+            if error is None:
+                assert status is not None
+                record_success(delivery, status_code=status, now=now)
+            else:
+                retry_at = None if retry_in is None else now + timedelta(seconds=retry_in)
+                record_failure(
+                    delivery, status_code=status, error=error, now=now, retry_at=retry_at
+                )
         state, attempts = delivery.state, delivery.attempts
     if error is not None:
         raise DeliveryFailed(

@@ -16,6 +16,7 @@ from engine.clock import SystemClock
 from engine.errors import WhistleError
 from engine.login import MIN_PASSWORD, set_password
 from engine.organisation.models import Account
+from engine.uow import committed
 from engine.vocabulary import Role
 
 _ROLES = [r.value for r in Role if r != Role.SYSTEM]
@@ -55,10 +56,10 @@ def token(username: str, token_name: str) -> None:
             account_id = session.scalar(select(Account.id).where(Account.username == username))
             if account_id is None:
                 raise CliError(f"no account '{username}'")
-            made = issue_token(
-                session, account_id=account_id, now=SystemClock().now(), name=token_name
-            )
-            session.commit()
+            with committed(session):
+                made = issue_token(
+                    session, account_id=account_id, now=SystemClock().now(), name=token_name
+                )
     except (WhistleError, SQLAlchemyError) as exc:
         raise CliError(str(exc)) from exc
     click.echo(made)
@@ -85,9 +86,8 @@ def tokens(username: str) -> None:
 def revoke(token_id: int) -> None:
     """Revoke a token by its id (see 'whistle accounts tokens')."""
     try:
-        with session_scope() as session:
+        with session_scope() as session, committed(session):
             row = revoke_token(session, token_id=token_id, now=SystemClock().now())
-            session.commit()
     except (WhistleError, SQLAlchemyError) as exc:
         raise CliError(str(exc)) from exc
     click.echo(f"token {row.id} revoked")

@@ -28,7 +28,7 @@ from engine.errors import ConcurrentChange, NotFound
 from engine.event.models import Event
 from engine.notification.service import notify_step
 from engine.runtime import Runtime
-from engine.uow import use_case
+from engine.uow import committed, use_case
 from engine.vocabulary import DeadlineState, Trigger
 
 SYSTEM = Actor.system()
@@ -203,14 +203,13 @@ def apply_steps(
     applied: list[AppliedStep] = []
     for case_id, case_steps in sorted(by_case.items()):
         try:
-            unit = CaseUnit.load(session, rt, now, case_id=case_id)
-            planned = [p for d, i in case_steps if (p := _plan(unit, d, i, now))]
-            if planned:
-                writer.write(session, unit, unit.finish(), event_ids=True)
-                recorded = _record(session, unit, planned, now)
-            session.commit()
+            with committed(session):
+                unit = CaseUnit.load(session, rt, now, case_id=case_id)
+                planned = [p for d, i in case_steps if (p := _plan(unit, d, i, now))]
+                if planned:
+                    writer.write(session, unit, unit.finish(), event_ids=True)
+                    recorded = _record(session, unit, planned, now)
         except (ConcurrentChange, DBAPIError) as exc:
-            session.rollback()
             log.warning("escalation of case %s left for the next sweep: %s", case_id, exc)
             continue
         if planned:

@@ -27,6 +27,7 @@ from engine.assignment.models import Assignment
 from engine.case.models import Case
 from engine.db import Base, UTCDateTime
 from engine.errors import Forbidden, InvalidInput, NotFound, OutOfScope
+from engine.uow import committed
 from engine.vocabulary import Role
 
 # The first bytes of each allowed type.
@@ -234,10 +235,9 @@ def attach_evidence(
     target = path_of(policy, row)
     written = _write_once(target, data)
     try:
-        session.add(row)
-        session.commit()
+        with committed(session):
+            session.add(row)
     except BaseException:
-        session.rollback()
         if written:
             target.unlink(missing_ok=True)
         raise

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock, Epoch, ScaledClock, SystemClock
 from engine.deadline.models import ClockEpoch
+from engine.uow import committed
 
 _NAME = "default"
 _ATTEMPTS = 3
@@ -26,16 +27,18 @@ class DatabaseEpochStore:
     def claim(self, proposed: Epoch) -> Epoch:
         for _ in range(_ATTEMPTS):
             with self._sessions() as session:
-                row = session.get(ClockEpoch, self._name, with_for_update=True)
-                if row is None:
-                    row = ClockEpoch(name=self._name)
-                    _write(row, proposed)
-                    session.add(row)
-                elif row.speed != proposed.speed:
-                    _write(row, _read(row).rebased(real=proposed.real, speed=proposed.speed))
-                epoch = _read(row)
                 try:
-                    session.commit()
+                    with committed(session):
+                        row = session.get(ClockEpoch, self._name, with_for_update=True)
+                        if row is None:
+                            row = ClockEpoch(name=self._name)
+                            _write(row, proposed)
+                            session.add(row)
+                        elif row.speed != proposed.speed:
+                            _write(
+                                row, _read(row).rebased(real=proposed.real, speed=proposed.speed)
+                            )
+                        epoch = _read(row)
                 except IntegrityError:
                     continue  # another process anchored it first: read theirs
                 return epoch

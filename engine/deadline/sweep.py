@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.deadline.models import Deadline
 from engine.errors import InvalidInput
+from engine.uow import committed
 from engine.vocabulary import DeadlineState
 
 
@@ -83,7 +84,7 @@ def claim_due_steps(
         raise InvalidInput(f"sweep: lease: must be positive, got {lease}")
     dialect = session.get_bind().dialect.name
     statement = claim_statement(dialect=dialect, now=now, token=token, lease=lease, limit=limit)
-    try:
+    with committed(session):
         rows = session.execute(statement).all()
         if dialect == "postgresql" and rows:
             session.execute(
@@ -92,10 +93,6 @@ def claim_due_steps(
                 .values(claim_token=token, claimed_at=now)
                 .execution_options(synchronize_session=False)
             )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     claimed = [DueStep(deadline_id=i, step_index=s, fire_at=f) for i, s, f in rows]
     claimed.sort(key=lambda step: step.fire_at)
     return claimed

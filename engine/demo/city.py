@@ -23,6 +23,7 @@ from engine.auth import ApiToken, issue_token
 from engine.login import PASSWORDS, hash_password
 from engine.organisation import service as org
 from engine.organisation.models import Account, Category, OrgNode
+from engine.uow import committed
 from engine.vocabulary import OrgKind, Role
 
 # The shared data sit beside the project: <repo>/../shared/data.
@@ -313,8 +314,8 @@ def build_demo(
         elif district.kind != OrgKind.DISTRICT:
             raise ValueError(f"the code '{DISTRICT[0]}' belongs to a {district.kind}")
         city.district_id = district.id
-        city.logins = _issue_logins(session, district, now, hasher)
-        session.commit()
+        with committed(session):
+            city.logins = _issue_logins(session, district, now, hasher)
     except BaseException:
         session.rollback()
         raise

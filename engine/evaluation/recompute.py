@@ -24,6 +24,7 @@ from engine.rollup.contribution import Contribution, Key, contribution
 from engine.rollup.metrics import Cohort
 from engine.rollup.models import Rollup
 from engine.rollup.store import add_to_rollups
+from engine.uow import committed
 
 BATCH = 10_000
 
@@ -193,8 +194,8 @@ def recompute(
         session.rollback()
     if fix and result.differences:
         delta: dict[Key, int] = {d.key: d.expected - d.stored for d in result.differences}
-        add_to_rollups(session, delta)
-        session.commit()
+        with committed(session):
+            add_to_rollups(session, delta)
         result.fixed = True
     result.seconds = time.perf_counter() - started
     return result
