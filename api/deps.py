@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from api.ratelimit import IntakeLimiter
 from api.settings import ApiSettings
 from engine.access import Actor
-from engine.auth import Unauthenticated, actor_for_token
+from engine.auth import actor_for_token
 from engine.case.queries import MAX_ID
 from engine.clock import Clock
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, Unauthenticated
 from engine.runtime import Runtime
 
 

@@ -9,8 +9,9 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import BodyTooLarge
 from api.metrics import RequestMetrics
-from api.problems import BodyTooLarge, problem_response
+from api.problems import problem_response
 
 _WRITES = {"POST", "PUT", "PATCH"}
 

@@ -20,8 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.auth import Unauthenticated
-from engine.case.evidence import TooLarge
+from api.errors import BodyTooLarge, MalformedRequest, RateLimited, ServiceUnavailable
 from engine.errors import (
     ChainBroken,
     Forbidden,
@@ -30,6 +29,8 @@ from engine.errors import (
     InvalidInput,
     NotFound,
     StaleVersion,
+    TooLarge,
+    Unauthenticated,
     WhistleError,
     WorkflowError,
 )
@@ -39,33 +40,9 @@ MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "tag:whistle,2026:problem/"
 
 
-class RateLimited(WhistleError):
-    """A client raised more cases in the window than the intake limit allows."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class ServiceUnavailable(WhistleError):
-    """Something this request needs (Redis) is down; the answer says when to try again."""
-
-    def __init__(self, message: str, retry_after: int = 5) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 # Redis is away (killed, restarting): the request could not be served now, but may be soon.
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 REDIS_RETRY_AFTER = 5
-
-
-class BodyTooLarge(WhistleError):
-    """The request body is over the configured cap."""
-
-
-class MalformedRequest(WhistleError):
-    """The request cannot be read at all (e.g. the body is not JSON)."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import math
 
 import redis
 
-from api.problems import RateLimited, ServiceUnavailable
+from api.errors import RateLimited, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "whistle:intake:"

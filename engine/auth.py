@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.access import Actor
 from engine.db import Base, UTCDateTime
-from engine.errors import InvalidInput, NotFound, WhistleError
+from engine.errors import InvalidInput, NotFound, Unauthenticated
 from engine.organisation.models import Account, OrgNode, UnitRegistration
 from engine.organisation.service import create_account
 from engine.uow import committed
@@ -25,10 +25,6 @@ from engine.vocabulary import Role
 
 # Recording every use would be a write per request; a token's last use is kept to this precision.
 LAST_USED_PRECISION = timedelta(minutes=5)
-
-
-class Unauthenticated(WhistleError):
-    """No valid credential: the token is missing, unknown, revoked, or its account is inactive."""
 
 
 class ApiToken(Base):

@@ -51,3 +51,23 @@ class WorkflowError(WhistleError):
 
 class ChainBroken(WhistleError):
     """An audit chain does not verify; the message names the case and the sequence number."""
+
+
+class LoginFailed(WhistleError):
+    """The username and password do not match an active account (which of the two is not said)."""
+
+
+class SessionExpired(WhistleError):
+    """The login session is unknown, ended or past its lifetime."""
+
+
+class Unauthenticated(WhistleError):
+    """No valid credential: the token is missing, unknown, revoked, or its account is inactive."""
+
+
+class TooLarge(InvalidInput):
+    """A file is larger than the configured cap."""
+
+
+class UnmanagedSchema(WhistleError):
+    """The database has tables but no Alembic revision: upgrading would collide with them."""

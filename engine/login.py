@@ -7,7 +7,6 @@ its own CSRF token, which every form of the console must send back.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -19,8 +18,9 @@ from sqlalchemy import ForeignKey, Integer, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.access import Actor
+from engine.auth import token_hash
 from engine.db import Base, UTCDateTime
-from engine.errors import InvalidInput, NotFound, WhistleError
+from engine.errors import InvalidInput, LoginFailed, NotFound, SessionExpired
 from engine.organisation.models import Account
 from engine.organisation.service import actor_for_account
 from engine.uow import committed
@@ -34,14 +34,6 @@ SESSION_LIFETIME = timedelta(hours=12)  # one working shift; then log in again
 SEEN_PRECISION = timedelta(minutes=5)
 # A hash of a random password: an unknown user costs the same time as a wrong password.
 _DUMMY_HASH = PASSWORDS.hash(secrets.token_urlsafe(16))
-
-
-class LoginFailed(WhistleError):
-    """The username and password do not match an active account (which of the two is not said)."""
-
-
-class SessionExpired(WhistleError):
-    """The login session is unknown, ended or past its lifetime."""
 
 
 class LoginSession(Base):
@@ -87,10 +79,6 @@ def set_password(session: Session, *, username: str, password: str, now: datetim
     return account
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 @dataclass(frozen=True)
 class Login:
     """A session just opened: the token for the cookie (shown once) and the row."""
@@ -125,7 +113,7 @@ def log_in(
         account.password_hash = hash_password(password)
     token = secrets.token_urlsafe(32)
     row = LoginSession(
-        account_id=account.id, token_hash=_digest(token), csrf_token=secrets.token_urlsafe(32),
+        account_id=account.id, token_hash=token_hash(token), csrf_token=secrets.token_urlsafe(32),
         created_at=now, expires_at=now + lifetime, last_seen_at=now,
     )  # fmt: skip
     with committed(session):
@@ -155,7 +143,7 @@ def visitor_for(session: Session, token: str | None, *, now: datetime) -> Visito
     found = session.execute(
         select(LoginSession, Account)
         .join(Account, Account.id == LoginSession.account_id)
-        .where(LoginSession.token_hash == _digest(token))
+        .where(LoginSession.token_hash == token_hash(token))
     ).one_or_none()
     if found is None:
         raise SessionExpired("not logged in")

@@ -17,15 +17,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 from engine.db import make_engine
-from engine.errors import WhistleError
+from engine.errors import UnmanagedSchema, WhistleError
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent / "migrations"
 # The PostgreSQL advisory lock that migrations hold: any fixed number, the same in every process.
 _LOCK_KEY = 0x57484953544C45  # "WHISTLE" in ASCII
-
-
-class UnmanagedSchema(WhistleError):
-    """The database has tables but no Alembic revision: upgrading would collide with them."""
 
 
 def alembic_config(url: str | None = None) -> Config:

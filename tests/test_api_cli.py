@@ -19,8 +19,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from api.cli import main
-from engine.auth import ApiToken, Unauthenticated, actor_for_token, token_hash
+from engine.auth import ApiToken, actor_for_token, token_hash
 from engine.config import get_settings
+from engine.errors import Unauthenticated
 from engine.vocabulary import Role
 from tests.fixtures_api import row_counts
 

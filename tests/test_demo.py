@@ -14,14 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.assignment.models import Assignment
-from engine.auth import Unauthenticated, actor_for_token
+from engine.auth import actor_for_token
 from engine.case.models import Case
 from engine.clock import ManualClock
 from engine.config import get_settings
 from engine.deadline.models import Deadline
 from engine.demo import Simulation, build_demo
 from engine.demo.city import SHARED_DATA, TAXONOMY, category_code, read_taxonomy
-from engine.errors import NotFound
+from engine.errors import NotFound, Unauthenticated
 from engine.evaluation.recompute import recompute
 from engine.event.service import verify_chains
 from engine.login import verify_password

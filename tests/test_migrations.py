@@ -23,7 +23,8 @@ from api.cli import main
 from engine.clock import ManualClock
 from engine.config import get_settings
 from engine.db import make_engine, make_session_factory
-from engine.migrate import UnmanagedSchema, alembic_config, current, head, upgrade
+from engine.errors import UnmanagedSchema
+from engine.migrate import alembic_config, current, head, upgrade
 from engine.models import Base
 from engine.runtime import Runtime
 from engine.vocabulary import CaseState

@@ -15,24 +15,12 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from api.deps import ClockDep, SessionDep
-from engine.errors import Forbidden, WhistleError
-from engine.login import SessionExpired, Visitor, visitor_for
+from api.errors import CsrfFailed, LoginRequired
+from engine.errors import SessionExpired
+from engine.login import Visitor, visitor_for
 
 SESSION_COOKIE = "whistle_session"
 LOGIN_CSRF_COOKIE = "whistle_login_csrf"
-
-
-class LoginRequired(WhistleError):
-    """The page needs a live login session; the visitor is sent to log in, then back."""
-
-    def __init__(self, next_path: str, *, expired: bool = False) -> None:
-        super().__init__("log in to see this page")
-        self.next_path = next_path
-        self.expired = expired
-
-
-class CsrfFailed(Forbidden):
-    """A form came without this session's CSRF token, or from another site."""
 
 
 def safe_next(value: str | None) -> str:

@@ -6,8 +6,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.console.deps import SESSION_COOKIE, CsrfFailed, LoginRequired, login_url
-from engine.login import SessionExpired, Visitor, visitor_for
+from api.console.deps import SESSION_COOKIE, login_url
+from api.errors import CsrfFailed, LoginRequired
+from engine.errors import SessionExpired
+from engine.login import Visitor, visitor_for
 
 
 def error_page(

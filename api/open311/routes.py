@@ -27,7 +27,7 @@ from api.open311.mapping import (
     update_of,
 )
 from engine.access import Actor
-from engine.auth import Unauthenticated, actor_for_token
+from engine.auth import actor_for_token
 from engine.case.lookups import (
     MAX_ROWS,
     categories_by_id,
@@ -39,7 +39,7 @@ from engine.case.lookups import (
 from engine.case.models import Case
 from engine.case.queries import MAX_ID, orgs_by_id
 from engine.case.service import raise_case
-from engine.errors import InvalidInput, NotFound
+from engine.errors import InvalidInput, NotFound, Unauthenticated
 from engine.organisation.queries import all_categories, category_by_code
 from engine.runtime import Runtime
 from engine.vocabulary import CaseState

@@ -26,7 +26,7 @@ from engine.access import Actor, can_see_case
 from engine.assignment.models import Assignment
 from engine.case.models import Case
 from engine.db import Base, UTCDateTime
-from engine.errors import Forbidden, InvalidInput, NotFound, OutOfScope
+from engine.errors import Forbidden, InvalidInput, NotFound, OutOfScope, TooLarge
 from engine.uow import committed
 from engine.vocabulary import Role
 
@@ -37,10 +37,6 @@ SIGNATURES: dict[str, tuple[bytes, str]] = {
     "application/pdf": (b"%PDF-", ".pdf"),
 }
 _WRITERS = (Role.ADMIN, Role.COMMAND_CENTRE, Role.DEPARTMENT, Role.UNIT, Role.GRID, Role.RESIDENT)
-
-
-class TooLarge(InvalidInput):
-    """A file is larger than the configured cap."""
 
 
 class Evidence(Base):

@@ -16,7 +16,6 @@ from api.console.deps import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     FormDep,
-    LoginRequired,
     VisitorDep,
     get_visitor,
     login_csrf_ok,
@@ -27,8 +26,9 @@ from api.console.deps import (
 from api.console.i18n import pick_lang
 from api.console.web import LANG_COOKIE, home_for, render
 from api.deps import ClockDep, SessionDep
-from api.problems import RateLimited, ServiceUnavailable
-from engine.login import LoginFailed, Visitor, log_in, log_out, purge_sessions
+from api.errors import LoginRequired, RateLimited, ServiceUnavailable
+from engine.errors import LoginFailed
+from engine.login import Visitor, log_in, log_out, purge_sessions
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 YEAR = 365 * 24 * 3600

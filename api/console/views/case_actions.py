@@ -20,12 +20,12 @@ from api.console.views.case_page import case_page
 from api.deps import ClockDep, IdPath, RuntimeDep, SessionDep, SettingsDep
 from api.routes.evidence import policy
 from api.settings import ApiSettings
-from engine.case.evidence import TooLarge, attach_evidence
+from engine.case.evidence import attach_evidence
 from engine.case.payloads import PAYLOADS, Empty, parse_payload
 from engine.case.service import transition_assignment, transition_case
 from engine.case.tasks import assignment_detail
 from engine.clock import Clock
-from engine.errors import Forbidden, IllegalTransition, InvalidInput, StaleVersion
+from engine.errors import Forbidden, IllegalTransition, InvalidInput, StaleVersion, TooLarge
 from engine.login import Visitor
 from engine.vocabulary import Subject, Trigger
 
