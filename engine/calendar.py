@@ -312,6 +312,26 @@ class WorkCalendar:
         return datetime.combine(day, time(), tzinfo=self.zone).astimezone(UTC)
 
 
+class CalendarBook:
+    """The calendar of each jurisdiction: districts that name their own, by path, and the
+    deployment's for every other case."""
+
+    def __init__(self, default: WorkCalendar, by_path: dict[str, WorkCalendar] | None = None):
+        self.default = default
+        # Longest path first: a district inside another (never, today) would still win.
+        self._by_path = sorted((by_path or {}).items(), key=lambda item: -len(item[0]))
+
+    def for_path(self, area_path: str) -> WorkCalendar:
+        """The calendar of the district that holds ``area_path``."""
+        for path, calendar in self._by_path:
+            if area_path.startswith(path):
+                return calendar
+        return self.default
+
+    def __len__(self) -> int:
+        return len(self._by_path)
+
+
 def _days_in(year: int) -> int:
     return (date(year, 12, 31) - date(year, 1, 1)).days + 1
 

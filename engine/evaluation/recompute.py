@@ -24,6 +24,7 @@ from engine.evaluation.contribution import Contribution, Key, contribution
 from engine.evaluation.metrics import Cohort
 from engine.evaluation.models import Rollup
 from engine.evaluation.rollup import add_to_rollups
+from engine.organisation.calendars import calendar_book
 
 BATCH = 10_000
 
@@ -34,6 +35,7 @@ class CaseRow(NamedTuple):
     id: int
     dispatched_at: datetime | None
     created_at: datetime
+    area_path: str
     street_id: int | None
     community_id: int | None
     excluded: bool
@@ -134,11 +136,13 @@ def expected_rollups(
     result: RecomputeResult | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Contribution:
-    """The sum of every case's contribution."""
+    """The sum of every case's contribution, each on its own district's calendar."""
     totals: Contribution = {}
+    book = calendar_book(session, calendar)
     for chunk in case_batches(session):
         for case, assignments in chunk:
-            contribution(case, assignments, calendar=calendar, cohort=cohort, into=totals)
+            on = book.for_path(case.area_path) if len(book) else calendar
+            contribution(case, assignments, calendar=on, cohort=cohort, into=totals)
             if result is not None:
                 result.cases += 1
                 result.assignments += len(assignments)

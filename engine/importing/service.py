@@ -32,6 +32,7 @@ from engine.importing.plan import Context, plan_case
 from engine.importing.records import Feed, ImportSummary, Record, Reject
 from engine.importing.rejects import RejectsFile
 from engine.importing.sources import SourceFile, convert_rows, read_rows
+from engine.organisation.calendars import calendar_of
 from engine.runtime import Runtime
 from engine.vocabulary import Source
 
@@ -55,13 +56,15 @@ def run_import(
         raise InvalidInput(f"import: batch size must be at least 1, got {batch_size}")
     if workflow not in rt.workflows:
         raise InvalidInput(f"import: unknown workflow '{workflow}'")
+    catalogue = Catalogue(session, feed)
+    district = catalogue.district()  # checks, before any row, that its calendar is the feed's
+    calendar = calendar_of(rt.calendar, region=district.calendar, timezone=district.timezone)
     try:
-        ctx = Context(feed, rt.workflows.get(workflow), rt.calendar, get_scheme().cohort, now)
+        ctx = Context(feed, rt.workflows.get(workflow), calendar, get_scheme().cohort, now)
     except ValueError as exc:
         raise InvalidInput(f"import: {exc}") from None
     started = time.perf_counter()
     summary = ImportSummary(rejects_path=rejects.path)
-    catalogue = Catalogue(session, feed)
     first_line: dict[str, int] = {}
     batch: list[Record] = []
 
