@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from api.open311.settings import Open311Settings
 from engine.config import Settings
 
 MiB = 1024 * 1024
 
 
-class ApiSettings(Settings):
-    """Request size caps, the evidence allow-list and the intake rate limit."""
+class ApiSettings(Open311Settings):
+    """Request size caps, the evidence allow-list, the intake rate limit; and Open311's own."""
 
     max_body_bytes: int = Field(default=1 * MiB, ge=1024, validation_alias="WHISTLE_API_MAX_BODY")
     evidence_max_bytes: int = Field(

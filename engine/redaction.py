@@ -9,6 +9,7 @@ a long number that merely looks like an ID card number is removed as one.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -151,3 +152,50 @@ def redact(text: str) -> str:
         cursor = finding.end
     pieces.append(text[cursor:])
     return "".join(pieces)
+
+
+# -- Coarser places, for what is published -------------------------------------------------------
+
+# A house number and what follows it: 12号, 3栋, 2单元, 401室, 5号楼, 18弄, 7层.
+_HOUSE_NUMBER = re.compile(
+    r"[0-9０-９一二三四五六七八九十百零〇甲乙丙丁A-Za-z\-]*[0-9０-９一二三四五六七八九十百零〇]"
+    r"[0-9０-９\-]*\s*(?:号楼|号院|号|栋|幢|座|单元|室|弄|层|楼|户)"
+)
+# An English house number at the start: "123 Main St", "12-14A Elm Street".
+_LEADING_NUMBER = re.compile(r"^\s*[0-9][0-9A-Za-z\-]*\s+")
+POSITION_DECIMALS = 3  # ~110 m of latitude: the block, not the door
+
+
+def coarsen_address(address: str | None) -> str | None:
+    """The address without house, building, unit or room numbers, and redacted; None if empty.
+
+    ``东城区东华门大街12号3单元401室`` → ``东城区东华门大街``; ``123 Main St, Boston`` →
+    ``Main St, Boston``.
+    """
+    if address is None:
+        return None
+    address = redact(address)  # first: a phone number's digits are no house number
+    match = _HOUSE_NUMBER.search(address)
+    kept = address[: match.start()] if match else address
+    kept = _LEADING_NUMBER.sub("", kept).strip(" ,，、-")
+    return kept or None
+
+
+def coarsen_position(latitude: float | None, longitude: float | None) -> tuple[float | None, ...]:
+    """Latitude and longitude rounded to the block (3 decimals); none stays none."""
+    if latitude is None or longitude is None:
+        return None, None
+    return round(latitude, POSITION_DECIMALS), round(longitude, POSITION_DECIMALS)
+
+
+def redact_names(text: str, names: Iterable[str | None]) -> str:
+    """``text`` redacted, and each known name (a reporter's, two characters or more) removed."""
+    text = redact(text)
+    for name in names:
+        name = (name or "").strip()
+        if len(name) >= 2:
+            text = text.replace(name, NAME_PLACEHOLDER)
+    return text
+
+
+NAME_PLACEHOLDER = "[姓名]"

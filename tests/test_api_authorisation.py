@@ -147,13 +147,16 @@ def test_reference_data__is_read_by_every_signed_in_caller(api, path):
     assert statuses(lambda who: api.get(path, who)) == EVERYONE
 
 
-def test_open311_request__is_scoped_like_the_api_and_needs_a_key(api, case):
+def test_open311_request__is_scoped_like_the_api_with_a_key_and_public_without(api, case):
     def call(who):
         params = {"api_key": api.tokens[who]} if who else {}
         return api.get(f"/open311/v2/requests/{case.id}.json", None, params=params)
 
-    expected = {who: 200 if who in SEES else 404 for who in ROLES} | {ANONYMOUS: 403}
+    # Without a key: the public projection, as GeoReport v2 has it (tests/test_open311_public.py).
+    expected = {who: 200 if who in SEES else 404 for who in ROLES} | {ANONYMOUS: 200}
     assert statuses(call) == expected
+    api.app.state.settings.open311_public_reads = False
+    assert statuses(call) == expected | {ANONYMOUS: 403}
 
 
 def test_case_detail__shows_a_department_only_its_own_assignment(api, session, case):

@@ -6,13 +6,16 @@ working days. Asia/Shanghai is UTC+8 all year. Expected values are worked out by
 
 import logging
 import re
-from datetime import UTC, date, datetime, timedelta
+import tracemalloc
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from engine.calendar import CalendarFileError, WorkCalendar
+from engine.calendar import CalendarFileError, WorkCalendar, check_region
 from engine.duration import Duration, DurationUnit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -396,3 +399,103 @@ def test_add_working_seconds__a_negative_amount_is_refused():
     calendar = WorkCalendar(timezone="Asia/Shanghai")
     with pytest.raises(ValueError, match="negative"):
         calendar.add_working_seconds(datetime(2026, 3, 6, 1, 0, tzinfo=UTC), -1)
+
+
+# --- working days in bulk: years at a time, bounded memory ------------------------------------
+
+
+def _stepped(calendar: WorkCalendar, start: datetime, days: int) -> datetime:
+    """The working-day rule, one day at a time: what ``add_working_days`` must equal."""
+    local = start.astimezone(calendar.zone)
+    day, clock = local.date(), local.time()
+    if not calendar.is_working_day(day):
+        day, clock = day + timedelta(days=1), time()
+        while not calendar.is_working_day(day):
+            day += timedelta(days=1)
+    for _ in range(days):
+        day += timedelta(days=1)
+        while not calendar.is_working_day(day):
+            day += timedelta(days=1)
+    return datetime.combine(day, clock, tzinfo=calendar.zone).astimezone(UTC)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    offset=st.integers(min_value=0, max_value=3 * 366),
+    hour=st.integers(min_value=0, max_value=23),
+    days=st.integers(min_value=1, max_value=900),
+    region=st.sampled_from(["CN", "US-MA", "DE-BY"]),
+)
+def test_add_working_days__equals_stepping_day_by_day(
+    offset: int, hour: int, days: int, region: str
+) -> None:
+    calendar = WorkCalendar(
+        region=region, holidays=[date(2026, 3, 10)], workdays=[date(2026, 3, 8)]
+    )
+    start = datetime(2025, 1, 1, hour, tzinfo=UTC) + timedelta(days=offset)
+    assert calendar.add_working_days(start, days) == _stepped(calendar, start, days)
+
+
+def test_add_working_days__millions_of_days_take_years_not_days_and_little_memory(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="engine.calendar")
+    calendar = WorkCalendar()
+    tracemalloc.start()
+    try:
+        due = calendar.add(cst(2026, 3, 2, 9), Duration.parse("2000000wd"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert due.year == 9692
+    assert peak < 20 * 1024 * 1024
+    assert len(calendar._years) <= 16  # the bounded cache of year tables
+    # One warning line each for the first few unknown years, then none: not one per year.
+    assert len([r for r in caplog.records if r.name == "engine.calendar"]) == 5
+    assert len(calendar.fallback_years) > 7000
+
+
+def test_add_working_days__beyond_the_year_9999_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="beyond the year 9999"):
+        WorkCalendar().add(cst(2026, 3, 2, 9), Duration.parse("3000000wd"))
+    with pytest.raises(ValueError, match="beyond the year 9999"):
+        WorkCalendar(region="US-MA").add_working_days(cst(9999, 12, 1, 9), 40)
+
+
+# --- calendars of other jurisdictions (the holidays package) ---------------------------------
+
+
+def test_region__boston_works_on_chinese_holidays_and_rests_on_patriots_day() -> None:
+    boston = WorkCalendar(region="US-MA", timezone="America/New_York")
+    assert boston.is_working_day(date(2015, 2, 19))  # Spring Festival: a working day in Boston
+    assert not boston.is_working_day(date(2015, 4, 20))  # Patriots' Day (Massachusetts)
+    assert not boston.is_working_day(date(2015, 1, 19))  # Martin Luther King Jr. Day
+    assert not boston.is_working_day(date(2015, 2, 21))  # Saturday
+    assert not WorkCalendar().is_working_day(date(2015, 2, 19))
+    # Friday 17 April 2015, 16:00 in Boston: +1 working day skips the weekend and Patriots' Day.
+    start = datetime(2015, 4, 17, 16, tzinfo=ZoneInfo("America/New_York"))
+    assert boston.add_working_days(start, 1) == datetime(
+        2015, 4, 21, 16, tzinfo=ZoneInfo("America/New_York")
+    ).astimezone(UTC)
+
+
+def test_region__overrides_still_win() -> None:
+    boston = WorkCalendar(region="US-MA", holidays=[date(2015, 3, 17)])  # Evacuation Day
+    assert not boston.is_working_day(date(2015, 3, 17))
+
+
+@pytest.mark.parametrize(
+    ("region", "message"),
+    [
+        ("ZZ", "unknown calendar 'ZZ'"),
+        ("US-QQ", "unknown calendar 'US-QQ'"),
+        ("us-ma", "unknown calendar 'us-ma'"),
+        ("", "unknown calendar ''"),
+        ("CN-BJ-X", "unknown calendar 'CN-BJ-X'"),
+    ],
+)
+def test_region__unknown_is_rejected_naming_it(region: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        WorkCalendar(region=region)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_region(region)

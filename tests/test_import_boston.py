@@ -170,12 +170,12 @@ def test_boston_import__resolve_clocks_are_met_or_late_against_target_dt(boston_
         DeadlineState.LATE: 458,
         DeadlineState.OPEN: 441,
     }
-    open_clocks = boston_session.scalar(
-        select(func.count())
-        .select_from(Deadline)
-        .where(Deadline.clock == "resolve", Deadline.state == DeadlineState.OPEN)
+    every_clock = boston_session.scalar(
+        select(func.count()).select_from(Deadline).where(Deadline.clock == "resolve")
     )
-    assert open_clocks == 516  # every open case keeps its resolve clock running
+    # Only rows with a TARGET_DT have a resolve clock: the 75 open rows without one have none.
+    assert every_clock == 1535 + 458 + 441
+    assert _count(boston_session, Case.state == CaseState.ASSIGNED) == 516
 
 
 def test_boston_import__departments_areas_and_categories_are_made_once_each(boston_session):
@@ -228,34 +228,54 @@ def test_boston_import__a_row_closed_late_against_its_target(boston_session):
     )
 
 
-def test_boston_import__a_row_without_target_gets_the_workflow_resolve_limit(boston_session):
+def test_boston_import__a_row_without_target_gets_no_clock_and_stays_out_of_on_time(
+    boston_session,
+):
     case = _case(boston_session, "101001240734")  # Mayor's hotline, no TARGET_DT, closed next day
 
-    clock = _resolve_clock(boston_session, case.id)
-    # 7 working days from 1 Jan 2015 13:20 Beijing (a holiday): counted from 00:00 of Sunday
-    # 4 Jan (an adjusted working day) — 5, 6, 7, 8, 9, 12 and 13 Jan, 00:00 Beijing.
-    assert clock.limit == "7wd"
-    assert clock.due_at == _utc(2015, 1, 12, 16, 0)
-    assert clock.state == DeadlineState.MET
-    assert case.resolved_on_time is True
+    clocks = boston_session.scalars(
+        select(Deadline).where(Deadline.case_id == case.id, Deadline.clock == "resolve")
+    ).all()
+    assert clocks == []  # no invented 7 working days of the Chinese calendar
+    assert case.state == CaseState.CLOSED
+    assert case.resolved_on_time is None  # out of the on-time figures, still in volume
     assert _name(boston_session, OrgNode, case.area_id) == "Downtown / Financial District"
     assert case.title == "Other"
+
+
+def test_boston_import__the_district_keeps_massachusetts_calendar_in_new_york_time(
+    boston_session,
+):
+    district = boston_session.scalar(select(OrgNode).where(OrgNode.code == "BOS"))
+    assert (district.calendar, district.timezone) == ("US-MA", "America/New_York")
 
 
 def test_boston_import__an_open_row_waits_assigned_with_its_clock_open_and_no_steps_applied(
     boston_session,
 ):
-    case = _case(boston_session, "101001240740")  # Animal Control, still open
+    case = _case(boston_session, "101001240740")  # Animal Control, still open, no TARGET_DT
 
     (lead,) = boston_session.scalars(select(Assignment).where(Assignment.case_id == case.id))
     assert _name(boston_session, OrgNode, lead.org_id) == "Animal Control"
     assert (case.state, lead.state) == (CaseState.ASSIGNED, AssignmentState.ASSIGNED)
     assert case.resolved_at is None
     assert case.resolved_on_time is None
-    clock = _resolve_clock(boston_session, case.id)
-    assert clock.state == DeadlineState.OPEN
+    assert (
+        boston_session.scalar(
+            select(func.count()).select_from(Deadline).where(Deadline.case_id == case.id)
+        )
+        == 0
+    )  # no target in the source: no clock to escalate
+    targeted = boston_session.scalars(
+        select(Deadline)
+        .join(Case, Case.id == Deadline.case_id)
+        .where(Case.state == CaseState.ASSIGNED, Deadline.clock == "resolve")
+        .order_by(Case.id)
+        .limit(1)
+    ).one()
+    assert targeted.state == DeadlineState.OPEN
     # Its whole ladder fell due years before the import: nothing is escalated after the fact.
-    assert (clock.next_step, clock.next_fire_at, clock.step_index) == (None, None, 4)
+    assert (targeted.next_step, targeted.next_fire_at, targeted.step_index) == (None, None, 4)
 
 
 def test_boston_import__events_record_only_what_the_source_knows(boston_session):

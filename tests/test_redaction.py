@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.redaction import PersonalData, find_personal_data, redact
+from engine.redaction import (
+    PersonalData,
+    coarsen_address,
+    coarsen_position,
+    find_personal_data,
+    redact,
+    redact_names,
+)
 
 
 @pytest.mark.parametrize(
@@ -152,3 +159,37 @@ def test_redact__is_idempotent_and_changes_only_what_it_found(text: str) -> None
         rebuilt += [text[cursor : finding.start], finding.kind.placeholder]
         cursor = finding.end
     assert "".join([*rebuilt, text[cursor:]]) == redacted
+
+
+# -- coarser places and known names, for what is published ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("东城区东华门大街12号3单元401室", "东城区东华门大街"),
+        ("朝阳区望京小区5号楼", "朝阳区望京小区"),
+        ("岳麓区麓山南路二号", "岳麓区麓山南路"),
+        ("某某路甲3号", "某某路"),
+        ("123 Main St, Boston", "Main St, Boston"),
+        ("INTERSECTION of Main St & Elm St", "INTERSECTION of Main St & Elm St"),
+        ("12号", None),
+        ("", None),
+        (None, None),
+        ("幸福路口 电话13812345678", "幸福路口 电话[电话]"),
+    ],
+)
+def test_coarsen_address__keeps_the_street_and_drops_house_numbers(
+    address: str | None, expected: str | None
+) -> None:
+    assert coarsen_address(address) == expected
+
+
+def test_coarsen_position__rounds_to_the_block_and_keeps_none() -> None:
+    assert coarsen_position(39.916345, 116.397155) == (39.916, 116.397)
+    assert coarsen_position(None, 116.4) == (None, None)
+
+
+def test_redact_names__removes_a_known_name_of_two_characters_or_more() -> None:
+    text = "王建国说王建国家门口电话13812341234；王先生"
+    assert redact_names(text, ["王建国", None, "王"]) == "[姓名]说[姓名]家门口电话[电话]；王先生"

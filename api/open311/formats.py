@@ -28,7 +28,12 @@ LIST_ROOTS = {
     "errors": "error",
 }
 # Nested lists inside an item: element → element of each entry.
-NESTED_LISTS = {"attributes": "attribute", "values": "value"}
+NESTED_LISTS = {
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+}
 BOOLEANS = {"metadata", "variable", "required"}
 FLOATS = {"lat", "long"}
 INTEGERS = {"order"}

@@ -1,14 +1,18 @@
 """The GeoReport v2 endpoints, each in JSON and XML (``.json`` / ``.xml`` on the path).
 
-Services are public. Requests and updates need an ``api_key`` (an API token): reading is scoped
-like every other read — a residents' app sees the requests it raised, a command centre its area —
-and raising needs a role the workflow lets raise cases. Errors are the spec's ``{code,
-description}`` arrays (``api.problems`` renders them for every path under ``/open311/``).
+Reads are public, as the spec has them: without an ``api_key`` a request is its public projection
+(``api.open311.public``: no reporter, personal data redacted from the text, the place as coarse as
+the settings say), and a deployment may turn public reads off. With an ``api_key`` (an API token)
+reading is scoped like every other read — a residents' app sees the requests it raised, a command
+centre its area. Raising needs a key and a role the workflow lets raise cases. Errors are the
+spec's ``{code, description}`` arrays (``api.problems`` renders them for every path under
+``/open311/``), 400 for a bad parameter and 404 for an unknown id, in JSON and XML.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +30,8 @@ from api.open311.mapping import (
     stamp,
     update_of,
 )
+from api.open311.public import PUBLIC, discovery_of, project
+from api.open311.settings import PublicLocation
 from engine.access import Actor
 from engine.auth import actor_for_token
 from engine.case.lookups import (
@@ -44,8 +50,12 @@ from engine.organisation.queries import all_categories, category_by_code
 from engine.runtime import Runtime
 from engine.vocabulary import CaseState
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+router = APIRouter(prefix="/open311", tags=["open311"])
 DEFAULT_DAYS = 90
+# Dates a filter may name: far enough either way for any history, near enough that 90 days
+# before or after stays a date (0001-01-01 minus 90 days is not one).
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+_ASCII_ID = re.compile(r"[0-9]{1,19}")
 
 
 def _formats(json_schema: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
@@ -63,7 +73,10 @@ def _formats(json_schema: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
 
 FORMATS = _formats({"type": "array", "items": {"type": "object"}})
 DEFINITION = _formats({"type": "object"})
-ApiKey = Annotated[str | None, Query(description="An API token; required for requests")]
+ApiKey = Annotated[
+    str | None,
+    Query(max_length=200, description="An API token: the caller's own scope; without, public"),
+]
 
 
 def _zone(settings: SettingsDep) -> ZoneInfo:
@@ -73,10 +86,34 @@ def _zone(settings: SettingsDep) -> ZoneInfo:
 ZoneDep = Annotated[ZoneInfo, Depends(_zone)]
 
 
+def _jurisdiction(
+    settings: SettingsDep,
+    jurisdiction_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> None:
+    """``jurisdiction_id`` is accepted; where one is configured, another one is not served."""
+    served = settings.open311_jurisdiction
+    if jurisdiction_id and served and jurisdiction_id != served:
+        raise NotFound(f"jurisdiction_id: '{jurisdiction_id}' is not served here")
+
+
+Jurisdiction = Depends(_jurisdiction)
+
+
 def _actor(session: SessionDep, api_key: str | None, clock: ClockDep) -> Actor:
     if not api_key:
         raise Unauthenticated("api_key: required")
     return actor_for_token(session, api_key, now=clock.now())
+
+
+def _reader(
+    session: SessionDep, settings: SettingsDep, api_key: str | None, clock: ClockDep
+) -> Actor | None:
+    """The key's actor; without a key, None (the public), unless public reads are turned off."""
+    if api_key:
+        return actor_for_token(session, api_key, now=clock.now())
+    if not settings.open311_public_reads:
+        raise Unauthenticated("api_key: required (public reads are turned off here)")
+    return None
 
 
 def _when(value: str | None, field: str, zone: ZoneInfo) -> datetime | None:
@@ -86,19 +123,25 @@ def _when(value: str | None, field: str, zone: ZoneInfo) -> datetime | None:
     text = value.strip()
     if len(text) > 19 and text[19] == " ":
         text = text[:19] + "+" + text[20:]
+    example = "2026-03-01T00:00:00+08:00"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
-        example = "2026-03-01T00:00:00+08:00"
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        in_range = EARLIEST <= moment <= LATEST
+    except (ValueError, OverflowError):
         raise InvalidInput(f"{field}: expected a W3C date-time such as {example}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+    if not in_range:
+        raise InvalidInput(f"{field}: {text} is not between 1900 and 9000")
+    return moment
 
 
 def _ids(value: str | None) -> list[int]:
     if not value:
         return []
     parts = [p.strip() for p in value.split(",") if p.strip()]
-    if not all(p.isdigit() and int(p) <= MAX_ID for p in parts) or len(parts) > MAX_ROWS:
+    # ASCII digits only: str.isdigit() passes '²' (int() then fails) and reads '١' as 1.
+    if not all(_ASCII_ID.fullmatch(p) and int(p) <= MAX_ID for p in parts) or len(parts) > MAX_ROWS:
         raise InvalidInput("service_request_id: a comma-separated list of request ids")
     return [int(p) for p in parts]
 
@@ -117,14 +160,23 @@ def _states(value: str | None) -> list[CaseState]:
     return states
 
 
-def _requests(session: SessionDep, rt: Runtime, zone: ZoneInfo, cases: list[Case]) -> list[Any]:
+def _requests(
+    session: SessionDep,
+    rt: Runtime,
+    zone: ZoneInfo,
+    cases: list[Case],
+    *,
+    public: PublicLocation | None,
+) -> list[Any]:
+    """The requests; ``public`` (the location setting) gives each its public projection."""
     ids = [c.id for c in cases]
     categories = categories_by_id(session, {c.category_id for c in cases})
     leads = lead_orgs(session, ids)
     expected = due_times(session, ids, clock="resolve")
     areas = orgs_by_id(session, {c.area_id for c in cases})
-    return [
-        request_of(
+    requests = []
+    for c in cases:
+        request = request_of(
             c,
             rt=rt,
             zone=zone,
@@ -133,11 +185,17 @@ def _requests(session: SessionDep, rt: Runtime, zone: ZoneInfo, cases: list[Case
             expected=expected.get(c.id),
             area=areas.get(c.area_id),
         )
-        for c in cases
-    ]
+        requests.append(request if public is None else project(request, c, location=public))
+    return requests
 
 
-@router.get("/services.{fmt}", responses=FORMATS, summary="Service list")
+def _public(actor: Actor | None, settings: SettingsDep) -> PublicLocation | None:
+    return settings.open311_public_location if actor is None else None
+
+
+@router.get(
+    "/v2/services.{fmt}", responses=FORMATS, summary="Service list", dependencies=[Jurisdiction]
+)
 def services(fmt: Format, session: SessionDep) -> Response:
     """Every active category as a service."""
     rows = all_categories(session)
@@ -146,7 +204,12 @@ def services(fmt: Format, session: SessionDep) -> Response:
     return respond(fmt, "services", body)
 
 
-@router.get("/services/{service_code}.{fmt}", responses=DEFINITION, summary="Service definition")
+@router.get(
+    "/v2/services/{service_code}.{fmt}",
+    responses=DEFINITION,
+    summary="Service definition",
+    dependencies=[Jurisdiction],
+)
 def service_definition(service_code: str, fmt: Format, session: SessionDep) -> Response:
     """A service's attributes (the category's extra fields)."""
     category = category_by_code(session, service_code)
@@ -155,13 +218,16 @@ def service_definition(service_code: str, fmt: Format, session: SessionDep) -> R
     return respond(fmt, "service_definition", definition_of(category))
 
 
-@router.get("/requests.{fmt}", responses=FORMATS, summary="Service requests")
+@router.get(
+    "/v2/requests.{fmt}", responses=FORMATS, summary="Service requests", dependencies=[Jurisdiction]
+)
 def requests(
     fmt: Format,
     session: SessionDep,
     rt: RuntimeDep,
     clock: ClockDep,
     zone: ZoneDep,
+    settings: SettingsDep,
     api_key: ApiKey = None,
     service_request_id: str | None = None,
     service_code: str | None = None,
@@ -169,8 +235,9 @@ def requests(
     end_date: str | None = None,
     status: str | None = None,
 ) -> Response:
-    """Requests the key's account may see: by ids, or the last 90 days (at most 1,000)."""
-    actor = _actor(session, api_key, clock)
+    """Requests by ids, or of the last 90 days (at most 1,000): every one, as its public
+    projection, without a key; those the key's account may see with one."""
+    actor = _reader(session, settings, api_key, clock)
     ids = _ids(service_request_id)
     category_id = None
     if service_code and not ids:
@@ -184,11 +251,12 @@ def requests(
         until = until or clock.now() + timedelta(seconds=1)
         since = since or until - timedelta(days=DEFAULT_DAYS)
     cases = find_cases(
-        session, actor=actor, ids=ids, category_id=category_id,
+        session, actor=actor or PUBLIC, ids=ids, category_id=category_id,
         states=[] if ids else _states(status), created_from=None if ids else since,
         created_to=None if ids else until,
     )  # fmt: skip
-    return respond(fmt, "service_requests", _requests(session, rt, zone, cases))
+    body = _requests(session, rt, zone, cases, public=_public(actor, settings))
+    return respond(fmt, "service_requests", body)
 
 
 async def _form(request: Request) -> dict[str, Any]:
@@ -196,7 +264,12 @@ async def _form(request: Request) -> dict[str, Any]:
     return {k: v for k, v in form.multi_items() if isinstance(v, str)}
 
 
-@router.post("/requests.{fmt}", responses=FORMATS, summary="Create a service request")
+@router.post(
+    "/v2/requests.{fmt}",
+    responses=FORMATS,
+    summary="Create a service request",
+    dependencies=[Jurisdiction],
+)
 def create_request(
     fmt: Format,
     fields: Annotated[Open311Form, Form()],
@@ -221,7 +294,16 @@ def create_request(
     return respond(fmt, "service_requests", body)
 
 
-@router.get("/requests/{service_request_id}.{fmt}", responses=FORMATS, summary="One request")
+@router.get(
+    "/v2/requests/{service_request_id}.{fmt}",
+    responses=FORMATS,
+    summary="One request",
+    dependencies=[Jurisdiction],
+)
+# The spec's Swagger description spells this path in the singular; clients written from it work.
+@router.get(
+    "/v2/request/{service_request_id}.{fmt}", include_in_schema=False, dependencies=[Jurisdiction]
+)
 def request_by_id(
     service_request_id: str,
     fmt: Format,
@@ -229,32 +311,41 @@ def request_by_id(
     rt: RuntimeDep,
     clock: ClockDep,
     zone: ZoneDep,
+    settings: SettingsDep,
     api_key: ApiKey = None,
 ) -> Response:
     """One request (an array of one, as the spec has it); 404 when unknown or out of scope."""
-    actor = _actor(session, api_key, clock)
-    if not service_request_id.isdigit() or int(service_request_id) > MAX_ID:
+    actor = _reader(session, settings, api_key, clock)
+    if not _ASCII_ID.fullmatch(service_request_id) or int(service_request_id) > MAX_ID:
         raise NotFound(f"request '{service_request_id}' not found")
-    cases = find_cases(session, actor=actor, ids=[int(service_request_id)])
+    cases = find_cases(session, actor=actor or PUBLIC, ids=[int(service_request_id)])
     if not cases:
         raise NotFound(f"request '{service_request_id}' not found")
-    return respond(fmt, "service_requests", _requests(session, rt, zone, cases))
+    body = _requests(session, rt, zone, cases, public=_public(actor, settings))
+    return respond(fmt, "service_requests", body)
 
 
-@router.get("/servicerequestupdates.{fmt}", responses=FORMATS, summary="Request updates")
+@router.get(
+    "/v2/servicerequestupdates.{fmt}",
+    responses=FORMATS,
+    summary="Request updates",
+    dependencies=[Jurisdiction],
+)
 def updates(
     fmt: Format,
     session: SessionDep,
     rt: RuntimeDep,
     clock: ClockDep,
     zone: ZoneDep,
+    settings: SettingsDep,
     api_key: ApiKey = None,
     service_request_id: str | None = None,
     start_date: str | None = None,
     end_date: str | None = None,
 ) -> Response:
-    """Status changes of visible requests, newest first (last 90 days, at most 1,000)."""
-    actor = _actor(session, api_key, clock)
+    """Status changes of visible requests, newest first (last 90 days, at most 1,000); every
+    request's without a key (the feed carries only ids, statuses and our state names)."""
+    actor = _reader(session, settings, api_key, clock) or PUBLIC
     until = _when(end_date, "end_date", zone) or clock.now() + timedelta(seconds=1)
     since = _when(start_date, "start_date", zone) or until - timedelta(days=DEFAULT_DAYS)
     events = state_changes(
@@ -265,3 +356,11 @@ def updates(
     }
     body = [update_of(e, rt=rt, workflow=workflows.get(e.case_id, ""), zone=zone) for e in events]
     return respond(fmt, "service_request_updates", body)
+
+
+@router.get("/v2/discovery.{fmt}", responses=DEFINITION, summary="Service discovery")
+@router.get("/discovery.{fmt}", include_in_schema=False)
+def discovery(fmt: Format, request: Request, settings: SettingsDep) -> Response:
+    """Where the GeoReport v2 endpoint is, which formats it speaks and whom to ask for a key."""
+    base = str(request.base_url).rstrip("/")
+    return respond(fmt, "discovery", discovery_of(base + router.prefix + "/v2", settings))

@@ -102,7 +102,7 @@ def _plan(unit: CaseUnit, deadline_id: int, step_index: int, now: datetime) -> _
     if step.step == Trigger.CLOSE:
         unit.case.closed_at = now
     deadline.step_index += 1
-    schedule(deadline, ladder, unit.rt.calendar)
+    schedule(deadline, ladder, unit.clock_calendar)
     return _Planned(deadline, step_index, step.step, fire_at, event)
 
 

@@ -242,7 +242,7 @@ def _extend(unit: CaseUnit, by: Duration) -> None:
     if not extendable:
         raise IllegalTransition(f"case {unit.case.id} has no running clock that can be extended")
     for deadline in extendable:
-        extend(workflow=unit.workflow, calendar=unit.rt.calendar, deadline=deadline, by=by)
+        extend(workflow=unit.workflow, calendar=unit.clock_calendar, deadline=deadline, by=by)
     unit.case.extension_count += 1
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.access import Actor
 from engine.assignment.models import Assignment
+from engine.calendar import WorkCalendar
 from engine.case.facts import RollupTracker
 from engine.case.models import Case, CaseRequest
 from engine.db import JSONType, UTCDateTime
@@ -158,6 +159,8 @@ class CaseUnit:
     now: datetime
     # The org version the load saw; the writer's guard refuses to write if it moved since.
     org_version: int = 0
+    # The working-day calendar of the case's district (the deployment's unless it names one).
+    calendar: WorkCalendar | None = None
     new: bool = False
     events: list[Event] = field(default_factory=list)
     loaded: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -171,6 +174,14 @@ class CaseUnit:
 
     def __post_init__(self) -> None:
         self._running = [d for d in self.deadlines if d.state == DeadlineState.OPEN]
+        if self.calendar is None:
+            self.calendar = self.org.calendar_for(self.case.area_path, self.rt.calendar)
+
+    @property
+    def clock_calendar(self) -> WorkCalendar:
+        """The calendar this case's clocks run on."""
+        assert self.calendar is not None
+        return self.calendar
 
     @classmethod
     def load(
@@ -216,7 +227,7 @@ class CaseUnit:
             loaded=loaded,
         )
         unit.rollups = RollupTracker.start(
-            calendar=rt.calendar,
+            calendar=unit.clock_calendar,
             cohort=rt.scheme.cohort,
             case=case,
             assignments=unit.assignments,
@@ -318,7 +329,7 @@ class CaseUnit:
         """
         opened = sync_clocks(
             workflow=self.workflow,
-            calendar=self.rt.calendar,
+            calendar=self.clock_calendar,
             case=self.case,
             assignments=self.assignments,
             running=self.running,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.assignment.models import Assignment
 from engine.calendar import WorkCalendar
 from engine.case.models import Case
+from engine.organisation.calendars import calendar_book
 from engine.rollup.contribution import Contribution, Key, contribution
 from engine.rollup.metrics import Cohort
 from engine.rollup.models import Rollup
@@ -35,6 +36,7 @@ class CaseRow(NamedTuple):
     id: int
     dispatched_at: datetime | None
     created_at: datetime
+    area_path: str
     street_id: int | None
     community_id: int | None
     excluded: bool
@@ -135,11 +137,13 @@ def expected_rollups(
     result: RecomputeResult | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Contribution:
-    """The sum of every case's contribution."""
+    """The sum of every case's contribution, each on its own district's calendar."""
     totals: Contribution = {}
+    book = calendar_book(session, calendar)
     for chunk in case_batches(session):
         for case, assignments in chunk:
-            contribution(case, assignments, calendar=calendar, cohort=cohort, into=totals)
+            on = book.for_path(case.area_path) if len(book) else calendar
+            contribution(case, assignments, calendar=on, cohort=cohort, into=totals)
             if result is not None:
                 result.cases += 1
                 result.assignments += len(assignments)

@@ -25,6 +25,7 @@ from engine.evaluation.models import UnitRating
 from engine.evaluation.period import Period, month_label
 from engine.evaluation.recompute import case_batches
 from engine.evaluation.scope import cases_clause, check_reader, check_unit, visible_units
+from engine.organisation.calendars import calendar_book
 from engine.organisation.models import OrgNode
 from engine.rollup.contribution import contribution, month_of
 from engine.rollup.metrics import ROLLUP_LEVEL, Cohort, Figure, Level, Metric, RollupLevel
@@ -268,10 +269,12 @@ def drill_down(
     where = [*_cohort_clauses(period, rt, scheme.cohort), _unit_clause(rollup_level, unit_id)]
     # A unit's figure spans streets; its cases are listed only to those who may see them.
     where.append(visible_to(actor))
+    book = calendar_book(session, rt.calendar)
     for chunk in case_batches(session, where=where, batch=2000):
         for case, assignments in chunk:
+            calendar = book.for_path(case.area_path)
             for (lv, unit, month, metric), value in contribution(
-                case, assignments, calendar=rt.calendar, cohort=scheme.cohort
+                case, assignments, calendar=calendar, cohort=scheme.cohort
             ).items():
                 if lv != rollup_level or unit != unit_id or month not in months:
                     continue

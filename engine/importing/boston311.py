@@ -3,7 +3,9 @@
 ``examples/mapping_boston.yaml`` is the same mapping as a file, so the generic ``whistle import
 csv`` path gives the same cases. ``TYPE`` sits under ``REASON`` as category; ``SUBJECT`` is the
 department; each ``neighborhood`` is a street of the district "Boston" (rows without one sit at the
-district); the coordinate 42.3594,-71.0587 means "not geocoded" and is stored as none.
+district); the coordinate 42.3594,-71.0587 means "not geocoded" and is stored as none. The
+district "Boston" keeps Massachusetts' calendar in New York time; a row without ``TARGET_DT``
+gets no resolve-by clock, so the on-time figures are over the city's own targets only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ MAPPING: dict[str, Any] = {
     "encoding": "utf-8",
     "time_format": "%m/%d/%Y %I:%M:%S %p",
     "timezone": TIMEZONE,
+    # Boston's own working days (Massachusetts public holidays), never the Chinese calendar. No
+    # default_target: the city sets TARGET_DT where it has one; rows without get no clock.
+    "calendar": "US-MA",
     "columns": {
         "source_ref": "CASE_ENQUIRY_ID",
         "opened_at": "OPEN_DT",

@@ -101,11 +101,19 @@ class Catalogue:
                 self.session, kind=OrgKind.DISTRICT, code=feed.district_code,
                 name_zh=feed.district_zh, name_en=feed.district_en,
             )  # fmt: skip
+            node.calendar, node.timezone = feed.calendar, feed.timezone
             self._count("district")
         elif node.kind != OrgKind.DISTRICT:
             raise InvalidInput(
                 f"district: the code '{feed.district_code}' belongs to a {node.kind}, "
                 "not a district; choose another district code in the mapping"
+            )
+        elif (node.calendar, node.timezone) != (feed.calendar, feed.timezone):
+            # Its cases were timed on the calendar it has: another would split its figures.
+            raise InvalidInput(
+                f"district {feed.district_code}: its calendar is {node.calendar or 'the default'}"
+                f" ({node.timezone or 'the default zone'}); the mapping names "
+                f"{feed.calendar or 'the default'} ({feed.timezone or 'the default zone'})"
             )
         self._district = node
         return node

@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from engine.calendar import check_region
+from engine.duration import Duration
 from engine.errors import InvalidInput
 from engine.importing.fields import ISO, BadValue, parse_coordinate, parse_time
-from engine.importing.records import IMPORT_STATES, Feed, Record, Reject
+from engine.importing.records import IMPORT_STATES, WORKFLOW_LIMIT, Feed, Record, Reject
 from engine.vocabulary import CaseState, Priority
 
 TextField = Literal[
@@ -102,6 +104,14 @@ class MappingSpec(_Strict):
     title_fallback: Literal["category", "category_group", "department"] = "category"
     # Coordinates that mean "not geocoded" in this export: stored as no coordinate.
     not_geocoded: list[Point] = Field(default_factory=list)
+    # The jurisdiction's working-day calendar: CN (the official Chinese one) or a country or
+    # subdivision of the holidays package (US-MA); with it the district keeps ``timezone``.
+    # Unset: the deployment's calendar and zone.
+    calendar: str | None = None
+    # The resolve-by of a row without one: a duration ('7wd', '48h') or 'workflow' (the
+    # workflow's resolve limit for the row's priority). Unset: such a row gets no clock and stays
+    # out of the on-time figures (it still counts in volume) — never an invented target.
+    default_target: str | None = None
     # Some exports fill the closing-time column on open rows too (Open311's updated_datetime):
     # then it is read on closed rows only. Otherwise an open row with a close time is a reject.
     closed_at_only_when_closed: bool = False
@@ -113,6 +123,18 @@ class MappingSpec(_Strict):
             codecs.lookup(value)
         except LookupError:
             raise ValueError(f"unknown encoding '{value}'") from None
+        return value
+
+    @field_validator("calendar")
+    @classmethod
+    def _calendar(cls, value: str | None) -> str | None:
+        return None if value is None else check_region(value)
+
+    @field_validator("default_target")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        if value is not None and value != WORKFLOW_LIMIT:
+            Duration.parse(value)  # a ValueError names what is wrong
         return value
 
     @field_validator("time_format")
@@ -150,7 +172,16 @@ class MappingSpec(_Strict):
     def feed_of(self) -> Feed:
         """The feed this mapping describes."""
         d = self.district
-        return Feed(self.feed, d.code, d.name_zh, d.name_en, self.ref_prefix)
+        return Feed(
+            self.feed, d.code, d.name_zh, d.name_en, self.ref_prefix,
+            calendar=self.calendar, timezone=self.timezone if self.calendar else None,
+            default_target=self._default_target(),
+        )  # fmt: skip
+
+    def _default_target(self) -> Duration | str | None:
+        if self.default_target is None or self.default_target == WORKFLOW_LIMIT:
+            return self.default_target
+        return Duration.parse(self.default_target)
 
     def used_columns(self) -> set[str]:
         """Every source column the mapping reads."""

@@ -7,9 +7,11 @@ Pure: no database. What an imported case records — only facts the source has:
   not know and an audit trail must not invent;
 - ``close`` at the end of the rating window when that has passed by the import (unrated: the
   resident's window is long gone), else the case stays ``resolved`` with its rating clock running.
-Clocks: the resolve clock (due at the source's due time, else the workflow's limit), met or late
-at the closing time, or open; the rating clock while its window still runs (one that ended before
-the import is the ``close`` event). Ladder steps that fell due before the import are not applied
+Clocks: the resolve clock (due at the source's due time, else at the mapping's default target
+when it names one, else no resolve clock at all: a row without a target stays out of the on-time
+figures rather than be judged by an invented one), met or late at the closing time, or open;
+the rating clock while its window still runs (one that ended before the import is the ``close``
+event). Ladder steps that fell due before the import are not applied
 after the fact (no retroactive reminders or red notices); later ones run.
 The evaluation: a done assignment counts as accepted and reported in on time, as the engine counts
 any acceptance that had no clock to meet (``engine.case.facts``); the export has no
@@ -28,6 +30,7 @@ from engine.calendar import WorkCalendar
 from engine.case.facts import RESOLVE_CLOCK
 from engine.deadline.models import Deadline
 from engine.deadline.service import schedule, step_time
+from engine.duration import Duration
 from engine.event.models import Event
 from engine.event.service import event_body, link_hash
 from engine.importing.catalogue import Placement
@@ -143,12 +146,17 @@ def _deadline(
     return dict(vars(row))
 
 
-def _resolve_by(ctx: Context, record: Record) -> tuple[str, datetime]:
+def _resolve_by(ctx: Context, record: Record) -> tuple[str, datetime] | None:
+    """The source's own target; the mapping's default target; else none (no invented one)."""
     if record.resolve_by is not None:
         seconds = int((record.resolve_by - record.opened_at).total_seconds())
         return f"{max(seconds, 1)}s", record.resolve_by
-    limit = ctx.workflow.spec.clocks[RESOLVE_CLOCK].limits[record.priority]
-    return str(limit), ctx.calendar.add(record.opened_at, limit)
+    default = ctx.feed.default_target
+    if default is None:
+        return None
+    if not isinstance(default, Duration):  # WORKFLOW_LIMIT, the only other value
+        default = ctx.workflow.spec.clocks[RESOLVE_CLOCK].limits[record.priority]
+    return str(default), ctx.calendar.add(record.opened_at, default)
 
 
 def plan_case(
@@ -158,7 +166,7 @@ def plan_case(
     feed, opened, closed = ctx.feed.name, record.opened_at, record.closed_at
     area = placement.area
     state = CaseState.ASSIGNED if closed is None else CaseState.RESOLVED
-    limit, due = _resolve_by(ctx, record)
+    target = _resolve_by(ctx, record)
     window_end: datetime | None = None
     if closed is not None:
         window_end = ctx.calendar.add(
@@ -181,7 +189,8 @@ def plan_case(
             "verified_solved": None, "redo_count": 0, "extension_count": 0,
             "merged_into_id": None, "cancel_reason": None, "excluded": False,
             "exclusion_reason": None,
-            "resolved_on_time": None if closed is None else closed <= due,
+            # Out of the on-time figures without a target (it still counts in volume).
+            "resolved_on_time": None if closed is None or target is None else closed <= target[1],
             "supervise_count": 0, "red_count": 0, "version": 1,
         },
         assignment={
@@ -212,14 +221,14 @@ def plan_case(
         (opened, Trigger.DISPATCH, Subject.CASE, CaseState.REPORTED, CaseState.ASSIGNED,
          dispatched),
     ]  # fmt: skip
-    if closed is None:
-        plan.deadlines.append(_deadline(ctx, case_id, RESOLVE_CLOCK, limit, opened, due, None))
-    else:
+    if target is not None:
+        limit, due = target
+        outcome = None
+        if closed is not None:
+            outcome = (DeadlineState.MET if closed <= due else DeadlineState.LATE, closed)
+        plan.deadlines.append(_deadline(ctx, case_id, RESOLVE_CLOCK, limit, opened, due, outcome))
+    if closed is not None:
         assert window_end is not None
-        met = DeadlineState.MET if closed <= due else DeadlineState.LATE
-        plan.deadlines.append(
-            _deadline(ctx, case_id, RESOLVE_CLOCK, limit, opened, due, (met, closed))
-        )
         result = record.result or "closed in the source system"
         moves += [
             (closed, Trigger.COMPLETE, Subject.ASSIGNMENT, AssignmentState.ASSIGNED,

@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from engine.duration import Duration
 from engine.vocabulary import CaseState, Priority
 
 # What an imported case can be in the source: still being worked, or closed by the department.
 IMPORT_STATES = (CaseState.ASSIGNED, CaseState.RESOLVED)
+
+
+WORKFLOW_LIMIT = "workflow"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,13 @@ class Feed:
     district_zh: str
     district_en: str
     ref_prefix: str = ""  # put before each source id, to keep two feeds' ids apart
+    # The district's own calendar (``US-MA``) and zone, when the mapping names one; else the
+    # deployment's. Working days and the evaluation's working hours of its cases use it.
+    calendar: str | None = None
+    timezone: str | None = None
+    # The resolve-by of a row without one, only when the mapping names it (a duration, or
+    # WORKFLOW_LIMIT: the workflow's resolve limit for the row's priority); else no clock at all.
+    default_target: Duration | str | None = None
 
 
 @dataclass

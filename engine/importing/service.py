@@ -31,8 +31,10 @@ from engine.importing.plan import Context, plan_case
 from engine.importing.records import Feed, ImportSummary, Record, Reject
 from engine.importing.rejects import RejectsFile
 from engine.importing.sources import SourceFile, convert_rows, read_rows
+from engine.organisation.calendars import calendar_of
 from engine.rollup.scheme import get_scheme
 from engine.runtime import Runtime
+from engine.uow import committed
 from engine.vocabulary import Source
 
 BATCH = 2000
@@ -55,13 +57,15 @@ def run_import(
         raise InvalidInput(f"import: batch size must be at least 1, got {batch_size}")
     if workflow not in rt.workflows:
         raise InvalidInput(f"import: unknown workflow '{workflow}'")
+    catalogue = Catalogue(session, feed)
+    district = catalogue.district()  # checks, before any row, that its calendar is the feed's
+    calendar = calendar_of(rt.calendar, region=district.calendar, timezone=district.timezone)
     try:
-        ctx = Context(feed, rt.workflows.get(workflow), rt.calendar, get_scheme().cohort, now)
+        ctx = Context(feed, rt.workflows.get(workflow), calendar, get_scheme().cohort, now)
     except ValueError as exc:
         raise InvalidInput(f"import: {exc}") from None
     started = time.perf_counter()
     summary = ImportSummary(rejects_path=rejects.path)
-    catalogue = Catalogue(session, feed)
     first_line: dict[str, int] = {}
     batch: list[Record] = []
 
@@ -101,27 +105,26 @@ def _write_batch(
     if not batch:
         return
     try:
-        lock_for_writing(session)
-        refs = [r.source_ref for r in batch]
-        present = set(
-            session.scalars(
-                select(Case.source_ref).where(
-                    Case.source == Source.IMPORT, Case.source_ref.in_(refs)
+        with committed(session):
+            lock_for_writing(session)
+            refs = [r.source_ref for r in batch]
+            present = set(
+                session.scalars(
+                    select(Case.source_ref).where(
+                        Case.source == Source.IMPORT, Case.source_ref.in_(refs)
+                    )
                 )
             )
-        )
-        fresh = [r for r in batch if r.source_ref not in present]
-        placements = [catalogue.place(r) for r in fresh]
-        case_ids = allocate_ids(session, CASES, len(fresh))
-        assignment_ids = allocate_ids(session, ASSIGNMENTS, len(fresh))
-        plans = [
-            plan_case(r, p, case_id=c, assignment_id=a, ctx=ctx)
-            for r, p, c, a in zip(fresh, placements, case_ids, assignment_ids, strict=True)
-        ]
-        write_plans(session, plans)
-        session.commit()
+            fresh = [r for r in batch if r.source_ref not in present]
+            placements = [catalogue.place(r) for r in fresh]
+            case_ids = allocate_ids(session, CASES, len(fresh))
+            assignment_ids = allocate_ids(session, ASSIGNMENTS, len(fresh))
+            plans = [
+                plan_case(r, p, case_id=c, assignment_id=a, ctx=ctx)
+                for r, p, c, a in zip(fresh, placements, case_ids, assignment_ids, strict=True)
+            ]
+            write_plans(session, plans)
     except BaseException:
-        session.rollback()
         catalogue.forget()
         raise
     summary.imported += len(fresh)

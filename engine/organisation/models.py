@@ -27,6 +27,10 @@ class OrgNode(Base):
     name_en: Mapped[str] = mapped_column(String(200))
     path: Mapped[str] = mapped_column(String(400), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A district's own working-day calendar (``CN``, or a holidays region such as ``US-MA``) and
+    # time zone; none: the deployment's (WHISTLE_TIMEZONE, the official Chinese calendar).
+    calendar: Mapped[str | None] = mapped_column(String(16), default=None)
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
 
     __table_args__ = (
         Index("ix_org_nodes_kind_parent", "kind", "parent_id"),

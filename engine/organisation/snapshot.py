@@ -18,7 +18,9 @@ from sqlalchemy import Integer, String, Table, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from engine.calendar import CalendarBook, WorkCalendar
 from engine.db import Base
+from engine.organisation.calendars import calendar_of
 from engine.organisation.models import Category, OrgNode, RoutingRule, UnitRegistration
 from engine.vocabulary import OrgKind, Priority
 
@@ -124,26 +126,51 @@ class Organisation:
     nodes: dict[int, Node] = field(default_factory=dict)
     categories: dict[int, CategoryInfo] = field(default_factory=dict)
     rules: dict[int, list[Rule]] = field(default_factory=dict)
+    # Districts that name their own calendar or time zone: path → (region, zone).
+    jurisdictions: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    _books: dict[int, CalendarBook] = field(default_factory=dict, repr=False, compare=False)
+
+    def calendar_for(self, area_path: str, default: WorkCalendar) -> WorkCalendar:
+        """The working-day calendar of the district that holds ``area_path``."""
+        book = self._books.get(id(default))
+        if book is None:
+            book = CalendarBook(
+                default,
+                {
+                    path: calendar_of(default, region=region, timezone=zone)
+                    for path, (region, zone) in self.jurisdictions.items()
+                },
+            )
+            self._books[id(default)] = book
+        return book.for_path(area_path)
 
     @classmethod
     def read(cls, session: Session) -> Organisation:
         """The organisation as stored now."""
         version = int(session.scalar(select(version_expr())) or 0)
+        rows = session.execute(
+            select(
+                OrgNode.id,
+                OrgNode.kind,
+                OrgNode.parent_id,
+                OrgNode.path,
+                OrgNode.active,
+                OrgNode.name_zh,
+                OrgNode.name_en,
+                OrgNode.calendar,
+                OrgNode.timezone,
+            )
+        ).all()
         nodes = {
             n.id: Node(
                 n.id, OrgKind(n.kind), n.parent_id, n.path, bool(n.active), n.name_zh, n.name_en
             )
-            for n in session.execute(
-                select(
-                    OrgNode.id,
-                    OrgNode.kind,
-                    OrgNode.parent_id,
-                    OrgNode.path,
-                    OrgNode.active,
-                    OrgNode.name_zh,
-                    OrgNode.name_en,
-                )
-            )
+            for n in rows
+        }
+        jurisdictions = {
+            n.path: (n.calendar, n.timezone)
+            for n in rows
+            if n.kind == OrgKind.DISTRICT and (n.calendar is not None or n.timezone is not None)
         }
         categories = {
             c.id: CategoryInfo(
@@ -183,7 +210,13 @@ class Organisation:
                     tuple(r.assisting_ids or ()),
                 )
             )
-        return cls(version=version, nodes=nodes, categories=categories, rules=rules)
+        return cls(
+            version=version,
+            nodes=nodes,
+            categories=categories,
+            rules=rules,
+            jurisdictions=jurisdictions,
+        )
 
     def ancestors(self, node: Node) -> list[Node]:
         """The node and every node above it, from the top."""
