@@ -197,7 +197,7 @@ class CaseUnit:
         by_assignment = assignment_id is not None
         key = assignment_id if by_assignment else case_id
         dialect = session.get_bind().dialect.name
-        rows = session.execute(_load_sql(dialect, by_assignment), {"key": key}).all()
+        rows = session.connection().execute(_load_sql(dialect, by_assignment), {"key": key}).all()
         if not rows or rows[0].kind != 0:
             what = f"assignment {assignment_id}" if by_assignment else f"case {case_id}"
             raise NotFound(f"{what} not found")

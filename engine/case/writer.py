@@ -131,7 +131,7 @@ def _insert(
         waiting.setdefault(tuple(getattr(row, k) for k in keys), []).append(row)
     # An executemany of one cached statement: SQLAlchemy sends it as one multi-row INSERT
     # ("insertmanyvalues"); the rows come back in no set order, so each is matched by its keys.
-    returned = session.execute(
+    returned = session.connection().execute(
         _inserting(table, upsert=bool(changed), with_id=bool(changed)), values
     )
     for new_id, *key in returned:
@@ -148,7 +148,7 @@ def _update(session: Session, table: Table, changed: Iterable[tuple[int, dict[st
         groups.setdefault(columns, []).append({"_id": row_id, **values})
     bump = "version" in table.c
     for columns, params in groups.items():
-        session.execute(_update_by_id(table, columns, bump), params)
+        session.connection().execute(_update_by_id(table, columns, bump), params)
 
 
 def _replace_stand_ins(unit: CaseUnit, real: dict[int, int]) -> None:
@@ -179,6 +179,7 @@ def write(session: Session, unit: CaseUnit, diff: Contribution, *, event_ids: bo
 
     ``event_ids``: give the new events their stored ids (an escalation step records its event).
     """
+    _flush_pending(session)
     loaded = unit.loaded
     new_assignments = [a for a in unit.assignments if id(a) not in loaded]
     real: dict[int, int] = {}
@@ -190,7 +191,7 @@ def write(session: Session, unit: CaseUnit, diff: Contribution, *, event_ids: bo
     seal(unit.case, unit.events)
     case_changes = _changes(unit.case, CASES, loaded[id(unit.case)])
     columns = tuple(sorted(case_changes))
-    result = session.execute(
+    result = session.connection().execute(
         _guarded_case_update(columns),
         {
             **case_changes,
@@ -199,7 +200,7 @@ def write(session: Session, unit: CaseUnit, diff: Contribution, *, event_ids: bo
             "_org": unit.org_version,
         },
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise ConcurrentChange(f"case {unit.case.id} changed under this move")
     unit.case.version += 1
     changed = []
@@ -262,7 +263,7 @@ def _combined(
     ctes = [p.cte(f"w{i}") for i, p in enumerate(parts)]
     if not new_clocks:
         if ctes:
-            session.execute(select(literal(1)).add_cte(*ctes))
+            session.connection().execute(select(literal(1)).add_cte(*ctes))
         return
     keys = _MATCH[DEADLINES.name]
     opened = (
@@ -274,7 +275,7 @@ def _combined(
     waiting: dict[tuple[Any, ...], list[Any]] = {}
     for d in new_clocks:
         waiting.setdefault(tuple(getattr(d, k) for k in keys), []).append(d)
-    for new_id, *key in session.execute(select(opened).add_cte(*ctes)):
+    for new_id, *key in session.connection().execute(select(opened).add_cte(*ctes)):
         waiting[tuple(key)].pop().id = new_id
 
 
@@ -313,6 +314,7 @@ def _write_children(session: Session, unit: CaseUnit, table: Table, rows: Sequen
 
 def insert_case(session: Session, unit: CaseUnit) -> None:
     """Write a new case, its first event and its first clocks (guarded by the org version)."""
+    _flush_pending(session)
     case = unit.case
     if session.get_bind().dialect.name == "sqlite":
         _insert_case_with_its_id(session, unit)
@@ -323,7 +325,7 @@ def insert_case(session: Session, unit: CaseUnit) -> None:
             version_expr() == bindparam("_org")
         )
         stmt = insert(CASES).from_select(list(values), guard).returning(CASES.c.id)
-        new_id = session.execute(stmt, {**values, "_org": unit.org_version}).scalar()
+        new_id = session.connection().execute(stmt, {**values, "_org": unit.org_version}).scalar()
         if new_id is None:
             raise ConcurrentChange("the organisation changed while the case was being raised")
         case.id = new_id
@@ -386,13 +388,22 @@ def _insert_case_with_its_id(session: Session, unit: CaseUnit) -> None:
             .on_conflict_do_nothing(index_elements=["id"])
             .returning(CASES.c.id)
         )
-        if session.execute(stmt, {**values, "_org": unit.org_version}).scalar() is not None:
+        if (
+            session.connection().execute(stmt, {**values, "_org": unit.org_version}).scalar()
+            is not None
+        ):
             return
         stored = session.scalar(select(version_expr()))
         if int(stored or 0) != unit.org_version:
             raise ConcurrentChange("the organisation changed while the case was being raised")
         _NEXT_CASE_ID.refresh(session)
     raise ConcurrentChange("case ids kept being taken by other writers")
+
+
+def _flush_pending(session: Session) -> None:
+    """Rows the caller added through the ORM go first (the writer talks to the connection)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
 
 
 def _forget_cached(session: Session, unit: CaseUnit) -> None:
