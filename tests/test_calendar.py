@@ -443,7 +443,7 @@ def test_add_working_days__millions_of_days_take_years_not_days_and_little_memor
     calendar = WorkCalendar()
     tracemalloc.start()
     try:
-        due = calendar.add(cst(2026, 3, 2, 9), Duration.parse("2000000wd"))
+        due = calendar.add(cst(2026, 3, 2, 9), Duration.parse("2000000wd", bounded=False))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -457,7 +457,7 @@ def test_add_working_days__millions_of_days_take_years_not_days_and_little_memor
 
 def test_add_working_days__beyond_the_year_9999_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="beyond the year 9999"):
-        WorkCalendar().add(cst(2026, 3, 2, 9), Duration.parse("3000000wd"))
+        WorkCalendar().add(cst(2026, 3, 2, 9), Duration.parse("3000000wd", bounded=False))
     with pytest.raises(ValueError, match="beyond the year 9999"):
         WorkCalendar(region="US-MA").add_working_days(cst(9999, 12, 1, 9), 40)
 
