@@ -115,5 +115,5 @@ def test_batch_job_id__one_step_keeps_its_own_id_and_a_batch_is_named_by_its_ste
     assert batch_job_id(one) == "esc-7-1"
     many = [DueStep(deadline_id=d, step_index=0, fire_at=at) for d in range(1, STEPS_PER_JOB + 1)]
     assert batch_job_id(many) == batch_job_id(list(many))
-    assert batch_job_id(many).startswith("esc-1-0+")
+    assert batch_job_id(many).startswith("esc-1-0_")
     assert batch_job_id(many) != batch_job_id(many[:-1])

@@ -186,7 +186,7 @@ def batch_job_id(batch: Sequence[DueStep]) -> str:
     digest = hashlib.sha1(
         ",".join(f"{s.deadline_id}-{s.step_index}" for s in batch).encode(), usedforsecurity=False
     ).hexdigest()[:12]
-    return f"{batch[0].job_id}+{len(batch) - 1}-{digest}"
+    return f"{batch[0].job_id}_{len(batch) - 1}-{digest}"  # RQ 3 allows [A-Za-z0-9_-]
 
 
 def _job_data(job_id: str, batch: Sequence[DueStep]) -> Any:

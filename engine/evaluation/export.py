@@ -37,7 +37,8 @@ HEAD_FIELDS = ("rank", "unit_id", "unit_name", "unit_name_en", "level")
 FIGURE_FIELDS = tuple(
     str(f)
     for f in (
-        Figure.CASES, Figure.ASSIGNMENTS, Figure.RESPONSE_RATE, Figure.RESOLUTION_RATE,
+        Figure.CASES, Figure.ASSIGNMENTS, Figure.RESPONSE_RATE, Figure.RESPONSE_PENDING,
+        Figure.RESOLUTION_RATE,
         Figure.SATISFACTION_RATE, Figure.ON_TIME_RESOLUTION_RATE, Figure.OBJECTION_RATE,
         Figure.REDO_RATE, Figure.EXTENSIONS, Figure.SUPERVISIONS, Figure.RED_STEPS,
         Figure.DEDUCTION, Figure.MEAN_HANDLING_HOURS, Figure.EXCLUDED,
