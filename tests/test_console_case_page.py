@@ -97,7 +97,8 @@ def test_case_page__shows_facts_assignments_clocks_timeline_and_allowed_actions(
     assert "协办" in text
     assert "办结时限" in text
     assert "data-due=" in text
-    assert "7wd" in text
+    assert "7个工作日" in text
+    assert "7wd" not in text
     timeline = text.split('class="timeline"')[1]
     assert timeline.index("受理登记") < timeline.index("派单") < timeline.index("签收")
     assert "主办: 城管委" in timeline
@@ -291,8 +292,9 @@ def test_action__bad_input_is_422_keeps_the_form_open_with_the_input_and_changes
     action = f"/console/cases/{case.id}/do/{Trigger.REQUEST_EXTENSION}"
     answer = submit(console, "dept_um", case.id, action, reason="需要协调物业", extend_by="soon")
     assert answer.status_code == 422
-    assert "输入有误" in answer.text
-    assert "extend_by" in answer.text
+    assert "时长填写有误" in answer.text
+    assert "无法识别时长“soon”" in answer.text
+    assert "Value error" not in answer.text
     assert '<details class="action" id="act-request_extension" open>' in answer.text
     assert "需要协调物业</textarea>" in answer.text
     assert 'value="soon"' in answer.text
@@ -420,12 +422,13 @@ def test_extension__requested_by_the_lead_and_approved_by_the_centre(
         case.id,
         f"/console/cases/{case.id}/do/request_extension",
         reason="需要协调物业",
-        extend_by="3wd",
+        extend_by="3个工作日",
     )
     assert asked.status_code == 303
     page = console.as_("cc_s1").get(f"/console/cases/{case.id}").text
     assert "延期申请" in page
-    assert "延长: 3wd" in page
+    assert "延长: 3个工作日" in page
+    assert "3wd" not in page
     assert f'action="/console/cases/{case.id}/do/deny_extension"' in page
     approved = submit(
         console, "cc_s1", case.id, f"/console/cases/{case.id}/do/approve_extension", extend_by="2wd"
@@ -468,7 +471,7 @@ def test_case_page__shows_the_ladder_step_reached_on_the_clock_and_the_timeline(
     assert '<span class="badge warn">催办</span>' in page
     step = page.split('class="timeline"')[1].split('<li class="step">')[1].split("</li>")[0]
     assert "催办" in step
-    assert "时限: " in step
+    assert "计时环节: " in step
 
 
 def test_case_page__renders_for_every_role_that_sees_the_case(
@@ -537,3 +540,30 @@ def test_complete__with_a_photo_over_the_size_cap_is_413_and_nothing_changes(
     assert answer.status_code == 413
     assert "文件过大" in answer.text
     assert row_counts(session_factory) == before
+
+
+def test_extension__a_duration_it_cannot_read_is_refused_in_english_on_an_english_page(
+    console: Console,
+    session: Session,
+    rt: Runtime,
+    city: City,
+    clock: ManualClock,
+    session_factory: sessionmaker[Session],
+) -> None:
+    case = make_case(session, rt, city, clock, state=CaseState.REPORTING_IN)
+    console.as_("dept_um").cookies.set("whistle_lang", "en")
+    before = row_counts(session_factory)
+    action = f"/console/cases/{case.id}/do/{Trigger.REQUEST_EXTENSION}"
+
+    answer = submit(
+        console, "dept_um", case.id, action, reason="need the owner", extend_by="3 weeks"
+    )
+
+    assert answer.status_code == 422
+    assert "Cannot read the duration &#39;3 weeks&#39;" in answer.text
+    assert "Value error" not in answer.text
+    assert row_counts(session_factory) == before
+    asked = submit(console, "dept_um", case.id, action, reason="need the owner", extend_by="2 days")
+    assert asked.status_code == 303
+    page = console.as_("dept_um").get(f"/console/cases/{case.id}").text
+    assert "Extend by: 2 days" in page

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from api.console.i18n import pick_lang, translate
+from engine.duration import in_words
 from engine.login import Visitor
 from engine.runtime import Runtime
 from engine.vocabulary import Role
@@ -142,6 +143,10 @@ class Clock:
         delta = due - self.now
         key = "time.left" if delta.total_seconds() >= 0 else "time.overdue_by"
         return translate(key, self.lang, span=self.span(delta))
+
+    def duration(self, code: object) -> str:
+        """A duration code ("7wd") in words: "7个工作日" / "7 working days"."""
+        return in_words(code, self.lang)
 
     def late(self, due: datetime) -> bool:
         return due < self.now

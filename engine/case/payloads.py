@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.duration import Duration
+from engine.duration import BadDuration, Duration
 from engine.errors import InvalidInput
 from engine.text import StoredModel
 from engine.vocabulary import AppealKind, Rating, Trigger
@@ -82,7 +82,7 @@ class ExtensionRequestPayload(Reasoned):
     @field_validator("extend_by")
     @classmethod
     def _duration(cls, value: str) -> str:
-        return str(Duration.parse(value))
+        return str(Duration.read(value))
 
 
 class ExtensionDecisionPayload(Payload):
@@ -92,7 +92,7 @@ class ExtensionDecisionPayload(Payload):
     @field_validator("extend_by")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
-        return None if value is None else str(Duration.parse(value))
+        return None if value is None else str(Duration.read(value))
 
 
 class MergePayload(Payload):
@@ -157,15 +157,27 @@ PAYLOADS: dict[str, type[Payload]] = {
 }
 
 
+class UnreadableDuration(InvalidInput):
+    """A duration field a person typed that is not a duration: the sentence in both languages."""
+
+    def __init__(self, trigger: str, field: str, bad: BadDuration) -> None:
+        super().__init__(f"'{trigger}' payload: {field}: {bad.en}")
+        self.bad = bad
+
+
 def parse_payload(trigger: str, data: Mapping[str, Any], requires: list[str]) -> Payload:
     """Validate a trigger's payload, including the fields the workflow insists on."""
     model = PAYLOADS.get(trigger, Empty)
     try:
         payload = model.model_validate(dict(data))
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        for e in errors:
+            bad = e.get("ctx", {}).get("error")
+            if isinstance(bad, BadDuration):
+                raise UnreadableDuration(trigger, ".".join(str(p) for p in e["loc"]), bad) from None
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
+            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in errors
         )
         raise InvalidInput(f"'{trigger}' payload: {problems}") from None
     for field in requires:

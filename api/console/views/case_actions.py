@@ -17,11 +17,12 @@ from starlette.datastructures import FormData, UploadFile
 from api.console.deps import FormDep, VisitorDep, text_field
 from api.console.i18n import register
 from api.console.views.case_page import case_page
+from api.console.web import lang_of
 from api.deps import ClockDep, IdPath, RuntimeDep, SessionDep, SettingsDep
 from api.routes.evidence import policy
 from api.settings import ApiSettings
 from engine.assignment.queries import assignment_detail
-from engine.case.payloads import PAYLOADS, Empty, parse_payload
+from engine.case.payloads import PAYLOADS, Empty, UnreadableDuration, parse_payload
 from engine.case.service import transition_assignment, transition_case
 from engine.clock import Clock
 from engine.errors import Forbidden, IllegalTransition, InvalidInput, StaleVersion
@@ -43,6 +44,7 @@ register(
         ),
         "case_actions.invalid": ("输入有误，请修正后重试。", "The input is not valid."),
         "case_actions.forbidden": ("您无权执行此操作。", "You may not do this."),
+        "case_actions.bad_duration": ("时长填写有误。", "The duration is not valid."),
         "case_actions.bad_file": (
             "照片须为 JPEG、PNG 或 PDF 文件，且内容与类型相符。",
             "The photo must be a JPEG, PNG or PDF file whose content matches its type.",
@@ -53,8 +55,8 @@ register(
         "case_actions.in.kind": ("申诉类型", "Kind of appeal"),
         "case_actions.in.extend_by": ("延长时长", "Extend by"),
         "case_actions.in.extend_by_hint": (
-            "如 4h（小时）、2d（天）、3wd（工作日）",
-            "e.g. 4h (hours), 2d (days), 3wd (working days)",
+            "如 4小时、2天、3个工作日",
+            "e.g. 4 hours, 2 days, 3 working days",
         ),
         "case_actions.in.latitude": ("纬度", "Latitude"),
         "case_actions.in.longitude": ("经度", "Longitude"),
@@ -101,6 +103,8 @@ def refusal(exc: Refused) -> tuple[str, int]:
             return "case_actions.too_large", 413
         case BadFile():
             return "case_actions.bad_file", 422
+        case UnreadableDuration():
+            return "case_actions.bad_duration", 422
         case InvalidInput():
             return "case_actions.invalid", 422
         case Forbidden():
@@ -144,8 +148,10 @@ def _refused(
 ) -> Response:  # fmt: skip
     session.rollback()
     key, code = refusal(exc)
+    # A duration typed in words gets its own sentence in the page's language, not a dump.
+    detail = exc.bad.sentence(lang_of(request)) if isinstance(exc, UnreadableDuration) else str(exc)
     return case_page(
-        request, visitor, session, rt, clock, case_id, status_code=code, error=(key, str(exc)),
+        request, visitor, session, rt, clock, case_id, status_code=code, error=(key, detail),
         failed=dom_id, entered=_entered(form),
     )  # fmt: skip
 

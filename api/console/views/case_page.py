@@ -25,6 +25,7 @@ from engine.assignment.models import Assignment
 from engine.case.board import account_names, dispatch_candidates, last_steps, pending_requests
 from engine.case.queries import AssignmentDetail, CaseDetail, case_detail, case_events, orgs_by_id
 from engine.clock import Clock
+from engine.duration import in_words
 from engine.event.models import Event
 from engine.evidence import evidence_of, get_evidence, path_of
 from engine.login import Visitor
@@ -71,7 +72,7 @@ register(
         "case_page.role.lead": ("主办", "Lead"),
         "case_page.role.assisting": ("协办", "Assisting"),
         "case_page.deadlines": ("办理时限", "Clocks"),
-        "case_page.d.clock": ("时限", "Clock"),
+        "case_page.d.clock": ("计时环节", "Clock"),
         "case_page.d.limit": ("时长", "Limit"),
         "case_page.d.started": ("开始", "Started"),
         "case_page.d.due": ("截止", "Due"),
@@ -111,7 +112,7 @@ register(
         "case_page.p.solved": ("已解决", "Solved"),
         "case_page.p.stars": ("星级", "Stars"),
         "case_page.p.rating": ("评价", "Rating"),
-        "case_page.p.clock": ("时限", "Clock"),
+        "case_page.p.clock": ("计时环节", "Clock"),
         "case_page.p.evidence": ("附件", "Files"),
         "case_page.p.place": ("位置", "Place"),
         "case_page.p.priority": ("优先级", "Priority"),
@@ -238,6 +239,8 @@ def _value(
             return "、".join(org_name(orgs.get(v), lang) or f"#{v}" for v in value) or None
         case "solved":
             return t("case_page.yes" if value else "case_page.no")
+        case "extend_by":
+            return in_words(value, lang)
         case "stars":
             return t("case_page.stars", n=value)
         case "rating":
