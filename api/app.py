@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import redis as redis_lib
@@ -35,6 +36,7 @@ from api.settings import ApiSettings
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.db import make_engine, make_session_factory
+from engine.deadline.epoch import clock_for
 from engine.runtime import Runtime
 
 DESCRIPTION = """\
@@ -79,7 +81,10 @@ def create_app(
     app.state.settings = config
     app.state.session_factory = session_factory
     app.state.runtime = runtime or Runtime.from_settings(config)
-    app.state.clock = clock or SystemClock()
+    # One clock for the pages, the API and the workers: at WHISTLE_CLOCK_SPEED=N the app reads
+    # the scaled epoch every process shares, so countdowns and the overdue board agree with
+    # ``whistle status`` and the sweeper.
+    app.state.clock = clock or _clock_of(config, session_factory)
     app.state.redis = redis
     app.state.limiter = IntakeLimiter(
         redis, limit=config.intake_rate_limit, window=config.intake_rate_window
@@ -108,6 +113,25 @@ def create_app(
     )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
+
+
+class _SharedClock:
+    """The scaled clock, anchored on first use (the app may be built before the migrations)."""
+
+    def __init__(self, speed: float, session_factory: sessionmaker[Session]) -> None:
+        self.speed, self._sessions = speed, session_factory
+        self._clock: Clock | None = None
+
+    def now(self) -> datetime:
+        if self._clock is None:
+            self._clock = clock_for(self.speed, self._sessions)
+        return self._clock.now()
+
+
+def _clock_of(config: ApiSettings, session_factory: sessionmaker[Session]) -> Clock:
+    if config.clock_speed == 1:
+        return SystemClock()
+    return _SharedClock(config.clock_speed, session_factory)
 
 
 def _document_errors(app: FastAPI) -> None:

@@ -183,6 +183,7 @@ def render(
         "label": Labels(state.runtime, lang),
         "clock": Clock(state.runtime.calendar.zone, lang, now),
         "now": now,
+        "clock_speed": getattr(state.clock, "speed", 1),
         "csrf": visitor.csrf_token if visitor is not None else context.pop("csrf", ""),
         "nav": nav_for(visitor.actor.role) if visitor is not None else [],
         "path": request.url.path,
