@@ -16,7 +16,7 @@ import redis as redis_lib
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import console, problems
+from api import console, docs, problems
 from api.metrics import RequestMetrics
 from api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from api.open311.routes import router as open311_router
@@ -77,6 +77,8 @@ def create_app(
         version="1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs from installed assets, not a CDN
+        redoc_url=None,
     )
     app.state.settings = config
     app.state.session_factory = session_factory
@@ -104,6 +106,7 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     app.include_router(open311_router)
+    docs.install(app)
     console.install(app)
     problems.install(app)
     _document_errors(app)

@@ -383,6 +383,7 @@ def test_export__a_csv_export_downloads_as_csv(
 
     assert download.headers["content-type"] == "text/csv; charset=utf-8"
     assert "城管委" in download.content.decode("utf-8-sig")
+    assert 'filename="evaluation-department-2026-' in download.headers["content-disposition"]
 
 
 def test_export__another_account_sees_nothing_of_it(

@@ -17,7 +17,13 @@ from sqlalchemy import update
 
 from api.cli import main
 from engine.config import get_settings
-from engine.evaluation.export import ExportFormat, export_to_path, level_fields, write_report
+from engine.evaluation.export import (
+    ExportFormat,
+    export_name,
+    export_to_path,
+    level_fields,
+    write_report,
+)
 from engine.evaluation.metrics import LABELS, Level, label
 from engine.evaluation.models import Rollup
 from engine.evaluation.period import Period
@@ -139,9 +145,13 @@ def test_csv__has_a_total_and_a_monthly_row_per_unit(session, rt, city, clock, b
     out = io.BytesIO()
     write_report(report, ExportFormat.CSV, out)
 
-    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
+    read = csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig")))
+    rows = [{HEADER_KEYS[h]: v for h, v in r.items()} for r in read]
 
-    totals = [r for r in rows if r["month"] == "total"]
+    assert read.fieldnames is not None
+    assert "响应率 Response rate" in read.fieldnames  # the ranking CSV's bilingual headers
+    assert "response_rate" not in read.fieldnames
+    totals = [r for r in rows if r["month"] == "合计 Total"]
     assert len(totals) == len(data["rows"])
     assert len(rows) == 2 * len(data["rows"])
     first = data["rows"][0]
@@ -232,3 +242,9 @@ def test_cli__recompute_reports_differences_and_fix_repairs_them(busy_march, ses
     assert json.loads(fixed.stdout.splitlines()[-1])["fixed"] is True
     assert after.exit_code == 0
     assert json.loads(after.stdout)["differences"] == 0
+
+
+def test_export_name__says_the_period_and_the_levels():
+    assert export_name("2026-01-01", "2026-12-31", ["department", "street"], "xlsx") == (
+        "evaluation-department+street-2026-01-2026-12.xlsx"
+    )
