@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from api.cli import main
+from api.cli.table import width
 from engine.config import get_settings
 from engine.evaluation.export import (
     ExportFormat,
@@ -248,3 +249,37 @@ def test_export_name__says_the_period_and_the_levels():
     assert export_name("2026-01-01", "2026-12-31", ["department", "street"], "xlsx") == (
         "evaluation-department+street-2026-01-2026-12.xlsx"
     )
+
+
+def test_cli__format_table_prints_an_aligned_ranking_with_the_lists_marked(busy_march, city, cli):
+    result = whistle("--from", "2026-03-01", "--to", "2026-03-31", "--level", "department",
+                     "--format", "table")  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("排名"))
+    assert "响应率" in lines[header]
+    assert "综合得分" in lines[header]
+    body = lines[header + 2 : header + 2 + len(city.departments) + 1]
+    assert {width(line) for line in body} <= {width(lines[header + 1])}  # aligned by display width
+    assert any(" 红 " in line for line in body)
+    assert "{" not in result.stdout  # no JSON
+
+
+def test_cli__long_commands_print_progress_lines_when_not_on_a_terminal(busy_march, cli, tmp_path):
+    recomputed = whistle("--recompute")
+    exported = whistle("--from", "2026-03-01", "--to", "2026-03-31", "--format", "csv", "-o",
+                       str(tmp_path / "march.csv"))  # fmt: skip
+
+    assert "recomputing (cases): 100 %" in recomputed.stderr
+    assert "writing march.csv (%): 100 %" in exported.stderr
+    assert len(exported.stderr.splitlines()) <= 12  # a line per tenth at most, and the path
+
+
+def test_cli__table_with_a_file_is_refused(cli, tmp_path):
+    result = whistle("--from", "2026-03-01", "--to", "2026-03-31", "--format", "table", "-o",
+                     str(tmp_path / "x.txt"))  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "--format table is for the terminal" in result.output
+    assert not (tmp_path / "x.txt").exists()
