@@ -22,7 +22,8 @@ from api.console.i18n import register, translate
 from api.console.web import lang_of, render
 from api.deps import ClockDep, LimiterDep, RuntimeDep, SessionDep, check_intake
 from engine.access import Actor
-from engine.case.board import areas_in_scope, soonest_due, state_counts
+from engine.case.approvals import pending_count
+from engine.case.board import BOARD_ROLES, areas_in_scope, soonest_due, state_counts
 from engine.case.queries import CaseQuery, OrgName, list_cases, orgs_by_id
 from engine.case.service import CaseDraft
 from engine.errors import Forbidden, InvalidInput
@@ -199,6 +200,7 @@ def board(request: Request, visitor: VisitorDep, session: SessionDep, clock: Clo
     return render(
         request, visitor, "cases.html", status_code=status_code,
         counts=state_counts(session, actor=actor), states=list(CaseState),
+        waiting=pending_count(session, actor=actor) if actor.role in BOARD_ROLES else None,
         active_state=query.state[0] if len(query.state) == 1 else None,
         page=page, pages=page_count(page.total, page.limit), error=error, entered=entered,
         due=soonest_due(session, actor=actor, case_ids=[c.id for c in page.items]),
