@@ -18,6 +18,7 @@ from tests.browser_support import DESKTOP, PHONE, browser, shoot
 from tests.builders import make_case
 from tests.evaluation_support import run_reports
 from tests.fixtures_console import Console, password_of
+from tests.test_console_case_page import png
 
 __all__ = ["browser"]  # the fixture, imported so pytest finds it
 
@@ -126,12 +127,9 @@ def test_phone_width__every_main_page_fits_without_sideways_scrolling(  # type: 
         context.close()
 
 
-# A 1×1 PNG: the "photo" the department attaches when it completes.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201"
-    "e221bc330000000049454e44ae426082"
-)
+# A well-formed 1×1 PNG (its chunks' CRCs checked by the evidence policy): the "photo" the
+# department attaches when it completes.
+PNG = png()
 
 
 @pytest.fixture
