@@ -233,7 +233,9 @@ def test_action__on_a_stale_page_is_409_and_changes_nothing(
     )
     assert dispatched.status_code == 303
     before = row_counts(session_factory)
-    answer = console.as_("cc_s1").post(action, data=stale | {"reason": "重复来电"})
+    answer = console.as_("cc_s1").post(
+        action, data=stale | {"reason": "重复来电", "confirm": "yes"}
+    )
     assert answer.status_code == 409
     assert "工单已被他人更新，请刷新页面后重试" in answer.text
     assert row_counts(session_factory) == before
@@ -256,7 +258,7 @@ def test_action__not_open_now_or_not_for_the_role_is_refused_on_the_page(
     token, version = console.csrf("cc_s1"), str(case.version)
     wrong_state = console.as_("cc_s1").post(
         f"/console/cases/{case.id}/do/{Trigger.CANCEL}",
-        data={"csrf_token": token, "version": version, "reason": "重复来电"},
+        data={"csrf_token": token, "version": version, "reason": "重复来电", "confirm": "yes"},
     )
     assert wrong_state.status_code == 409
     assert "当前状态下不能执行此操作" in wrong_state.text
@@ -406,7 +408,8 @@ def test_objection_review__the_centre_rejects_an_objection_from_the_case_page(
     assert "不属于本部门职责" in page
     assert f'action="/console/assignments/{lead.id}/do/uphold_objection"' in page
     action = f"/console/assignments/{lead.id}/do/reject_objection"
-    assert submit(console, "cc_s1", case.id, action).status_code == 303
+    answer = submit(console, "cc_s1", case.id, action, reason="属于城管职责", confirm="yes")
+    assert answer.status_code == 303
     session.expire_all()
     assert session.get(Assignment, lead.id).state == AssignmentState.ASSIGNED  # type: ignore[union-attr]
     assert reload(session, case.id).state == CaseState.ASSIGNED
@@ -567,3 +570,54 @@ def test_extension__a_duration_it_cannot_read_is_refused_in_english_on_an_englis
     assert asked.status_code == 303
     page = console.as_("dept_um").get(f"/console/cases/{case.id}").text
     assert "Extend by: 2 days" in page
+
+
+def test_irreversible_decision__without_the_confirmation_or_a_reason_is_refused_and_changes_nothing(
+    console: Console,
+    session: Session,
+    rt: Runtime,
+    city: City,
+    clock: ManualClock,
+    session_factory: sessionmaker[Session],
+) -> None:
+    case = make_case(session, rt, city, clock, state=CaseState.ASSIGNED, assisting=False)
+    lead = assignments_of(session, case.id)[0]
+    action = task_action(console, "dept_um", case.id, Trigger.OBJECT)
+    assert submit(console, "dept_um", case.id, action, reason="不属于本部门职责").status_code == 303
+    page = console.as_("cc_s1").get(f"/console/cases/{case.id}").text
+    uphold = f"/console/assignments/{lead.id}/do/uphold_objection"
+    form = form_in(page, uphold)
+    assert 'name="confirm" value="yes" required' in form
+    assert 'name="reason"' in form
+    before = row_counts(session_factory)
+
+    unticked = submit(console, "cc_s1", case.id, uphold, reason="确不属于该部门")
+    no_reason = submit(console, "cc_s1", case.id, uphold, confirm="yes")
+
+    assert unticked.status_code == 422
+    assert "此决定不可撤销，请勾选确认后再提交" in unticked.text
+    assert no_reason.status_code == 422
+    assert row_counts(session_factory) == before
+    done = submit(console, "cc_s1", case.id, uphold, reason="确不属于该部门", confirm="yes")
+    assert done.status_code == 303
+    timeline = console.as_("cc_s1").get(f"/console/cases/{case.id}").text
+    assert "理由: 确不属于该部门" in timeline.split('class="timeline"')[1]
+
+
+def test_merge__asks_a_reason_and_links_both_ways(
+    console: Console, session: Session, rt: Runtime, city: City, clock: ManualClock
+) -> None:
+    original = make_case(session, rt, city, clock, state=CaseState.ASSIGNED)
+    duplicate = make_case(session, rt, city, clock, state=CaseState.REPORTED)
+    merge = f"/console/cases/{duplicate.id}/do/merge"
+
+    answer = submit(console, "cc_s1", duplicate.id, merge, into=str(original.id),
+                    reason="同一地点同一诉求", confirm="yes")  # fmt: skip
+
+    assert answer.status_code == 303
+    there = console.as_("cc_s1").get(f"/console/cases/{original.id}").text
+    here = console.as_("cc_s1").get(f"/console/cases/{duplicate.id}").text
+    assert f'<a href="/console/cases/{duplicate.id}">#{duplicate.id} ' in there
+    assert "并入本单的重复工单" in there
+    assert f'<a href="/console/cases/{original.id}">#{original.id}</a>' in here
+    assert "同一地点同一诉求" in here

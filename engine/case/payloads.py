@@ -32,6 +32,11 @@ class Reasoned(Payload):
     reason: str = Field(min_length=2, max_length=NOTE)
 
 
+class Decision(Reasoned):
+    """A decision that cannot be taken back (uphold or reject an objection, deny an extension):
+    the reason is required and recorded in the event."""
+
+
 class DispatchPayload(Payload):
     # None: the routing rule of the case's category and area chooses.
     lead: int | None = None
@@ -95,7 +100,9 @@ class ExtensionDecisionPayload(Payload):
         return None if value is None else str(Duration.read(value))
 
 
-class MergePayload(Payload):
+class MergePayload(Reasoned):
+    """A merge cannot be undone: the duplicate's reason is recorded in its event."""
+
     into: int
 
 
@@ -138,7 +145,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     Trigger.VERIFY: VerifyPayload,
     Trigger.REQUEST_EXTENSION: ExtensionRequestPayload,
     Trigger.APPROVE_EXTENSION: ExtensionDecisionPayload,
-    Trigger.DENY_EXTENSION: Empty,
+    Trigger.DENY_EXTENSION: Decision,
     Trigger.REQUEST_HARD_CASE: Reasoned,
     Trigger.APPROVE_HARD_CASE: Empty,
     Trigger.DENY_HARD_CASE: Empty,
@@ -149,8 +156,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     Trigger.REJECT_APPEAL: Empty,
     Trigger.ACCEPT: Empty,
     Trigger.OBJECT: ObjectPayload,
-    Trigger.UPHOLD_OBJECTION: Empty,
-    Trigger.REJECT_OBJECTION: Empty,
+    Trigger.UPHOLD_OBJECTION: Decision,
+    Trigger.REJECT_OBJECTION: Decision,
     Trigger.REPORT_IN: ReportInPayload,
     Trigger.PROGRESS: ProgressPayload,
     Trigger.COMPLETE: CompletePayload,
@@ -184,3 +191,15 @@ def parse_payload(trigger: str, data: Mapping[str, Any], requires: list[str]) ->
         if getattr(payload, field, None) in (None, "", []):
             raise InvalidInput(f"'{trigger}' payload: {field}: required by this workflow")
     return payload
+
+
+# Decisions the console asks to confirm, with a reason: none of them can be taken back.
+IRREVERSIBLE = frozenset(
+    {
+        Trigger.UPHOLD_OBJECTION,
+        Trigger.REJECT_OBJECTION,
+        Trigger.DENY_EXTENSION,
+        Trigger.MERGE,
+        Trigger.CANCEL,
+    }
+)

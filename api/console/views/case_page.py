@@ -22,7 +22,14 @@ from api.console.web import Labels, lang_of, render
 from api.deps import ClockDep, IdPath, RuntimeDep, SessionDep, SettingsDep
 from api.routes.evidence import policy
 from engine.assignment.models import Assignment
-from engine.case.board import account_names, dispatch_candidates, last_steps, pending_requests
+from engine.case.board import (
+    account_names,
+    dispatch_candidates,
+    last_steps,
+    merged_here,
+    pending_requests,
+)
+from engine.case.payloads import IRREVERSIBLE
 from engine.case.queries import AssignmentDetail, CaseDetail, case_detail, case_events, orgs_by_id
 from engine.clock import Clock
 from engine.duration import in_words
@@ -56,6 +63,7 @@ register(
         "case_page.f.description": ("描述", "Description"),
         "case_page.f.rating": ("评价", "Rating"),
         "case_page.f.merged_into": ("并入工单", "Merged into"),
+        "case_page.f.merged_here": ("并入本单的重复工单", "Duplicates merged into this case"),
         "case_page.f.cancel_reason": ("作废理由", "Why cancelled"),
         "case_page.f.redo": ("重办次数", "Redone"),
         "case_page.actions": ("可执行操作", "Actions"),
@@ -129,6 +137,7 @@ WITH_FIELDS = frozenset(
     {
         "object", "cancel", "redo", "request_hard_case", "request_extension", "approve_extension",
         "report_in", "progress", "complete", "rate", "verify", "merge", "appeal",
+        "uphold_objection", "reject_objection", "deny_extension",
     }
 )  # fmt: skip
 
@@ -346,6 +355,8 @@ def case_page(
         evidence=evidence_of(session=session, actor=actor, case_id=case_id),
         steps=last_steps(session, deadline_ids=[d.id for d in detail.deadlines]),
         requests=pending_requests(session, case_id=case_id),
+        merged_here=merged_here(session, actor=actor, case_id=case_id),
+        irreversible=frozenset(str(t) for t in IRREVERSIBLE),
         category=session.get(Category, case.category_id) if case.category_id else None,
         area=session.get(OrgNode, case.area_id), org_name=lambda n: org_name(n, lang),
         done=done if done == Trigger.RAISE or _is_trigger(rt, case.workflow, done) else None,
