@@ -45,6 +45,7 @@ _NAV = {
     "tasks": NavItem("nav.tasks", "/console/tasks"),
     "notifications": NavItem("nav.notifications", "/console/notifications"),
     "evaluation": NavItem("nav.evaluation", "/console/evaluation"),
+    "statistics": NavItem("nav.statistics", "/console/statistics"),
     "workflows": NavItem("nav.workflows", "/console/workflows"),
 }
 _ROLE_NAV = {
@@ -54,14 +55,23 @@ _ROLE_NAV = {
         "intake",
         "overdue",
         "notifications",
+        "statistics",
         "evaluation",
         "workflows",
     ],
-    Role.ADMIN: ["board", "approvals", "intake", "overdue", "evaluation", "workflows"],
+    Role.ADMIN: [
+        "board",
+        "approvals",
+        "intake",
+        "overdue",
+        "statistics",
+        "evaluation",
+        "workflows",
+    ],
     Role.DEPARTMENT: ["tasks", "board", "notifications", "workflows"],
     Role.UNIT: ["tasks", "board", "notifications", "workflows"],
     Role.GRID: ["board", "intake", "workflows"],
-    Role.ASSESSOR: ["evaluation", "board", "workflows"],
+    Role.ASSESSOR: ["evaluation", "statistics", "board", "workflows"],
     Role.RESIDENT: ["board", "workflows"],
 }
 
