@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/whistle up --demo --simulate --rate 120
+	$(BIN)/whistle up --demo --simulate --rate 120 --pace 60
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto
