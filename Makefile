@@ -3,8 +3,8 @@
 #   make test   create .venv, install, run the test suite (SQLite + embedded Redis)
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-	&& { command -v $$p; break; }; done)
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { command -v $$p; break; }; done 2>/dev/null)
 VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/whistle up --demo --simulate --rate 120
+	$(BIN)/whistle up --demo --simulate --rate 120 --pace 60
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto

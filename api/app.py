@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import redis as redis_lib
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import console, problems
+from api import console, docs, problems
 from api.metrics import RequestMetrics
 from api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from api.open311.routes import router as open311_router
@@ -37,6 +38,7 @@ from api.settings import ApiSettings
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.db import make_engine, make_session_factory
+from engine.deadline.epoch import clock_for
 from engine.runtime import Runtime
 
 DESCRIPTION = """\
@@ -77,11 +79,16 @@ def create_app(
         version="1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs from installed assets, not a CDN
+        redoc_url=None,
     )
     app.state.settings = config
     app.state.session_factory = session_factory
     app.state.runtime = runtime or Runtime.from_settings(config)
-    app.state.clock = clock or SystemClock()
+    # One clock for the pages, the API and the workers: at WHISTLE_CLOCK_SPEED=N the app reads
+    # the scaled epoch every process shares, so countdowns and the overdue board agree with
+    # ``whistle status`` and the sweeper.
+    app.state.clock = clock or _clock_of(config, session_factory)
     app.state.redis = redis
     app.state.limiter = IntakeLimiter(
         redis, limit=config.intake_rate_limit, window=config.intake_rate_window
@@ -103,6 +110,7 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     app.include_router(open311_router)
+    docs.install(app)
     console.install(app)
     problems.install(app)
     _document_errors(app)
@@ -112,6 +120,25 @@ def create_app(
     )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
+
+
+class _SharedClock:
+    """The scaled clock, anchored on first use (the app may be built before the migrations)."""
+
+    def __init__(self, speed: float, session_factory: sessionmaker[Session]) -> None:
+        self.speed, self._sessions = speed, session_factory
+        self._clock: Clock | None = None
+
+    def now(self) -> datetime:
+        if self._clock is None:
+            self._clock = clock_for(self.speed, self._sessions)
+        return self._clock.now()
+
+
+def _clock_of(config: ApiSettings, session_factory: sessionmaker[Session]) -> Clock:
+    if config.clock_speed == 1:
+        return SystemClock()
+    return _SharedClock(config.clock_speed, session_factory)
 
 
 def _document_errors(app: FastAPI) -> None:

@@ -36,6 +36,8 @@ class MalformedRequest(WhistleError):
 class LoginRequired(WhistleError):
     """The page needs a live login session; the visitor is sent to log in, then back."""
 
+    login_redirect = True  # answered with a redirect to the login page, and logged as nothing
+
     def __init__(self, next_path: str, *, expired: bool = False) -> None:
         super().__init__("log in to see this page")
         self.next_path = next_path

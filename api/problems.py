@@ -173,6 +173,12 @@ def problem_response(exc: BaseException, request: Request | None = None) -> Resp
     """The HTTP answer for an error (the Open311 form under ``/open311/``)."""
     path = request.url.path if request is not None else None
     kind, problem = problem_for(exc, instance=path)
+    console = path is not None and path.startswith("/console") and request is not None
+    if console and getattr(exc, "login_redirect", False):
+        from api.console.errors import error_page
+
+        assert request is not None
+        return error_page(request, exc, 303, None)  # a visitor not logged in: no error at all
     if kind.status == 503:
         log.warning("%s on %s: %s", type(exc).__name__, path, exc)
     elif kind.status >= 500:

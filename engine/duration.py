@@ -1,6 +1,8 @@
 """Time limits as workflows write them: "30s", "15m", "2h" or "7wd" (working days).
 
-A Duration is only the amount and the unit; turning it into a deadline is the calendar's job.
+People read and type them in words: ``Duration.read`` also takes "3个工作日", "2天", "4小时",
+"3 wd", "2 hours"; ``words`` writes "7个工作日" / "7 working days". A Duration is only the amount
+and the unit; turning it into a deadline is the calendar's job.
 Every duration is bounded (a year of either kind), so no input can make the calendar walk
 millions of days; a workflow bounds its extensions further (``max_extension``).
 """
@@ -17,6 +19,36 @@ from enum import StrEnum
 _DURATION = re.compile(r"(-?[0-9]{1,12})(s|m|h|wd)")
 
 
+class BadDuration(ValueError):
+    """A duration a person typed that we cannot read, with the sentence in both languages."""
+
+    def __init__(self, text: str, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.text, self.zh, self.en = text, zh, en
+
+    def sentence(self, lang: str) -> str:
+        """The refusal in the page's language."""
+        return self.zh if lang.startswith("zh") else self.en
+
+
+# The units a person may type, to the unit and multiplier they stand for. Natural days are hours.
+_WORD_UNITS: dict[str, tuple[str, int]] = {
+    "s": ("s", 1), "秒": ("s", 1), "秒钟": ("s", 1), "sec": ("s", 1), "secs": ("s", 1),
+    "second": ("s", 1), "seconds": ("s", 1),
+    "m": ("m", 1), "分": ("m", 1), "分钟": ("m", 1), "min": ("m", 1), "mins": ("m", 1),
+    "minute": ("m", 1), "minutes": ("m", 1),
+    "h": ("h", 1), "小时": ("h", 1), "个小时": ("h", 1), "钟头": ("h", 1), "个钟头": ("h", 1),
+    "hr": ("h", 1), "hrs": ("h", 1), "hour": ("h", 1), "hours": ("h", 1),
+    "d": ("h", 24), "天": ("h", 24), "日": ("h", 24), "day": ("h", 24), "days": ("h", 24),
+    "wd": ("wd", 1), "工作日": ("wd", 1), "个工作日": ("wd", 1), "working day": ("wd", 1),
+    "working days": ("wd", 1), "work day": ("wd", 1), "work days": ("wd", 1),
+    "business day": ("wd", 1), "business days": ("wd", 1),
+}  # fmt: skip
+_WORDS = re.compile(r"([0-9]{1,40})\s*([^\s0-9].*?)")
+_EXAMPLES_ZH = "如“30分钟”“4小时”“2天”或“3个工作日”"
+_EXAMPLES_EN = "such as '30 min', '4 hours', '2 days' or '3 working days'"
+
+
 class DurationUnit(StrEnum):
     SECONDS = "s"
     MINUTES = "m"
@@ -29,6 +61,13 @@ _NATURAL_SECONDS = {
     DurationUnit.MINUTES: 60,
     DurationUnit.HOURS: 3600,
 }
+_ZH_UNIT = {
+    DurationUnit.SECONDS: "秒",
+    DurationUnit.MINUTES: "分钟",
+    DurationUnit.HOURS: "小时",
+    DurationUnit.WORKING_DAYS: "个工作日",
+}
+_EN_UNIT = {DurationUnit.SECONDS: "s", DurationUnit.MINUTES: "min", DurationUnit.HOURS: "h"}
 # The longest duration of any kind: a (leap) year of natural time, a year of working days.
 MAX_NATURAL = timedelta(days=366)
 MAX_WORKING_DAYS = 250
@@ -78,6 +117,47 @@ class Duration:
         duration = cls(amount, DurationUnit(match.group(2)))
         return duration.check_bound() if bounded else duration
 
+    @classmethod
+    def read(cls, text: str) -> Duration:
+        """Read a duration as a person types it, in words or codes; raise ``BadDuration`` with a
+        sentence in both languages for anything else."""
+        raw = text.strip()
+        match = _WORDS.fullmatch(raw.lower())
+        unit = _WORD_UNITS.get(match.group(2).strip()) if match else None
+        if match is None or unit is None:
+            shown = raw[:20]
+            raise BadDuration(
+                raw,
+                f"无法识别时长“{shown}”：请填写数字加单位，{_EXAMPLES_ZH}。",
+                f"Cannot read the duration '{shown}': give a number and a unit, {_EXAMPLES_EN}.",
+            )
+        digits = match.group(1).lstrip("0")
+        amount = int(digits[:13] or "0") * unit[1]  # 13 digits are over any bound already
+        if amount <= 0:
+            raise BadDuration(raw, "时长须大于零。", "A duration must be longer than zero.")
+        try:
+            return cls(amount, DurationUnit(unit[0]))
+        except ValueError:
+            raise BadDuration(
+                raw,
+                f"时长“{raw[:20]}”过长：最长 {MAX_NATURAL.days} 天或 {MAX_WORKING_DAYS} 个工作日。",
+                f"The duration '{raw[:20]}' is too long: at most {MAX_NATURAL.days} days or "
+                f"{MAX_WORKING_DAYS} working days.",
+            ) from None
+
+    def words(self, lang: str) -> str:
+        """ "2小时", "7个工作日", "15分钟" in Chinese; "2 h", "7 working days", "15 min" in English.
+        Whole days of hours read as days ("2天", "2 days")."""
+        n, unit = self.amount, self.unit
+        if unit is DurationUnit.HOURS and n % 24 == 0:
+            days = n // 24
+            return f"{days}天" if lang.startswith("zh") else f"{days} day{'s' if days > 1 else ''}"
+        if lang.startswith("zh"):
+            return f"{n}{_ZH_UNIT[unit]}"
+        if unit is DurationUnit.WORKING_DAYS:
+            return f"{n} working day{'s' if n > 1 else ''}"
+        return f"{n} {_EN_UNIT[unit]}"
+
     def __str__(self) -> str:
         return f"{self.amount}{self.unit}"
 
@@ -105,3 +185,12 @@ class Duration:
         if self.unit is DurationUnit.WORKING_DAYS and limit.unit is DurationUnit.WORKING_DAYS:
             return self.amount <= limit.amount
         return self.nominal_days <= limit.nominal_days
+
+
+def in_words(code: object, lang: str) -> str:
+    """A stored duration code ("7wd") in words for a page; anything else as it was."""
+    text = str(code)
+    try:
+        return Duration.parse(text).words(lang)
+    except ValueError:
+        return text

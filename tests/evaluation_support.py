@@ -28,6 +28,7 @@ from engine.rollup.scheme import EvaluationScheme, get_scheme
 from engine.runtime import Runtime
 from engine.vocabulary import DeadlineState, Trigger
 from tests.builders import City, assignments_of
+from tests.scenario import with_reason
 from workers.reports import REPORTS
 from workers.rq_workers import InProcessWorker
 
@@ -55,7 +56,7 @@ def fire(
     """Fire a case trigger as the named account, ``after`` the last move."""
     return transition_case(
         session=session, rt=rt, actor=city.actor(session, who), case_id=case_id,
-        trigger=trigger, payload=payload or {}, now=clock.advance(after),
+        trigger=trigger, payload=with_reason(trigger, payload), now=clock.advance(after),
     )  # fmt: skip
 
 
@@ -67,7 +68,7 @@ def fire_on(
     """Fire an assignment trigger as the named account, ``after`` the last move."""
     return transition_assignment(
         session=session, rt=rt, actor=city.actor(session, who), assignment_id=assignment_id,
-        trigger=trigger, payload=payload or {}, now=clock.advance(after),
+        trigger=trigger, payload=with_reason(trigger, payload), now=clock.advance(after),
     )  # fmt: skip
 
 

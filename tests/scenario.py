@@ -50,23 +50,35 @@ VALID_PAYLOADS: dict[Trigger, dict[str, Any]] = {
     Trigger.VERIFY: {"solved": True},
     Trigger.REQUEST_EXTENSION: {"reason": "需要协调物业", "extend_by": "3wd"},
     Trigger.APPROVE_EXTENSION: {},
-    Trigger.DENY_EXTENSION: {},
+    Trigger.DENY_EXTENSION: {"reason": "可在时限内办结"},
     Trigger.REQUEST_HARD_CASE: {"reason": "涉及历史遗留产权问题"},
     Trigger.APPROVE_HARD_CASE: {},
     Trigger.DENY_HARD_CASE: {},
-    Trigger.MERGE: {},  # filled in with another case
+    Trigger.MERGE: {"reason": "同一地点同一诉求"},  # "into" filled in with another case
     Trigger.CANCEL: {"reason": "重复来电"},
     Trigger.APPEAL: {"reason": "居民诉求超出职责", "kind": AppealKind.RATING},
     Trigger.UPHOLD_APPEAL: {},
     Trigger.REJECT_APPEAL: {},
     Trigger.ACCEPT: {},
     Trigger.OBJECT: {"reason": "不属于本部门职责"},
-    Trigger.UPHOLD_OBJECTION: {},
-    Trigger.REJECT_OBJECTION: {},
+    Trigger.UPHOLD_OBJECTION: {"reason": "确不属于该部门职责"},
+    Trigger.REJECT_OBJECTION: {"reason": "属于该部门职责"},
     Trigger.REPORT_IN: {},
     Trigger.PROGRESS: {"note": "已联系居民"},
     Trigger.COMPLETE: {"result": "已处理完毕", "service_hours": 2.0},
 }
+
+
+DECISIONS = (Trigger.UPHOLD_OBJECTION, Trigger.REJECT_OBJECTION, Trigger.DENY_EXTENSION,
+             Trigger.MERGE)  # fmt: skip
+
+
+def with_reason(trigger: Trigger, payload: dict[str, Any] | None) -> dict[str, Any]:
+    """The payload, with the valid reason of a decision that requires one when it has none."""
+    given = dict(payload or {})
+    if trigger in DECISIONS and "reason" not in given:
+        given["reason"] = VALID_PAYLOADS[trigger]["reason"]
+    return given
 
 
 def fire(
@@ -82,10 +94,11 @@ def fire(
     version: int | None = None,
     step: timedelta = STEP,
 ) -> Case:
-    """Fire a case trigger as the named account, ``step`` after the last move."""
+    """Fire a case trigger as the named account, ``step`` after the last move (a decision that
+    needs a reason gets one unless the payload gives its own)."""
     return transition_case(
         session=session, rt=rt, actor=city.actor(session, who), case_id=case_id, trigger=trigger,
-        payload=payload or {}, version=version, now=clock.advance(step),
+        payload=with_reason(trigger, payload), version=version, now=clock.advance(step),
     )  # fmt: skip
 
 
@@ -105,7 +118,8 @@ def fire_on(
     """Fire an assignment trigger as the named account, ``step`` after the last move."""
     return transition_assignment(
         session=session, rt=rt, actor=city.actor(session, who), assignment_id=assignment_id,
-        trigger=trigger, payload=payload or {}, version=version, now=clock.advance(step),
+        trigger=trigger, payload=with_reason(trigger, payload), version=version,
+        now=clock.advance(step),
     )  # fmt: skip
 
 

@@ -5,6 +5,8 @@ status codes, media types and schemas the document declares.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -73,3 +75,27 @@ def test_openapi__serves_the_document_and_the_docs_page(api):
     docs = api.client.get("/docs")
     assert docs.status_code == 200
     assert "swagger-ui" in docs.text
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs__pages_load_every_asset_from_this_server_and_nothing_from_another(api, page):
+    html = api.client.get(page)
+    assert html.status_code == 200
+
+    links = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+    assert links, html.text
+    assert not [u for u in links if "//" in u or not u.startswith("/")]  # no CDN, no fonts
+    assert "fonts.googleapis" not in html.text
+    for url in links:
+        asset = api.client.get(url)
+        assert asset.status_code == 200, url
+        assert len(asset.content) > 100, url
+
+
+def test_favicon__is_served_and_the_console_links_it(api):
+    icon = api.client.get("/favicon.ico")
+
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert "<svg" in icon.text
+    assert '<link rel="icon" href="/favicon.ico"' in api.client.get("/console/login").text

@@ -6,6 +6,7 @@ the environment, so the cached settings are cleared around each test), and once 
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from sqlalchemy import bindparam, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from api.cli import main
+from api.cli.progress import progress
 from engine.config import get_settings
 from engine.db import JSONType, make_engine
 from engine.event.models import Event
@@ -151,6 +153,29 @@ def test_db_upgrade__refuses_a_schema_made_without_migrations(cli_env, db_url):
     db = make_engine(db_url)
     assert "alembic_version" not in inspect(db).get_table_names()
     db.dispose()
+
+
+def test_a_data_command__on_an_unmigrated_configured_database_says_exactly_what_to_run(
+    tmp_path, fresh_settings
+):
+    url = f"sqlite:///{tmp_path / 'never-migrated.db'}"
+    fresh_settings.setenv("DATABASE_URL", url)
+    fresh_settings.setenv("WHISTLE_DATA_DIR", str(tmp_path / "data"))
+
+    result = whistle("audit", "verify")
+
+    assert result.exit_code == 2
+    assert "has no Whistle schema yet: run 'whistle db upgrade' first" in result.stderr
+    assert "no such table" not in result.output
+    assert _tables_of(tmp_path / "never-migrated.db") == set()  # a server is never changed
+
+
+def test_a_data_command__on_the_embedded_default_migrates_it_first_and_says_so(embedded_default):
+    result = whistle("audit", "verify")
+
+    assert result.exit_code == 0, result.output
+    assert f"to the current schema ({head()})" in result.stderr
+    assert "cases" in _tables_of(embedded_default / "whistle.db")
 
 
 # -- workflows -----------------------------------------------------------------------------------
@@ -298,3 +323,16 @@ def test_audit_verify__unknown_case_exits_2(cli_env):
 
     assert result.exit_code == 2
     assert "case 424242 not found" in result.stderr
+
+
+def test_progress__off_a_terminal_prints_one_line_per_tenth_and_no_more():
+    out = io.StringIO()
+    with progress("importing (bytes read)", stream=out) as move:
+        for done in range(0, 1001, 7):
+            move(done, 1000)
+        move(1000, 1000)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "importing (bytes read): 0 % (0 of 1,000)"
+    assert lines[-1] == "importing (bytes read): 100 % (1,000 of 1,000)"
+    assert len(lines) == 11

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import engine.workflow.machine  # noqa: F401  (sets the transitions logger's level)
 from engine.login import LoginSession
 from tests.fixtures_console import Console, csrf_of, password_of
 
@@ -131,3 +134,19 @@ def test_language__a_forged_switch_changes_nothing_and_goes_to_login(console: Co
     assert answer.headers["location"] == "/console/login"
     assert "whistle_lang" not in answer.headers.get("set-cookie", "")
     assert '<html lang="zh-CN">' in client.get("/console/workflows").text
+
+
+def test_console__a_visitor_not_logged_in_is_redirected_and_nothing_is_logged(console, caplog):
+    client = console.client()
+
+    with caplog.at_level(logging.INFO):
+        answer = client.get("/console", follow_redirects=False)
+
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/console/login")
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_transitions__its_info_lines_are_silenced_but_its_warnings_kept():
+    assert logging.getLogger("transitions").getEffectiveLevel() == logging.WARNING

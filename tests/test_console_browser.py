@@ -11,13 +11,14 @@ import httpx
 import openpyxl
 import pytest
 
-from engine.case.service import transition_case
+from engine.case.service import transition_assignment, transition_case
 from engine.config import get_settings
 from engine.vocabulary import CaseState, Trigger
 from tests.browser_support import DESKTOP, PHONE, browser, shoot
-from tests.builders import make_case
+from tests.builders import assignments_of, make_case
 from tests.evaluation_support import run_reports
 from tests.fixtures_console import Console, password_of
+from tests.test_console_case_page import png
 
 __all__ = ["browser"]  # the fixture, imported so pytest finds it
 
@@ -126,12 +127,9 @@ def test_phone_width__every_main_page_fits_without_sideways_scrolling(  # type: 
         context.close()
 
 
-# A 1×1 PNG: the "photo" the department attaches when it completes.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201"
-    "e221bc330000000049454e44ae426082"
-)
+# A well-formed 1×1 PNG (its chunks' CRCs checked by the evidence policy): the "photo" the
+# department attaches when it completes.
+PNG = png()
 
 
 @pytest.fixture
@@ -295,3 +293,79 @@ def test_department__another_departments_case_page_is_404(  # type: ignore[no-un
     assert page.get_by_text(case.title).count() == 0
     assert page.get_by_role("link", name="待办任务").count() == 1  # the menu stays
     shoot(page, "not-found")
+
+
+def test_journey__approvals_durations_decisions_statistics_and_english(  # type: ignore[no-untyped-def]
+    site: str, browser, console: Console, session, rt, city, clock
+) -> None:
+    objected = make_case(session, rt, city, clock, state=CaseState.ASSIGNED, assisting=False)
+    lead = assignments_of(session, objected.id)[0]
+    transition_assignment(
+        session=session, rt=rt, actor=city.actor(session, "dept_um"), assignment_id=lead.id,
+        trigger=Trigger.OBJECT, payload={"reason": "不属于本部门职责"}, now=clock.now(),
+    )  # fmt: skip
+    working = make_case(session, rt, city, clock, state=CaseState.REPORTING_IN,
+                        title="朝阳门南小街井盖松动")  # fmt: skip
+    department = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    centre = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    try:
+        # The department asks for three more working days, typed in words.
+        clerk = log_in(department, site, "dept_um")
+        clerk.goto(f"{site}/console/cases/{working.id}")
+        clerk.locator("summary", has_text="申请延期").click()
+        form = clerk.locator("details.action[open]")
+        form.get_by_label("理由").fill("需要协调物业")
+        form.get_by_label("延长时长").fill("3 weeks")
+        form.get_by_role("button", name="申请延期").click()
+        assert "无法识别时长“3 weeks”" in clerk.get_by_role("alert").inner_text()
+        form = clerk.locator("details.action[open]")
+        form.get_by_label("延长时长").fill("3个工作日")
+        form.get_by_role("button", name="申请延期").click()
+        clerk.wait_for_url(lambda url: "done=request_extension" in url)
+        assert "3个工作日" in clerk.locator("body").inner_text()
+        assert "wd" not in clerk.locator("#deadlines-h + .table-wrap").inner_text()
+
+        # The centre finds both waiting in its approvals queue and rules on the objection.
+        page = log_in(centre, site, "cc_s1")
+        page.get_by_role("link", name="待审批").first.click()
+        page.wait_for_url(f"{site}/console/approvals")
+        rows = page.locator("table.approvals tbody tr")
+        assert rows.count() == 2
+        assert "退单申请" in rows.nth(0).inner_text()
+        assert "延期申请 3个工作日" in rows.nth(1).inner_text()
+        shoot(page, "approvals")
+        rows.nth(0).get_by_role("link", name="去审批").click()
+        page.wait_for_url(lambda url: f"/console/cases/{objected.id}" in url)
+        page.locator("summary", has_text="同意退单").click()
+        form = page.locator("details.action[open]")
+        box = form.get_by_label("我确认此决定")
+        assert box.get_attribute("required") is not None  # the browser will not send it unticked
+        form.get_by_label("理由").fill("确不属于城管职责")
+        box.check()
+        shoot(page, "case-decision")
+        form.get_by_role("button", name="同意退单").click()
+        page.wait_for_url(lambda url: "done=uphold_objection" in url)
+        assert "确不属于城管职责" in page.locator(".timeline").inner_text()
+
+        page.goto(f"{site}/console/statistics?from=2026-03-01&to=2026-03-31")
+        assert "共受理 2 件" in page.locator("#stat-total").inner_text()
+        shoot(page, "statistics")
+
+        # In English, no page shows Chinese beyond what people typed.
+        page.get_by_role("button", name="English").click()
+        page.wait_for_load_state()
+        typed = ("路灯不亮", "东华门大街12号路灯连续三晚不亮", "朝阳门南小街井盖松动",
+                 "不属于本部门职责", "需要协调物业", "确不属于城管职责")  # fmt: skip
+        for path in ("/console/cases", "/console/approvals", "/console/statistics",
+                     f"/console/cases/{working.id}", "/console/workflows"):  # fmt: skip
+            page.goto(f"{site}{path}")
+            text = page.locator("body").inner_text()
+            for value in (*typed, "中文"):  # the switch names Chinese in Chinese
+                text = text.replace(value, "")
+            left = "".join(ch for ch in text if "\u3000" <= ch <= "\u9fff")
+            assert left == "", (path, left[:80])
+        page.goto(f"{site}/console/approvals")
+        shoot(page, "approvals-en")
+    finally:
+        for made in (department, centre):
+            made.close()

@@ -97,7 +97,8 @@ def test_case_page__shows_facts_assignments_clocks_timeline_and_allowed_actions(
     assert "协办" in text
     assert "办结时限" in text
     assert "data-due=" in text
-    assert "7wd" in text
+    assert "7个工作日" in text
+    assert "7wd" not in text
     timeline = text.split('class="timeline"')[1]
     assert timeline.index("受理登记") < timeline.index("派单") < timeline.index("签收")
     assert "主办: 城管委" in timeline
@@ -232,7 +233,9 @@ def test_action__on_a_stale_page_is_409_and_changes_nothing(
     )
     assert dispatched.status_code == 303
     before = row_counts(session_factory)
-    answer = console.as_("cc_s1").post(action, data=stale | {"reason": "重复来电"})
+    answer = console.as_("cc_s1").post(
+        action, data=stale | {"reason": "重复来电", "confirm": "yes"}
+    )
     assert answer.status_code == 409
     assert "工单已被他人更新，请刷新页面后重试" in answer.text
     assert row_counts(session_factory) == before
@@ -255,7 +258,7 @@ def test_action__not_open_now_or_not_for_the_role_is_refused_on_the_page(
     token, version = console.csrf("cc_s1"), str(case.version)
     wrong_state = console.as_("cc_s1").post(
         f"/console/cases/{case.id}/do/{Trigger.CANCEL}",
-        data={"csrf_token": token, "version": version, "reason": "重复来电"},
+        data={"csrf_token": token, "version": version, "reason": "重复来电", "confirm": "yes"},
     )
     assert wrong_state.status_code == 409
     assert "当前状态下不能执行此操作" in wrong_state.text
@@ -291,8 +294,9 @@ def test_action__bad_input_is_422_keeps_the_form_open_with_the_input_and_changes
     action = f"/console/cases/{case.id}/do/{Trigger.REQUEST_EXTENSION}"
     answer = submit(console, "dept_um", case.id, action, reason="需要协调物业", extend_by="soon")
     assert answer.status_code == 422
-    assert "输入有误" in answer.text
-    assert "extend_by" in answer.text
+    assert "时长填写有误" in answer.text
+    assert "无法识别时长“soon”" in answer.text
+    assert "Value error" not in answer.text
     assert '<details class="action" id="act-request_extension" open>' in answer.text
     assert "需要协调物业</textarea>" in answer.text
     assert 'value="soon"' in answer.text
@@ -404,7 +408,8 @@ def test_objection_review__the_centre_rejects_an_objection_from_the_case_page(
     assert "不属于本部门职责" in page
     assert f'action="/console/assignments/{lead.id}/do/uphold_objection"' in page
     action = f"/console/assignments/{lead.id}/do/reject_objection"
-    assert submit(console, "cc_s1", case.id, action).status_code == 303
+    answer = submit(console, "cc_s1", case.id, action, reason="属于城管职责", confirm="yes")
+    assert answer.status_code == 303
     session.expire_all()
     assert session.get(Assignment, lead.id).state == AssignmentState.ASSIGNED  # type: ignore[union-attr]
     assert reload(session, case.id).state == CaseState.ASSIGNED
@@ -420,12 +425,13 @@ def test_extension__requested_by_the_lead_and_approved_by_the_centre(
         case.id,
         f"/console/cases/{case.id}/do/request_extension",
         reason="需要协调物业",
-        extend_by="3wd",
+        extend_by="3个工作日",
     )
     assert asked.status_code == 303
     page = console.as_("cc_s1").get(f"/console/cases/{case.id}").text
     assert "延期申请" in page
-    assert "延长: 3wd" in page
+    assert "延长: 3个工作日" in page
+    assert "3wd" not in page
     assert f'action="/console/cases/{case.id}/do/deny_extension"' in page
     approved = submit(
         console, "cc_s1", case.id, f"/console/cases/{case.id}/do/approve_extension", extend_by="2wd"
@@ -468,7 +474,7 @@ def test_case_page__shows_the_ladder_step_reached_on_the_clock_and_the_timeline(
     assert '<span class="badge warn">催办</span>' in page
     step = page.split('class="timeline"')[1].split('<li class="step">')[1].split("</li>")[0]
     assert "催办" in step
-    assert "时限: " in step
+    assert "计时环节: " in step
 
 
 def test_case_page__renders_for_every_role_that_sees_the_case(
@@ -537,3 +543,81 @@ def test_complete__with_a_photo_over_the_size_cap_is_413_and_nothing_changes(
     assert answer.status_code == 413
     assert "文件过大" in answer.text
     assert row_counts(session_factory) == before
+
+
+def test_extension__a_duration_it_cannot_read_is_refused_in_english_on_an_english_page(
+    console: Console,
+    session: Session,
+    rt: Runtime,
+    city: City,
+    clock: ManualClock,
+    session_factory: sessionmaker[Session],
+) -> None:
+    case = make_case(session, rt, city, clock, state=CaseState.REPORTING_IN)
+    console.as_("dept_um").cookies.set("whistle_lang", "en")
+    before = row_counts(session_factory)
+    action = f"/console/cases/{case.id}/do/{Trigger.REQUEST_EXTENSION}"
+
+    answer = submit(
+        console, "dept_um", case.id, action, reason="need the owner", extend_by="3 weeks"
+    )
+
+    assert answer.status_code == 422
+    assert "Cannot read the duration &#39;3 weeks&#39;" in answer.text
+    assert "Value error" not in answer.text
+    assert row_counts(session_factory) == before
+    asked = submit(console, "dept_um", case.id, action, reason="need the owner", extend_by="2 days")
+    assert asked.status_code == 303
+    page = console.as_("dept_um").get(f"/console/cases/{case.id}").text
+    assert "Extend by: 2 days" in page
+
+
+def test_irreversible_decision__without_the_confirmation_or_a_reason_is_refused_and_changes_nothing(
+    console: Console,
+    session: Session,
+    rt: Runtime,
+    city: City,
+    clock: ManualClock,
+    session_factory: sessionmaker[Session],
+) -> None:
+    case = make_case(session, rt, city, clock, state=CaseState.ASSIGNED, assisting=False)
+    lead = assignments_of(session, case.id)[0]
+    action = task_action(console, "dept_um", case.id, Trigger.OBJECT)
+    assert submit(console, "dept_um", case.id, action, reason="不属于本部门职责").status_code == 303
+    page = console.as_("cc_s1").get(f"/console/cases/{case.id}").text
+    uphold = f"/console/assignments/{lead.id}/do/uphold_objection"
+    form = form_in(page, uphold)
+    assert 'name="confirm" value="yes" required' in form
+    assert 'name="reason"' in form
+    before = row_counts(session_factory)
+
+    unticked = submit(console, "cc_s1", case.id, uphold, reason="确不属于该部门")
+    no_reason = submit(console, "cc_s1", case.id, uphold, confirm="yes")
+
+    assert unticked.status_code == 422
+    assert "此决定不可撤销，请勾选确认后再提交" in unticked.text
+    assert no_reason.status_code == 422
+    assert row_counts(session_factory) == before
+    done = submit(console, "cc_s1", case.id, uphold, reason="确不属于该部门", confirm="yes")
+    assert done.status_code == 303
+    timeline = console.as_("cc_s1").get(f"/console/cases/{case.id}").text
+    assert "理由: 确不属于该部门" in timeline.split('class="timeline"')[1]
+
+
+def test_merge__asks_a_reason_and_links_both_ways(
+    console: Console, session: Session, rt: Runtime, city: City, clock: ManualClock
+) -> None:
+    original = make_case(session, rt, city, clock, state=CaseState.ASSIGNED)
+    duplicate = make_case(session, rt, city, clock, state=CaseState.REPORTED)
+    merge = f"/console/cases/{duplicate.id}/do/merge"
+
+    answer = submit(console, "cc_s1", duplicate.id, merge, into=str(original.id),
+                    reason="同一地点同一诉求", confirm="yes")  # fmt: skip
+
+    assert answer.status_code == 303
+    there = console.as_("cc_s1").get(f"/console/cases/{original.id}").text
+    here = console.as_("cc_s1").get(f"/console/cases/{duplicate.id}").text
+    assert f'<a href="/console/cases/{duplicate.id}">#{duplicate.id} ' in there
+    assert "并入本单的重复工单" in there
+    assert f'<a href="/console/cases/{original.id}">#{original.id}</a>' in here
+    assert "同一地点同一诉求" in here

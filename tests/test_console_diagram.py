@@ -125,7 +125,8 @@ def test_machine_svg__shows_guards_in_brackets_under_their_trigger() -> None:
         == (CaseState.RETURNED, CaseState.REPORTING_IN)
     ]
     lines = [t.text for t in label.iter(f"{NS}text")]
-    assert lines == [case.triggers[Trigger.OBJECTION_REJECTED].labels.en, "[lead_has_accepted]"]
+    # A guard is shown in words, from the workflow file's labels, never by its id.
+    assert lines == [case.triggers[Trigger.OBJECTION_REJECTED].labels.en, "[the lead has accepted]"]
 
 
 def test_machine_svg__joins_every_trigger_of_one_pair_in_one_label() -> None:

@@ -197,7 +197,7 @@ def test_notifications__newest_first_unread_marked_with_title_kind_case_and_time
 
     assert page.status_code == 200
     assert notification_ids(page.text) == [second.id, first.id]
-    assert f"【催办】哨件{case.id}「路灯不亮」签收时限" in page.text
+    assert f"【催办】工单{case.id}「路灯不亮」签收时限（限时2小时）" in page.text
     assert ">超时</td>" in page.text
     assert ">催办</td>" in page.text
     assert f'href="/console/cases/{case.id}"' in page.text

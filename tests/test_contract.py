@@ -345,7 +345,7 @@ def test_service__triggers_not_allowed_from_a_main_line_state_fail_and_change_no
     lead_account = _account_of_org(city, lead.org_id) if lead is not None else None
     payloads = dict(VALID_PAYLOADS)
     payloads[Trigger.DISPATCH] = {"lead": city.departments[2].id}
-    payloads[Trigger.MERGE] = {"into": other.id}
+    payloads[Trigger.MERGE] = {"into": other.id, "reason": "同一诉求"}
     checked = 0
     for trigger in person_triggers(wf, Subject.CASE):
         if state in wf.case.sources(trigger):

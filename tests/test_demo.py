@@ -315,3 +315,36 @@ def test_simulation_loop__ticks_on_the_configured_clock_until_stopped(cli_env, s
     assert said[0].startswith("simulating 360000 whistles per simulated hour")
     assert _count(session, Case) > 0
     assert list(verify_chains(session)) == []
+
+
+def test_simulation__workflow_source_and_raiser_agree(session, rt):
+    build_demo(session=session, now=START, hasher=FAST)
+    clock = ManualClock(START)
+    simulation = Simulation.from_data(rate=20)
+    for _ in range(3):
+        simulation.tick(session=session, rt=rt, now=clock.now())
+        clock.advance(timedelta(hours=1))
+
+    seen = set(session.execute(select(Case.workflow, Case.source)))
+
+    assert seen <= {("street_whistle", "whistle"), ("hotline", "hotline")}
+    assert len(seen) == 2
+
+
+def test_simulation__at_pace_60_a_case_is_accepted_resolved_and_rated_within_minutes(session, rt):
+    build_demo(session=session, now=START, hasher=FAST)
+    clock = ManualClock(START)
+    simulation = Simulation.from_data(rate=60, pace=60)
+    for _minute in range(61):  # one hour of ticks, a minute apart
+        simulation.tick(session=session, rt=rt, now=clock.now())
+        clock.advance(timedelta(minutes=1))
+    states = Counter(session.scalars(select(Case.state)))
+
+    # An hour at 1× with people 60× quicker: every step that takes them hours takes minutes.
+    assert states[CaseState.RATED] > 0
+    assert states[CaseState.RESOLVED] + states[CaseState.RATED] > states[CaseState.REPORTED]
+
+
+def test_simulation__refuses_a_pace_not_above_zero():
+    with pytest.raises(ValueError, match="pace must be positive"):
+        Simulation(complaints=[], rate=1, pace=0)

@@ -55,7 +55,14 @@ def escalator(session_factory, connection, clock, rt) -> Iterator[Escalator]:
 
 
 def queued_ids(connection: redis.Redis) -> list[str]:
-    return Queue(ESCALATIONS, connection=connection).get_job_ids()
+    """The step ids ("esc-<deadline>-<step>") that queued jobs carry, a batch job's each."""
+    out: list[str] = []
+    for job in Queue(ESCALATIONS, connection=connection).get_jobs():
+        if job.args and isinstance(job.args[0], list):
+            out += [f"esc-{d}-{i}" for d, i in job.args[0]]
+        else:
+            out.append(job.id)
+    return out
 
 
 def queued_steps(connection: redis.Redis) -> set[tuple[int, int]]:

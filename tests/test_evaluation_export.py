@@ -16,12 +16,20 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from api.cli import main
+from api.cli.table import width
 from engine.config import get_settings
-from engine.evaluation.export import ExportFormat, export_to_path, level_fields, write_report
+from engine.evaluation.export import (
+    ExportFormat,
+    export_name,
+    export_to_path,
+    level_fields,
+    write_report,
+)
 from engine.evaluation.period import Period
 from engine.evaluation.service import year_end_report
 from engine.rollup.metrics import LABELS, Level, label
 from engine.rollup.models import Rollup
+from engine.rollup.scheme import get_scheme
 from engine.vocabulary import AppealKind, Rating, Trigger
 from tests.evaluation_support import (
     SYSTEM,
@@ -31,6 +39,16 @@ from tests.evaluation_support import (
     run_due_steps,
     work_through,
 )
+
+
+@pytest.fixture(autouse=True)
+def _lists_from_one_case(monkeypatch):
+    """These small cities have a case or two per unit: list units from one case on."""
+    monkeypatch.setenv("WHISTLE_EVAL_MIN_VOLUME", "1")
+    get_scheme.cache_clear()
+    yield
+    get_scheme.cache_clear()
+
 
 MARCH = Period.month(2026, 3)
 HEADER_KEYS = {label(key): str(key) for key in LABELS}
@@ -128,9 +146,13 @@ def test_csv__has_a_total_and_a_monthly_row_per_unit(session, rt, city, clock, b
     out = io.BytesIO()
     write_report(report, ExportFormat.CSV, out)
 
-    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
+    read = csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig")))
+    rows = [{HEADER_KEYS[h]: v for h, v in r.items()} for r in read]
 
-    totals = [r for r in rows if r["month"] == "total"]
+    assert read.fieldnames is not None
+    assert "响应率 Response rate" in read.fieldnames  # the ranking CSV's bilingual headers
+    assert "response_rate" not in read.fieldnames
+    totals = [r for r in rows if r["month"] == "合计 Total"]
     assert len(totals) == len(data["rows"])
     assert len(rows) == 2 * len(data["rows"])
     first = data["rows"][0]
@@ -221,3 +243,43 @@ def test_cli__recompute_reports_differences_and_fix_repairs_them(busy_march, ses
     assert json.loads(fixed.stdout.splitlines()[-1])["fixed"] is True
     assert after.exit_code == 0
     assert json.loads(after.stdout)["differences"] == 0
+
+
+def test_export_name__says_the_period_and_the_levels():
+    assert export_name("2026-01-01", "2026-12-31", ["department", "street"], "xlsx") == (
+        "evaluation-department+street-2026-01-2026-12.xlsx"
+    )
+
+
+def test_cli__format_table_prints_an_aligned_ranking_with_the_lists_marked(busy_march, city, cli):
+    result = whistle("--from", "2026-03-01", "--to", "2026-03-31", "--level", "department",
+                     "--format", "table")  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("排名"))
+    assert "响应率" in lines[header]
+    assert "综合得分" in lines[header]
+    body = lines[header + 2 : header + 2 + len(city.departments) + 1]
+    assert {width(line) for line in body} <= {width(lines[header + 1])}  # aligned by display width
+    assert any(" 红 " in line for line in body)
+    assert "{" not in result.stdout  # no JSON
+
+
+def test_cli__long_commands_print_progress_lines_when_not_on_a_terminal(busy_march, cli, tmp_path):
+    recomputed = whistle("--recompute")
+    exported = whistle("--from", "2026-03-01", "--to", "2026-03-31", "--format", "csv", "-o",
+                       str(tmp_path / "march.csv"))  # fmt: skip
+
+    assert "recomputing (cases): 100 %" in recomputed.stderr
+    assert "writing march.csv (%): 100 %" in exported.stderr
+    assert len(exported.stderr.splitlines()) <= 12  # a line per tenth at most, and the path
+
+
+def test_cli__table_with_a_file_is_refused(cli, tmp_path):
+    result = whistle("--from", "2026-03-01", "--to", "2026-03-31", "--format", "table", "-o",
+                     str(tmp_path / "x.txt"))  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "--format table is for the terminal" in result.output
+    assert not (tmp_path / "x.txt").exists()

@@ -71,7 +71,37 @@ def test_rank__no_unit_is_on_both_lists_and_unscored_units_are_unranked():
 
     assert [r["unit_id"] for r in ranked.red_list] == [1, 4]
     assert [r["unit_id"] for r in ranked.black_list] == [3]
-    assert ranked.rows[-1] == {"unit_id": 2, "composite": None, "rank": None}
+    assert ranked.rows[-1] == {"unit_id": 2, "composite": None, "rank": None, "listable": False}
+
+
+def test_rank__units_under_the_minimum_volume_are_ranked_but_on_neither_list():
+    scored = [(99.0, 1), (80.0, 9), (10.0, 2), (40.0, 7)]
+    rows_ = [{"unit_id": i, "composite": c, "cases": n} for i, (c, n) in enumerate(scored, 1)]
+    ranked = rank(rows_, list_size=1, min_volume=5)
+
+    assert [r["unit_id"] for r in ranked.red_list] == [2]
+    assert [r["unit_id"] for r in ranked.black_list] == [4]
+    assert [(r["unit_id"], r["rank"], r["listable"]) for r in ranked.rows] == [
+        (1, 1, False), (2, 2, True), (4, 3, True), (3, 4, False),
+    ]  # fmt: skip
+
+
+def test_rank__ties_go_to_the_larger_volume_then_the_smaller_id_and_never_span_both_lists():
+    scored = [(0.0, 5), (0.0, 8), (0.0, 5), (0.0, 6), (0.0, 9)]
+    rows_ = [{"unit_id": i, "composite": c, "cases": n} for i, (c, n) in enumerate(scored, 1)]
+    ranked = rank(rows_, list_size=2, min_volume=5)
+
+    assert [r["unit_id"] for r in ranked.red_list] == [5, 2]  # volume 9, then 8
+    assert ranked.black_list == []  # every other unit ties with the red list
+    assert {r["rank"] for r in ranked.rows} == {1}
+
+
+def test_figures__a_running_accept_clock_is_pending_not_a_failure():
+    counts = {Metric.RESPONSE_PENDING: 3, Metric.INCLUDED: 3, Metric.ASSIGNMENTS: 3}
+    pending = figures(counts, SCHEME, level=Level.DEPARTMENT)
+
+    assert (pending["response_rate"], pending["response_pending"]) == (None, 3)
+    assert pending["composite"] is None  # nothing assessable: on neither list
 
 
 def test_period__a_date_range_is_widened_to_whole_months_and_says_so():
@@ -168,3 +198,30 @@ def test_contribution__the_cohort_rule_picks_the_month():
         ("street", 2, 202602, "included"),
         ("community", 3, 202602, "included"),
     }
+
+
+def _assignment(**overrides):
+    row = dict(org_id=7, role="lead", state="assigned", accepted_on_time=None,
+               reported_in_on_time=None, objection_reason=None, service_hours=None,
+               supervise_count=0, red_count=0)  # fmt: skip
+    return SimpleNamespace(**(row | overrides))
+
+
+@pytest.mark.parametrize(
+    ("accepted", "reported", "metrics"),
+    [
+        (None, None, {"response_pending"}),
+        (True, None, {"response_pending"}),
+        (False, None, {"response_base"}),
+        (True, False, {"response_base"}),
+        (True, True, {"response_base", "responded"}),
+    ],
+)
+def test_contribution__a_response_counts_only_once_decided(accepted, reported, metrics):
+    case = facts(dispatched_at=datetime(2026, 3, 2, tzinfo=UTC))
+    a = _assignment(accepted_on_time=accepted, reported_in_on_time=reported)
+
+    out = contribution(case, [a], calendar=WorkCalendar())
+
+    response = {"response_pending", "response_base", "responded"}
+    assert {m for (lv, unit, _, m) in out if lv == "org" and m in response} == metrics

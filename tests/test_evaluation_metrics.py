@@ -406,3 +406,22 @@ def test_period__a_quarter_sums_its_months(session, rt, city, clock):
     assert (q1["cases"], q1["resolution_rate"]) == (1, 1.0)
     assert (q2["cases"], q2["resolution_rate"]) == (1, 0.0)
     assert (span["cases"], span["resolution_rate"]) == (2, 0.5)
+
+
+def test_response__a_running_accept_clock_is_pending_and_its_overdue_step_decides_it_late(
+    session, rt, city, clock
+):
+    um_id = city.departments[0].id
+    _case, _lead = um_case(session, rt, city, clock)
+
+    running = row_of(session, rt, Level.DEPARTMENT, um_id, MARCH, now=clock.now())
+    clock.advance(timedelta(hours=2, minutes=1))  # past the 2 h accept-by: the overdue step
+    run_due_steps(session, rt, clock.now())
+    late = row_of(session, rt, Level.DEPARTMENT, um_id, MARCH, now=clock.now())
+
+    # Minutes after dispatch nothing is decided: no 0 % response, no composite, on no list.
+    assert (running["response_rate"], running["response_pending"]) == (None, 1)
+    assert running["composite"] is None
+    # Once the clock has passed due, the response is decided (late), whatever happens next.
+    assert (late["response_rate"], late["response_pending"]) == (0.0, 0)
+    assert rollup_differences(session, rt) == []

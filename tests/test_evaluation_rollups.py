@@ -50,7 +50,7 @@ CASE_MOVES: dict[str, tuple[Trigger, str, dict[str, Any]]] = {
         {"reason": "需协调", "extend_by": "2wd"},
     ),
     "approve_extension": (Trigger.APPROVE_EXTENSION, "cc", {}),
-    "deny_extension": (Trigger.DENY_EXTENSION, "cc", {}),
+    "deny_extension": (Trigger.DENY_EXTENSION, "cc", {"reason": "可在时限内办结"}),
     "appeal": (Trigger.APPEAL, "lead", {"kind": AppealKind.RATING, "reason": "恶意差评"}),
     "uphold_appeal": (Trigger.UPHOLD_APPEAL, "cc_district", {}),
     "reject_appeal": (Trigger.REJECT_APPEAL, "cc_district", {}),
@@ -61,8 +61,8 @@ CASE_MOVES: dict[str, tuple[Trigger, str, dict[str, Any]]] = {
 ASSIGNMENT_MOVES: dict[str, tuple[Trigger, str, dict[str, Any]]] = {
     "accept": (Trigger.ACCEPT, "own", {}),
     "object": (Trigger.OBJECT, "own", {"reason": "非本部门职责"}),
-    "uphold_objection": (Trigger.UPHOLD_OBJECTION, "cc", {}),
-    "reject_objection": (Trigger.REJECT_OBJECTION, "cc", {}),
+    "uphold_objection": (Trigger.UPHOLD_OBJECTION, "cc", {"reason": "确不属于该部门职责"}),
+    "reject_objection": (Trigger.REJECT_OBJECTION, "cc", {"reason": "属于该部门职责"}),
     "report_in": (Trigger.REPORT_IN, "own", {}),
     "complete": (Trigger.COMPLETE, "own", {"result": "已处理", "service_hours": 1.25}),
 }

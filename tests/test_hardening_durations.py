@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from engine.duration import Duration
+from engine.duration import BadDuration, Duration, in_words
 from engine.errors import InvalidInput
 from engine.vocabulary import CaseState, RequestStatus, Trigger
 from tests.builders import make_case
@@ -94,3 +94,44 @@ def test_workflow_extension__names_the_workflow_and_its_maximum(rt) -> None:
     spec = rt.workflows.get("hotline").spec
     with pytest.raises(InvalidInput, match="more than the 30wd one extension of a 'hotline' case"):
         spec.extension("40wd")
+
+
+@pytest.mark.parametrize(
+    ("typed", "code", "zh", "en"),
+    [
+        ("3个工作日", "3wd", "3个工作日", "3 working days"),
+        ("2天", "48h", "2天", "2 days"),
+        ("4小时", "4h", "4小时", "4 h"),
+        ("3 wd", "3wd", "3个工作日", "3 working days"),
+        ("15分钟", "15m", "15分钟", "15 min"),
+        ("1 working day", "1wd", "1个工作日", "1 working day"),
+        ("2h", "2h", "2小时", "2 h"),
+    ],
+)
+def test_duration__read_takes_words_and_codes_and_words_writes_them_back(typed, code, zh, en):
+    d = Duration.read(typed)
+
+    assert (str(d), d.words("zh"), d.words("en")) == (code, zh, en)
+
+
+@pytest.mark.parametrize(
+    ("typed", "zh", "en"),
+    [
+        ("3 weeks", "无法识别时长“3 weeks”", "Cannot read the duration '3 weeks'"),
+        ("", "无法识别时长", "Cannot read the duration"),
+        ("0小时", "时长须大于零", "longer than zero"),
+        ("999天", "过长", "too long"),
+        ("２小时", "无法识别时长", "Cannot read"),  # full-width digits are not guessed at
+    ],
+)
+def test_duration__read_refuses_with_a_sentence_in_each_language(typed, zh, en):
+    with pytest.raises(BadDuration) as caught:
+        Duration.read(typed)
+
+    assert zh in caught.value.sentence("zh-CN")
+    assert en in caught.value.sentence("en")
+
+
+def test_in_words__shows_a_stored_code_in_words_and_leaves_other_text_alone():
+    assert (in_words("7wd", "zh"), in_words("7wd", "en")) == ("7个工作日", "7 working days")
+    assert in_words("not a code", "en") == "not a code"

@@ -181,8 +181,8 @@ def test_notify_step__titles_use_the_workflow_labels_and_the_payload_names_clock
     session.commit()
 
     (n,) = session.scalars(select(Notification))
-    assert n.title_zh == f"【催办】哨件{case.id}「路灯不亮」签收时限"
-    assert n.title_en == f"[Reminder] case {case.id} '路灯不亮': Accept by"
+    assert n.title_zh == f"【催办】工单{case.id}「路灯不亮」签收时限（限时2小时）"
+    assert n.title_en == f"[Reminder] case {case.id} '路灯不亮': Accept by (limit 2 h)"
     assert n.payload["clock"] == "accept"
     assert n.payload["step"] == Trigger.REMIND
     assert n.payload["deadline_id"] == deadline.id

@@ -12,6 +12,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from api.app import create_app
 from engine.case.service import CaseDraft, raise_case
 from engine.clock import Epoch, ScaledClock, SystemClock
 from engine.deadline.epoch import DatabaseEpochStore, clock_for
@@ -151,3 +152,29 @@ def test_clock_speed__a_worker_at_3600x_climbs_a_2_hour_clock_in_seconds(
     # Applied at simulated instants: after each step fell due, within a few simulated hours.
     for step in (remind, overdue):
         assert step.due_at <= step.applied_at < step.due_at + timedelta(hours=12)
+
+
+def test_app__at_a_faster_speed_reads_the_same_shared_clock_as_the_workers(
+    session_factory, rt, api_settings
+):
+    ten_minutes_ago = datetime.now(UTC) - timedelta(minutes=10)
+    ScaledClock.shared(DatabaseEpochStore(session_factory), speed=60, wall=Wall(ten_minutes_ago))
+    settings = api_settings.model_copy(update={"clock_speed": 60.0})
+
+    app = create_app(settings, session_factory=session_factory, runtime=rt)
+    pages, workers = app.state.clock.now(), clock_for(60, session_factory).now()
+
+    # Ten wall minutes at 60× are ten simulated hours: the pages, the overdue board and its
+    # filters, and the workers all stand at the same simulated now.
+    assert pages - datetime.now(UTC) > timedelta(hours=9, minutes=50)
+    assert abs(workers - pages) < timedelta(minutes=1)
+    assert app.state.clock.speed == 60
+
+
+def test_app__at_speed_one_reads_the_wall_clock_and_stores_no_epoch(
+    session, session_factory, rt, api_settings
+):
+    app = create_app(api_settings, session_factory=session_factory, runtime=rt)
+
+    assert isinstance(app.state.clock, SystemClock)
+    assert session.scalar(select(func.count()).select_from(ClockEpoch)) == 0

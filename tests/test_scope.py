@@ -61,7 +61,7 @@ def test_assessor__can_fire_nothing_and_changes_nothing(session, rt, city, clock
     other = make_case(session, rt, city, clock, state=CaseState.REPORTED)
     payloads = dict(VALID_PAYLOADS)
     payloads[Trigger.DISPATCH] = {"lead": city.departments[0].id}
-    payloads[Trigger.MERGE] = {"into": other.id}
+    payloads[Trigger.MERGE] = {"into": other.id, "reason": "同一诉求"}
     assessor = city.actor(session, "assessor")
     before = snapshot(session, case.id)
     tried = 0

@@ -22,7 +22,7 @@ from engine.access import Actor
 from engine.config import get_settings
 from engine.db import make_engine, make_session_factory
 from engine.errors import InvalidInput
-from engine.evaluation.export import ExportFormat, export_to_path
+from engine.evaluation.export import ExportFormat, export_name, export_to_path
 from engine.evaluation.period import Period
 from engine.evaluation.service import year_end_report
 from engine.organisation.service import actor_for_account
@@ -83,6 +83,7 @@ def build_report(
         engine.dispose()
     if job is not None:
         job.meta["file"] = str(path)
+        job.meta["filename"] = export_name(date_from, date_to, levels, fmt)
     progress(100)
     return str(path)
 

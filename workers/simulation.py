@@ -39,6 +39,7 @@ def run(
     *,
     settings: Settings,
     rate: float,
+    pace: float = 1.0,
     tick_seconds: float = 1.0,
     data_dir: Path = SHARED_DATA,
     stop: threading.Event | None = None,
@@ -49,9 +50,12 @@ def run(
     sessions = make_session_factory(engine)
     rt = Runtime.from_settings(settings)
     clock = clock_for(settings.clock_speed, sessions)
-    simulation = Simulation.from_data(data_dir=data_dir, rate=rate)
+    simulation = Simulation.from_data(data_dir=data_dir, rate=rate, pace=pace)
     stop = stop or threading.Event()
-    say(f"simulating {rate:g} whistles per simulated hour; clock {settings.clock_speed:g}× real")
+    say(
+        f"simulating {rate:g} whistles per simulated hour, people {pace:g}× quicker than in "
+        f"life; clock {settings.clock_speed:g}× real"
+    )
     try:
         while not stop.is_set():
             try:
@@ -72,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The process entry point."""
     parser = argparse.ArgumentParser(prog="python -m workers.simulation")
     parser.add_argument("--rate", type=float, default=30.0, help="whistles per simulated hour")
+    parser.add_argument(
+        "--pace", type=float, default=1.0, help="how much quicker than in life people act"
+    )
     parser.add_argument("--tick", type=float, default=1.0, help="wall seconds between ticks")
     parser.add_argument("--data-dir", type=Path, default=SHARED_DATA)
     parser.add_argument("--log-level", default="INFO")
@@ -85,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     return run(
-        settings=get_settings(), rate=args.rate, tick_seconds=args.tick,
+        settings=get_settings(), rate=args.rate, pace=args.pace, tick_seconds=args.tick,
         data_dir=args.data_dir, stop=stop,
     )  # fmt: skip
 

@@ -7,9 +7,13 @@ from contextlib import contextmanager
 
 import click
 from pydantic import ValidationError
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
+from engine import migrate
 from engine.config import Settings, get_settings
 from engine.db import make_engine, make_session_factory
 from engine.errors import WhistleError
@@ -48,6 +52,7 @@ def session_scope() -> Iterator[Session]:
     s = settings()
     if s.database_url is None:
         s.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_schema(s)
     engine = make_engine(s.effective_database_url)
     try:
         with make_session_factory(engine)() as session:
@@ -56,3 +61,40 @@ def session_scope() -> Iterator[Session]:
         raise CliError(f"database unreachable or unusable: {exc.orig}") from None
     finally:
         engine.dispose()
+
+
+def ensure_schema(s: Settings) -> None:
+    """Make sure the database is at the code's schema before a command uses it.
+
+    The embedded SQLite file is the newcomer's own: it is migrated on the spot, with a line on
+    stderr. A configured ``DATABASE_URL`` is someone's server: it is never changed behind their
+    back, and the error says exactly what to run.
+    """
+    url = s.effective_database_url
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        at, wanted = migrate.current(url), migrate.head()
+        if at == wanted or (at is None and _has_cases_table(url)):
+            return  # current, or a schema made outside Alembic (create_all): left as it is
+    except OperationalError as exc:
+        raise CliError(f"database {shown} unreachable or unusable: {exc.orig}") from None
+    if s.database_url is None:
+        click.echo(f"migrating {shown} to the current schema ({wanted})…", err=True)
+        migrate.upgrade(url)
+        return
+    if at is None:
+        raise CliError(
+            f"database {shown} has no Whistle schema yet: run 'whistle db upgrade' first"
+        )
+    raise CliError(
+        f"database {shown} is at schema {at}, this version needs {wanted}: "
+        "run 'whistle db upgrade' first"
+    )
+
+
+def _has_cases_table(url: str) -> bool:
+    db = make_engine(url, poolclass=NullPool)
+    try:
+        return bool(inspect(db).has_table("cases"))
+    finally:
+        db.dispose()

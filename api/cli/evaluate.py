@@ -18,10 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.cli.common import CliError, runtime, session_scope
+from api.cli.progress import progress
+from api.cli.table import report_table
 from engine.access import Actor
+from engine.case.models import Case
 from engine.errors import WhistleError
 from engine.evaluation.export import ExportFormat, export_to_path, write_report
 from engine.evaluation.period import Period
@@ -41,8 +45,8 @@ _DATE = click.DateTime(["%Y-%m-%d"])
     help="A level to report (repeatable; default: all four).",
 )  # fmt: skip
 @click.option(
-    "--format", "fmt", type=click.Choice([f.value for f in ExportFormat]), default="json",
-    show_default=True,
+    "--format", "fmt", type=click.Choice(["table", *(f.value for f in ExportFormat)]),
+    default=None, help="table on a terminal, json otherwise (and for files).",
 )  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File.")
 @click.option("--unit", type=int, help="Drill down: the unit (with one --level and --figure).")
@@ -52,7 +56,7 @@ _DATE = click.DateTime(["%Y-%m-%d"])
 @click.option("--recompute", "do_recompute", is_flag=True, help="Rebuild and compare rollups.")
 @click.option("--fix", is_flag=True, help="With --recompute: make the rollups agree.")
 def evaluate(
-    date_from: datetime | None, date_to: datetime | None, levels: tuple[str, ...], fmt: str,
+    date_from: datetime | None, date_to: datetime | None, levels: tuple[str, ...], fmt: str | None,
     output: Path | None, unit: int | None, figure: str | None, do_recompute: bool, fix: bool,
 ) -> None:  # fmt: skip
     """Evaluate departments, streets, communities and co-building units (DESIGN §4)."""
@@ -73,16 +77,25 @@ def evaluate(
     if unit is not None or figure is not None:
         _drill(period, chosen, unit, figure)
         return
+    if fmt is None:
+        fmt = "table" if output is None and sys.stdout.isatty() else ExportFormat.JSON.value
+    if fmt == "table":
+        if output is not None:
+            raise CliError("--format table is for the terminal: give --format csv, xlsx or json")
+        _table(period, chosen)
+        return
     _report(period, chosen, ExportFormat(fmt), output)
 
 
 def _recompute(fix: bool) -> None:
     rt = runtime()
     try:
-        with session_scope() as session:
+        with session_scope() as session, progress("recomputing (cases)") as move:
+            total = session.scalar(select(func.count()).select_from(Case)) or 0
             result = recompute(
-                session=session, calendar=rt.calendar, cohort=get_scheme().cohort, fix=fix
-            )
+                session=session, calendar=rt.calendar, cohort=get_scheme().cohort, fix=fix,
+                progress=lambda done: move(done, total),
+            )  # fmt: skip
     except SQLAlchemyError as exc:
         raise CliError(f"cannot read the database: {exc}") from exc
     for difference in result.differences:
@@ -107,6 +120,21 @@ def _drill(period: Period, levels: list[Level], unit: int | None, figure: str | 
     click.echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
 
 
+def _table(period: Period, levels: list[Level]) -> None:
+    if period.note:
+        click.echo(f"note: {period.note}", err=True)
+    rt = runtime()
+    try:
+        with session_scope() as session:
+            report = year_end_report(
+                session=session, rt=rt, actor=Actor.system(), period=period, levels=levels,
+                now=datetime.now(UTC),
+            )  # fmt: skip
+            click.echo(report_table(report))
+    except (WhistleError, SQLAlchemyError) as exc:
+        raise CliError(str(exc)) from exc
+
+
 def _report(period: Period, levels: list[Level], fmt: ExportFormat, output: Path | None) -> None:
     if fmt == ExportFormat.XLSX and output is None:
         raise CliError("--format xlsx writes a file: give -o FILE")
@@ -123,7 +151,9 @@ def _report(period: Period, levels: list[Level], fmt: ExportFormat, output: Path
                 write_report(report, fmt, sys.stdout.buffer)
                 sys.stdout.flush()
             else:
-                export_to_path(report, fmt, output)
+                with progress(f"writing {output.name} (%)") as move:
+                    export_to_path(report, fmt, output, progress=lambda done: move(done, 100))
+                    move(100, 100)  # written whole and renamed into place
                 click.echo(f"wrote {output}", err=True)
     except (WhistleError, SQLAlchemyError, OSError) as exc:
         raise CliError(str(exc)) from exc

@@ -8,15 +8,14 @@ only.
 from __future__ import annotations
 
 import contextlib
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.cli.common import CliError, runtime, session_scope, settings
+from api.cli.progress import progress
 from engine.clock import SystemClock
 from engine.errors import WhistleError
 from engine.importing import boston311, open311
@@ -35,26 +34,9 @@ def default_rejects_path(source: Path) -> Path:
     return settings().data_dir / "imports" / f"{stem}.rejects.csv"
 
 
-@contextlib.contextmanager
-def _progress() -> Iterator[Callable[[int, int], None]]:
-    """A callback moving a progress bar (done, total); does nothing when stdout is no terminal."""
-    if not sys.stdout.isatty():
-        yield lambda _done, _total: None
-        return
-    with contextlib.ExitStack() as stack:
-        bars: list[Any] = []
-
-        def move(done: int, total: int) -> None:
-            if not bars:
-                bars.append(
-                    stack.enter_context(
-                        click.progressbar(length=total, label="importing", show_eta=True)
-                    )
-                )
-            bar = bars[0]
-            bar.update(max(done - bar.pos, 0))
-
-        yield move
+def _progress() -> contextlib.AbstractContextManager[Callable[[int, int], None]]:
+    """A bar on a terminal, a line every tenth otherwise (bytes of the file read)."""
+    return progress("importing (bytes read)")
 
 
 def _plural(count: int, noun: str) -> str:

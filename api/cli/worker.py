@@ -59,6 +59,10 @@ def worker(burst: bool, processes: int) -> None:
     help="With --simulate: whistles per (simulated) hour.",
 )  # fmt: skip
 @click.option(
+    "--pace", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+    help="With --simulate: how much quicker than in life people act (60: minutes for hours).",
+)  # fmt: skip
+@click.option(
     "--accounts-json", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="With --demo: also write the logins and API tokens to this JSON file.",
 )  # fmt: skip
@@ -69,6 +73,7 @@ def up(
     demo: bool,
     simulate: bool,
     rate: float,
+    pace: float,
     accounts_json: Path | None,
 ) -> None:
     """Run everything: Redis (embedded unless REDIS_URL), the schema, workers and the API."""
@@ -82,7 +87,8 @@ def up(
 
     extra = []
     if simulate:
-        argv = [sys.executable, "-m", "workers.simulation", "--rate", str(rate)]
+        argv = [sys.executable, "-m", "workers.simulation", "--rate", str(rate),
+                "--pace", str(pace)]  # fmt: skip
         extra.append(ChildSpec("simulation", argv, dict(os.environ)))
     try:
         code = run_stack(

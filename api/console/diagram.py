@@ -91,14 +91,16 @@ def _collect(spec: MachineSpec, lang: str) -> tuple[dict[tuple[str, str], list[L
         for t in tspec.transitions:
             if t.dest is None:
                 sources = WORDS[lang]["sep"].join(_say(spec.states[s], lang) for s in t.source)
-                internal.append(f"{name}{f' [{t.guard}]' if t.guard else ''}: {sources}")
+                said = f" [{spec.guard_label(t.guard, lang)}]" if t.guard else ""
+                internal.append(f"{name}{said}: {sources}")
                 continue
             for src in t.source:
                 found.setdefault((src, t.dest), {})[(name, t.guard)] = None
     pairs: dict[tuple[str, str], list[Line]] = {pair: [] for pair in found}
     for pair, entries in found.items():
-        for trigger, guard in entries:
-            pairs[pair] += [(trigger, False), *([(f"[{guard}]", True)] if guard else [])]
+        for trigger, named in entries:
+            shown = [(f"[{spec.guard_label(named, lang)}]", True)] if named else []
+            pairs[pair] += [(trigger, False), *shown]
     return pairs, internal
 
 

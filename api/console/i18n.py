@@ -53,6 +53,8 @@ register(
         "nav.board": ("工单看板", "Case board"),
         "nav.intake": ("受理登记", "New case"),
         "nav.overdue": ("超期督办", "Overdue"),
+        "nav.approvals": ("待审批", "Approvals"),
+        "nav.statistics": ("统计分析", "Statistics"),
         "nav.tasks": ("待办任务", "Task inbox"),
         "nav.notifications": ("消息通知", "Notifications"),
         "nav.evaluation": ("考核评价", "Evaluation"),

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from api.console.i18n import pick_lang, translate
+from engine.duration import in_words
 from engine.login import Visitor
 from engine.runtime import Runtime
 from engine.vocabulary import Role
@@ -40,18 +41,37 @@ _NAV = {
     "board": NavItem("nav.board", "/console/cases"),
     "intake": NavItem("nav.intake", "/console/cases/new"),
     "overdue": NavItem("nav.overdue", "/console/overdue"),
+    "approvals": NavItem("nav.approvals", "/console/approvals"),
     "tasks": NavItem("nav.tasks", "/console/tasks"),
     "notifications": NavItem("nav.notifications", "/console/notifications"),
     "evaluation": NavItem("nav.evaluation", "/console/evaluation"),
+    "statistics": NavItem("nav.statistics", "/console/statistics"),
     "workflows": NavItem("nav.workflows", "/console/workflows"),
 }
 _ROLE_NAV = {
-    Role.COMMAND_CENTRE: ["board", "intake", "overdue", "notifications", "evaluation", "workflows"],
-    Role.ADMIN: ["board", "intake", "overdue", "evaluation", "workflows"],
+    Role.COMMAND_CENTRE: [
+        "board",
+        "approvals",
+        "intake",
+        "overdue",
+        "notifications",
+        "statistics",
+        "evaluation",
+        "workflows",
+    ],
+    Role.ADMIN: [
+        "board",
+        "approvals",
+        "intake",
+        "overdue",
+        "statistics",
+        "evaluation",
+        "workflows",
+    ],
     Role.DEPARTMENT: ["tasks", "board", "notifications", "workflows"],
     Role.UNIT: ["tasks", "board", "notifications", "workflows"],
     Role.GRID: ["board", "intake", "workflows"],
-    Role.ASSESSOR: ["evaluation", "board", "workflows"],
+    Role.ASSESSOR: ["evaluation", "statistics", "board", "workflows"],
     Role.RESIDENT: ["board", "workflows"],
 }
 
@@ -143,6 +163,10 @@ class Clock:
         key = "time.left" if delta.total_seconds() >= 0 else "time.overdue_by"
         return translate(key, self.lang, span=self.span(delta))
 
+    def duration(self, code: object) -> str:
+        """A duration code ("7wd") in words: "7个工作日" / "7 working days"."""
+        return in_words(code, self.lang)
+
     def late(self, due: datetime) -> bool:
         return due < self.now
 
@@ -178,6 +202,7 @@ def render(
         "label": Labels(state.runtime, lang),
         "clock": Clock(state.runtime.calendar.zone, lang, now),
         "now": now,
+        "clock_speed": getattr(state.clock, "speed", 1),
         "csrf": visitor.csrf_token if visitor is not None else context.pop("csrf", ""),
         "nav": nav_for(visitor.actor.role) if visitor is not None else [],
         "path": request.url.path,

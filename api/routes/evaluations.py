@@ -251,7 +251,9 @@ def export_file(job_id: str, redis: RedisDep, actor: ActorDep) -> FileResponse:
     if not out.ready or not path.is_file():
         raise HTTPException(status.HTTP_409_CONFLICT, f"export {job_id} is at {out.progress} %")
     fmt = ExportFormat(path.suffix.lstrip("."))
-    return FileResponse(path, media_type=_MEDIA[fmt], filename=f"evaluation-{job_id}.{fmt}")
+    return FileResponse(
+        path, media_type=_MEDIA[fmt], filename=str(job.meta.get("filename") or path.name)
+    )
 
 
 @router.post(

@@ -163,6 +163,17 @@ def pending_requests(session: Session, *, case_id: int) -> list[CaseRequest]:
     return list(session.scalars(stmt))
 
 
+def merged_here(session: Session, *, actor: Actor, case_id: int) -> list[tuple[int, str]]:
+    """The duplicates merged into this case that the actor may see (id, title), oldest first:
+    a merge links both ways, the duplicate naming its case and the case its duplicates."""
+    stmt = (
+        select(Case.id, Case.title)
+        .where(Case.merged_into_id == case_id, visible_to(actor))
+        .order_by(Case.id)
+    )
+    return [(int(i), str(title)) for i, title in session.execute(stmt)]
+
+
 def dispatch_candidates(session: Session, *, case: Case, units: bool = False) -> list[OrgNode]:
     """Active departments that may take the case: the district's and its own street's.
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine.access import Actor
 from engine.case import writer
+from engine.case.facts import ACCEPT_CLOCK, REPORT_IN_CLOCK
 from engine.case.unit import CaseUnit
 from engine.deadline.models import Deadline, EscalationStep
 from engine.deadline.service import schedule
@@ -101,9 +102,23 @@ def _plan(unit: CaseUnit, deadline_id: int, step_index: int, now: datetime) -> _
     event = unit.fire_case(SYSTEM, step.step, payload)
     if step.step == Trigger.CLOSE:
         unit.case.closed_at = now
+    if step.step == Trigger.OVERDUE:
+        _mark_late(unit, deadline.clock, deadline.assignment_id)
     deadline.step_index += 1
     schedule(deadline, ladder, unit.clock_calendar)
     return _Planned(deadline, step_index, step.step, fire_at, event)
+
+
+def _mark_late(unit: CaseUnit, clock: str, assignment_id: int | None) -> None:
+    """An accept or report-in clock past its due time can no longer be met: the response is
+    decided (late) now, not when the department finally acts."""
+    for a in unit.assignments:
+        if a.id != assignment_id:
+            continue
+        if clock == ACCEPT_CLOCK and a.accepted_on_time is None:
+            a.accepted_on_time = False
+        elif clock == REPORT_IN_CLOCK and a.reported_in_on_time is None:
+            a.reported_in_on_time = False
 
 
 def _record(

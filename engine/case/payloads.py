@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.duration import Duration
+from engine.duration import BadDuration, Duration
 from engine.errors import InvalidInput
 from engine.text import StoredModel
 from engine.vocabulary import AppealKind, Rating, Trigger
@@ -30,6 +30,11 @@ class Empty(Payload):
 
 class Reasoned(Payload):
     reason: str = Field(min_length=2, max_length=NOTE)
+
+
+class Decision(Reasoned):
+    """A decision that cannot be taken back (uphold or reject an objection, deny an extension):
+    the reason is required and recorded in the event."""
 
 
 class DispatchPayload(Payload):
@@ -82,7 +87,7 @@ class ExtensionRequestPayload(Reasoned):
     @field_validator("extend_by")
     @classmethod
     def _duration(cls, value: str) -> str:
-        return str(Duration.parse(value))
+        return str(Duration.read(value))
 
 
 class ExtensionDecisionPayload(Payload):
@@ -92,10 +97,12 @@ class ExtensionDecisionPayload(Payload):
     @field_validator("extend_by")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
-        return None if value is None else str(Duration.parse(value))
+        return None if value is None else str(Duration.read(value))
 
 
-class MergePayload(Payload):
+class MergePayload(Reasoned):
+    """A merge cannot be undone: the duplicate's reason is recorded in its event."""
+
     into: int
 
 
@@ -138,7 +145,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     Trigger.VERIFY: VerifyPayload,
     Trigger.REQUEST_EXTENSION: ExtensionRequestPayload,
     Trigger.APPROVE_EXTENSION: ExtensionDecisionPayload,
-    Trigger.DENY_EXTENSION: Empty,
+    Trigger.DENY_EXTENSION: Decision,
     Trigger.REQUEST_HARD_CASE: Reasoned,
     Trigger.APPROVE_HARD_CASE: Empty,
     Trigger.DENY_HARD_CASE: Empty,
@@ -149,12 +156,20 @@ PAYLOADS: dict[str, type[Payload]] = {
     Trigger.REJECT_APPEAL: Empty,
     Trigger.ACCEPT: Empty,
     Trigger.OBJECT: ObjectPayload,
-    Trigger.UPHOLD_OBJECTION: Empty,
-    Trigger.REJECT_OBJECTION: Empty,
+    Trigger.UPHOLD_OBJECTION: Decision,
+    Trigger.REJECT_OBJECTION: Decision,
     Trigger.REPORT_IN: ReportInPayload,
     Trigger.PROGRESS: ProgressPayload,
     Trigger.COMPLETE: CompletePayload,
 }
+
+
+class UnreadableDuration(InvalidInput):
+    """A duration field a person typed that is not a duration: the sentence in both languages."""
+
+    def __init__(self, trigger: str, field: str, bad: BadDuration) -> None:
+        super().__init__(f"'{trigger}' payload: {field}: {bad.en}")
+        self.bad = bad
 
 
 def parse_payload(trigger: str, data: Mapping[str, Any], requires: list[str]) -> Payload:
@@ -163,12 +178,28 @@ def parse_payload(trigger: str, data: Mapping[str, Any], requires: list[str]) ->
     try:
         payload = model.model_validate(dict(data))
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        for e in errors:
+            bad = e.get("ctx", {}).get("error")
+            if isinstance(bad, BadDuration):
+                raise UnreadableDuration(trigger, ".".join(str(p) for p in e["loc"]), bad) from None
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
+            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in errors
         )
         raise InvalidInput(f"'{trigger}' payload: {problems}") from None
     for field in requires:
         if getattr(payload, field, None) in (None, "", []):
             raise InvalidInput(f"'{trigger}' payload: {field}: required by this workflow")
     return payload
+
+
+# Decisions the console asks to confirm, with a reason: none of them can be taken back.
+IRREVERSIBLE = frozenset(
+    {
+        Trigger.UPHOLD_OBJECTION,
+        Trigger.REJECT_OBJECTION,
+        Trigger.DENY_EXTENSION,
+        Trigger.MERGE,
+        Trigger.CANCEL,
+    }
+)

@@ -35,6 +35,7 @@ from engine.vocabulary import (
     DeadlineState,
     Priority,
     Role,
+    Source,
     Subject,
 )
 
@@ -75,6 +76,7 @@ class CaseQuery(BaseModel):
         default=None, description="cases with an assignment (not withdrawn) of this department"
     )
     priority: Priority | None = None
+    source: Source | None = Field(default=None, description="where the case came from")
     overdue: bool | None = Field(default=None, description="has a running clock past its due")
     created_from: IsoDatetime | None = Field(default=None, description="inclusive")
     created_to: IsoDatetime | None = Field(default=None, description="exclusive")
@@ -160,6 +162,8 @@ def _filters(session: Session, query: CaseQuery, now: datetime) -> list[ColumnEl
         where.append(_has_assignment_of(query.department_id, active_only=True))
     if query.priority is not None:
         where.append(Case.priority == query.priority)
+    if query.source is not None:
+        where.append(Case.source == query.source)
     if query.overdue is not None:
         late = exists(
             select(Deadline.id).where(

@@ -112,6 +112,24 @@ LEVEL2_LEADS: dict[tuple[str, str], tuple[str, list[str]]] = {
     ("农村农业", "水利水电"): ("WATER", []),
     ("政法", "法律服务"): ("OFFICE", ["POLICE"]),
 }
+# English names of the level-2 categories this module knows; a level-2 name of a taxonomy file
+# without one is named in English by its parent and its place there ("Transport, item 3").
+LEVEL2_EN: dict[str, str] = {
+    "其他": "Other",
+    "城市建设和市政管理": "Urban construction and municipal management",
+    "城乡规划": "Urban and rural planning",
+    "安全生产": "Work safety",
+    "食品药品监管": "Food and drug supervision",
+    "市场监管": "Market supervision",
+    "质监检验检疫": "Quality inspection and quarantine",
+    "旅游管理": "Tourism management",
+    "文化": "Culture",
+    "文物管理": "Cultural heritage",
+    "体育": "Sports",
+    "林业管理": "Forestry",
+    "水利水电": "Water conservancy and hydropower",
+    "法律服务": "Legal services",
+}
 
 TOKEN_NAME = "demo"
 
@@ -212,14 +230,18 @@ class _Builder:
 
     def categories(self, pairs: Iterable[tuple[str, str]]) -> None:
         level1: dict[str, Category] = {}
+        children: dict[str, int] = {}
         for l1, l2 in pairs:
             parent = level1.get(l1)
             if parent is None:
-                en = LEVEL1.get(l1, (l1, "OFFICE"))[0]
+                en = LEVEL1.get(l1, (f"Category {len(level1) + 1}", "OFFICE"))[0]
                 parent = level1[l1] = self._category(category_code(l1), l1, en, None)
                 lead = LEVEL1.get(l1, ("", "OFFICE"))[1]
                 self._rule(parent, lead, [])
-            child = self._category(category_code(l1, l2), l2, f"{parent.name_en}: {l2}", parent)
+            children[l1] = children.get(l1, 0) + 1
+            # English pages carry no Chinese: a name we cannot translate is named by its place.
+            en = LEVEL2_EN.get(l2, f"{parent.name_en}, item {children[l1]}")
+            child = self._category(category_code(l1, l2), l2, f"{parent.name_en}: {en}", parent)
             override = LEVEL2_LEADS.get((l1, l2))
             if override is not None:
                 self._rule(child, *override)

@@ -130,11 +130,18 @@ class Simulation:
     ``now`` (a ``ScaledClock`` makes the demo's days pass in minutes).
     """
 
-    def __init__(self, *, complaints: list[Complaint], rate: float, seed: int = 2026) -> None:
+    def __init__(
+        self, *, complaints: list[Complaint], rate: float, seed: int = 2026, pace: float = 1.0
+    ) -> None:
         if rate < 0:
             raise ValueError(f"rate must not be negative, got {rate}")
+        if not pace > 0:
+            raise ValueError(f"pace must be positive, got {pace}")
         self.complaints = complaints or BUILTIN_COMPLAINTS
         self.rate = rate
+        # People act ``pace`` times faster than in life (the clocks still run at their own
+        # speed): at 60 a department accepts within minutes, so a demo moves visibly at 1×.
+        self.pace = pace
         self.seed = seed
         self.started: datetime | None = None
         self.raised = 0
@@ -142,12 +149,12 @@ class Simulation:
 
     @classmethod
     def from_data(
-        cls, *, data_dir: Path = SHARED_DATA, rate: float, seed: int = 2026
+        cls, *, data_dir: Path = SHARED_DATA, rate: float, seed: int = 2026, pace: float = 1.0
     ) -> Simulation:
         """A simulation over the message-board complaints (built-in ones when absent)."""
         path = data_dir / COMPLAINTS
         complaints = read_complaints(path) if path.is_file() else []
-        return cls(complaints=complaints, rate=rate, seed=seed)
+        return cls(complaints=complaints, rate=rate, seed=seed, pace=pace)
 
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(":".join(str(p) for p in (self.seed, *parts)))
@@ -155,7 +162,7 @@ class Simulation:
     def _delay(self, case_id: int, step: str) -> timedelta:
         low, high, skew = DELAYS[step]
         draw = self._rng(case_id, step).random()
-        return timedelta(hours=low + (high - low) * draw**skew)
+        return timedelta(hours=low + (high - low) * draw**skew) / self.pace
 
     def _load_actors(self, session: Session, district: OrgNode) -> None:
         accounts = session.scalars(
@@ -218,6 +225,9 @@ class Simulation:
                 title=complaint.title, description=complaint.details, area_id=grid.id,
                 category_id=self._category_id(session, complaint),
                 source=Source.WHISTLE if by_grid else Source.HOTLINE,
+                # Workflow, source and raiser agree: a grid worker blows the street's whistle,
+                # a resident calls the hotline.
+                workflow="street_whistle" if by_grid else "hotline",
             )  # fmt: skip
             raise_case(session=session, rt=rt, actor=actor, draft=draft, now=now)
             report.raised += 1

@@ -37,7 +37,8 @@ HEAD_FIELDS = ("rank", "unit_id", "unit_name", "unit_name_en", "level")
 FIGURE_FIELDS = tuple(
     str(f)
     for f in (
-        Figure.CASES, Figure.ASSIGNMENTS, Figure.RESPONSE_RATE, Figure.RESOLUTION_RATE,
+        Figure.CASES, Figure.ASSIGNMENTS, Figure.RESPONSE_RATE, Figure.RESPONSE_PENDING,
+        Figure.RESOLUTION_RATE,
         Figure.SATISFACTION_RATE, Figure.ON_TIME_RESOLUTION_RATE, Figure.OBJECTION_RATE,
         Figure.REDO_RATE, Figure.EXTENSIONS, Figure.SUPERVISIONS, Figure.RED_STEPS,
         Figure.DEDUCTION, Figure.MEAN_HANDLING_HOURS, Figure.EXCLUDED,
@@ -68,6 +69,14 @@ CASE_LABELS = {
     "exclusion_reason": "剔除原因 Reason",
 }
 LIST_LABELS = {"red": "红榜 Red list", "black": "黑榜 Black list"}
+TOTAL = "合计 Total"  # the month cell of a unit's row for the whole period
+
+
+def export_name(date_from: str, date_to: str, levels: Sequence[str], fmt: str) -> str:
+    """The file name of a report: its period and levels, e.g.
+    ``evaluation-department+street-2026-01-2026-12.xlsx`` (months as ``YYYY-MM``)."""
+    which = "+".join(str(v) for v in levels) or "all"
+    return f"evaluation-{which}-{date_from[:7]}-{date_to[:7]}.{fmt}"
 
 
 def level_fields(level: str) -> tuple[str, ...]:
@@ -136,10 +145,11 @@ def _json_lines(text: Any, rows: Iterable[Any], dump: Callable[[Any], str]) -> N
 def _write_csv(report: Report, out: IO[bytes], tick: Progress) -> None:
     text = codecs.getwriter("utf-8-sig")(out)  # the BOM makes spreadsheet programs read UTF-8
     writer = csv.DictWriter(text, fieldnames=CSV_FIELDS, extrasaction="ignore")
-    writer.writeheader()
+    # The same bilingual headers as the ranking CSV and the XLSX ("响应率 Response rate").
+    writer.writerow({f: label(f) for f in CSV_FIELDS})
     for evaluation, done in _level_ticks(report, 10, 95):
         for row in evaluation.rows:
-            writer.writerow(row | {"month": "total"})
+            writer.writerow(row | {"month": TOTAL})
             for month_row in row.get("months", []):
                 head = {k: row[k] for k in ("level", "unit_name", "unit_name_en")}
                 writer.writerow(month_row | head)

@@ -58,6 +58,7 @@ def figures(
         Figure.CASES: c(Metric.INCLUDED) + c(Metric.EXCLUDED),
         Figure.ASSIGNMENTS: c(Metric.ASSIGNMENTS),
         Figure.RESPONSE_RATE: ratio(c(Metric.RESPONDED), c(Metric.RESPONSE_BASE)),
+        Figure.RESPONSE_PENDING: c(Metric.RESPONSE_PENDING),
         Figure.RESOLUTION_RATE: ratio(c(Metric.SOLVED), c(Metric.ASSESSED)),
         Figure.SATISFACTION_RATE: points / rated if rated else None,
         Figure.ON_TIME_RESOLUTION_RATE: ratio(c(Metric.RESOLVED_ON_TIME), c(Metric.RESOLVE_DUE)),
@@ -122,26 +123,40 @@ class Ranked:
     black_list: list[dict[str, Any]] = field(default_factory=list)
 
 
-def rank(rows: Sequence[dict[str, Any]], list_size: int) -> Ranked:
+def _volume(row: Mapping[str, Any]) -> int:
+    return int(row.get(Figure.CASES) or 0)
+
+
+def rank(rows: Sequence[dict[str, Any]], list_size: int, min_volume: int = 0) -> Ranked:
     """Rank by composite, best first; equal composites share a rank (1, 2, 2, 4).
 
-    The red list is the best ``list_size``; the black list the worst ``list_size`` of the rest,
-    worst first, so that no unit is on both. Units without a composite are not ranked.
+    The rules of the two lists (each row says whether it was ``listable``):
+    * only units with a composite (something assessable) and at least ``min_volume`` cases in
+      the period are listed; the others keep their rank but stand on neither list;
+    * ties are broken by volume (more cases first, the harder record to keep), then by unit id;
+    * the red list is the best ``list_size`` listable units; the black list the worst
+      ``list_size`` listable units whose composite is strictly below every red-listed one, worst
+      first — so no unit is on both, nor a unit tied with a red-listed one on the black list.
     """
     scored = sorted(
         (r for r in rows if r[Figure.COMPOSITE] is not None),
-        key=lambda r: (-r[Figure.COMPOSITE], r["unit_id"]),
+        key=lambda r: (-r[Figure.COMPOSITE], -_volume(r), r["unit_id"]),
     )
     previous, position = None, 0
     for index, row in enumerate(scored, 1):
         if row[Figure.COMPOSITE] != previous:
             previous, position = row[Figure.COMPOSITE], index
         row["rank"] = position
+        row["listable"] = _volume(row) >= min_volume
     unranked = [r for r in rows if r[Figure.COMPOSITE] is None]
     for row in unranked:
         row["rank"] = None
-    red = scored[:list_size]
-    black = list(reversed(scored[len(red) :]))[:list_size]
+        row["listable"] = False
+    listable = [r for r in scored if r["listable"]]
+    red = listable[:list_size]
+    floor = min((r[Figure.COMPOSITE] for r in red), default=None)
+    rest = [r for r in listable[len(red) :] if floor is None or r[Figure.COMPOSITE] < floor]
+    black = list(reversed(rest))[:list_size]
     return Ranked(
         rows=scored + sorted(unranked, key=lambda r: r["unit_id"]), red_list=red, black_list=black
     )

@@ -40,6 +40,7 @@ DRILL: dict[Figure, tuple[tuple[Metric, ...], tuple[Metric, ...]]] = {
     Figure.CASES: ((_M.INCLUDED, _M.EXCLUDED), ()),
     Figure.ASSIGNMENTS: ((_M.ASSIGNMENTS,), ()),
     Figure.RESPONSE_RATE: ((_M.RESPONDED,), (_M.RESPONSE_BASE,)),
+    Figure.RESPONSE_PENDING: ((_M.RESPONSE_PENDING,), ()),
     Figure.RESOLUTION_RATE: ((_M.SOLVED,), (_M.ASSESSED,)),
     Figure.SATISFACTION_RATE: (
         (_M.RATED_SATISFIED, _M.RATED_BASIC, _M.RATED_DISSATISFIED),
@@ -152,8 +153,10 @@ def evaluate(
                 by_month[month].append(month_row)
         rows.append(row)
     for month_rows in by_month.values():
-        rank(month_rows, scheme.list_size)  # each month's own rank, shown in the series
-    ranked = rank(rows, scheme.list_size)
+        rank(
+            month_rows, scheme.list_size, scheme.min_volume
+        )  # each month's own rank, shown in the series
+    ranked = rank(rows, scheme.list_size, scheme.min_volume)
     _, end = period.bounds(rt.calendar.zone)
     return Evaluation(
         level, period, now, now >= end, ranked.rows, ranked.red_list, ranked.black_list

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.access import Actor
 from engine.deadline.models import Deadline
+from engine.duration import in_words
 from engine.errors import Forbidden, InvalidInput, NotFound, OutOfScope
 from engine.notification.models import (
     DeliveryState,
@@ -151,6 +152,9 @@ def notify_step(
         clock_labels = workflow.spec.clocks.get(deadline.clock)
         if clock_labels is not None:
             clock_zh, clock_en = clock_labels.labels.zh, clock_labels.labels.en
+    # A hotline case is a 工单; a whistle (street or community) is a 哨件.
+    noun = "工单" if case.workflow == "hotline" else "哨件"
+    limit_zh, limit_en = in_words(deadline.limit, "zh"), in_words(deadline.limit, "en")
     payload = {
         "clock": deadline.clock,
         "step": str(step),
@@ -164,8 +168,8 @@ def notify_step(
         org_ids=recipients,
         case_id=case.id,
         kind=step,
-        title_zh=f"【{step_zh}】哨件{case.id}「{case.title}」{clock_zh}",
-        title_en=f"[{step_en}] case {case.id} '{case.title}': {clock_en}",
+        title_zh=f"【{step_zh}】{noun}{case.id}「{case.title}」{clock_zh}（限时{limit_zh}）",
+        title_en=f"[{step_en}] case {case.id} '{case.title}': {clock_en} (limit {limit_en})",
         payload=payload,
         now=now,
     )

@@ -34,6 +34,7 @@ _ASSIGNED = Metric.ASSIGNED.value
 _OBJECTED = Metric.OBJECTED.value
 _RESPONSE_BASE = Metric.RESPONSE_BASE.value
 _RESPONDED = Metric.RESPONDED.value
+_RESPONSE_PENDING = Metric.RESPONSE_PENDING.value
 _ASSESSED = Metric.ASSESSED.value
 _SOLVED = Metric.SOLVED.value
 _RESOLVED = Metric.RESOLVED.value
@@ -217,9 +218,15 @@ def _add_assignment(
         _bump(counts, area, _OBJECTED, 1)
     if not live:
         return live  # withdrawn (objection upheld, case merged or cancelled): out of the response
-    _bump(counts, area, _RESPONSE_BASE, 1)
-    if a.accepted_on_time and a.reported_in_on_time:
+    # Decided only when met or late: a clock still running is pending, never a failure (the
+    # overdue step marks a clock late as soon as it passes its due time).
+    if a.accepted_on_time is False or a.reported_in_on_time is False:
+        _bump(counts, area, _RESPONSE_BASE, 1)
+    elif a.accepted_on_time and a.reported_in_on_time:
+        _bump(counts, area, _RESPONSE_BASE, 1)
         _bump(counts, area, _RESPONDED, 1)
+    else:
+        _bump(counts, area, _RESPONSE_PENDING, 1)
     if a.supervise_count:
         counts[_SUPERVISIONS] = counts.get(_SUPERVISIONS, 0) + a.supervise_count
     if a.red_count:

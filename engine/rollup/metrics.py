@@ -53,7 +53,8 @@ class Metric(StrEnum):
     ASSIGNMENTS = "assignments"  # assignments not withdrawn (volume)
     ASSIGNED = "assigned"  # every assignment, withdrawn ones too (objection-rate base)
     OBJECTED = "objected"  # assignments objected to (退单申请)
-    RESPONSE_BASE = "response_base"
+    RESPONSE_BASE = "response_base"  # assignments whose response is decided (met or late)
+    RESPONSE_PENDING = "response_pending"  # clocks still running: neither met nor late yet
     RESPONDED = "responded"  # accepted and reported in within their limits
     ASSESSED = "assessed"  # cases with a verdict: the resident's, else a verification
     SOLVED = "solved"
@@ -78,6 +79,7 @@ class Figure(StrEnum):
     CASES = "cases"
     ASSIGNMENTS = "assignments"
     RESPONSE_RATE = "response_rate"
+    RESPONSE_PENDING = "response_pending"
     RESOLUTION_RATE = "resolution_rate"
     SATISFACTION_RATE = "satisfaction_rate"
     ON_TIME_RESOLUTION_RATE = "on_time_resolution_rate"
@@ -107,6 +109,7 @@ LABELS: dict[str, tuple[str, str]] = {
     Figure.CASES: ("诉求量", "Cases"),
     Figure.ASSIGNMENTS: ("派单量", "Assignments"),
     Figure.RESPONSE_RATE: ("响应率", "Response rate"),
+    Figure.RESPONSE_PENDING: ("响应待定", "Response pending"),
     Figure.RESOLUTION_RATE: ("解决率", "Resolution rate"),
     Figure.SATISFACTION_RATE: ("满意率", "Satisfaction rate"),
     Figure.ON_TIME_RESOLUTION_RATE: ("按时办结率", "On-time resolution rate"),

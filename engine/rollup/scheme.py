@@ -85,6 +85,9 @@ class EvaluationScheme(BaseSettings):
     deduction_cap: float = Field(default=10.0, ge=0)
     # Size of the red list (top) and of the black list (bottom) of a ranking.
     list_size: int = Field(default=5, ge=1, le=100)
+    # The fewest cases a unit must have in the period to stand on the red or black list: a
+    # department with one case is ranked but not held up (or pilloried) for it.
+    min_volume: int = Field(default=5, ge=0, le=1_000_000)
     cohort: Cohort = Cohort.DISPATCHED
     null_rates: NullRates = NullRates.RENORMALISE
 

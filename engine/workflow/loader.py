@@ -129,6 +129,9 @@ def _check_machine(
                 f"{where}.triggers.{name}: unknown trigger; the engine knows {known_triggers}"
             )
         problems += _check_trigger(f"{where}.triggers.{name}", spec, tspec)
+    for name in spec.guards:
+        if name not in GUARDS:
+            problems.append(f"{where}.guards.{name}: unknown guard; known: {sorted(GUARDS)}")
     return problems
 
 

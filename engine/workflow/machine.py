@@ -6,6 +6,7 @@ a row through the machine's event object, which reads and writes the row's ``sta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,10 @@ from transitions import EventData, Machine, MachineError
 from engine.errors import GuardFailed, IllegalTransition
 from engine.workflow.guards import GUARDS, GuardContext
 from engine.workflow.schema import MachineSpec
+
+# `transitions` logs every trigger at INFO ("Executed callback ..."): our own events record each
+# move, so its lines are noise even under `whistle -v`. Its warnings still show.
+logging.getLogger("transitions").setLevel(logging.WARNING)
 
 Subjected = Any  # a Case or an Assignment: anything with ``id`` and ``state``
 

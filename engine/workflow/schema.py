@@ -66,6 +66,16 @@ class MachineSpec(Strict):
     initial: str
     states: dict[str, Labels] = Field(min_length=1)
     triggers: dict[str, TriggerSpec] = Field(min_length=1)
+    # What each guard means, in words, for diagrams and pages (a guard without one is shown
+    # by its name with spaces).
+    guards: dict[str, Labels] = Field(default_factory=dict)
+
+    def guard_label(self, guard: str, lang: str) -> str:
+        """A guard in words: its labels in the file, else its name made readable."""
+        labels = self.guards.get(guard)
+        if labels is None:
+            return guard.replace("_", " ")
+        return labels.en if lang == "en" else labels.zh
 
 
 _AT = re.compile(r"^(?:(?P<pct>\d{1,3})%|due(?:\+(?P<offset>.+))?)$")

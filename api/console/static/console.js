@@ -14,9 +14,12 @@
 
   function tick() {
     var lang = document.documentElement.lang;
-    var skew = Number(document.body.dataset.skew || 0);
+    // The server's clock (scaled in demos: WHISTLE_CLOCK_SPEED) carried forward from page load.
+    var server = Number(document.body.dataset.server || NaN), loaded = Number(document.body.dataset.loaded || 0);
+    var speed = Number(document.body.dataset.speed || 1) || 1;
+    var now = isNaN(server) ? Date.now() : server + (Date.now() - loaded) * speed;
     document.querySelectorAll("[data-due]").forEach(function (el) {
-      var left = (Date.parse(el.dataset.due) - (Date.now() + skew)) / 1000;
+      var left = (Date.parse(el.dataset.due) - now) / 1000;
       var text = left >= 0
         ? (lang === "en" ? span(left, lang) + " left" : "剩余 " + span(left, lang))
         : (lang === "en" ? "overdue by " + span(left, lang) : "已超期 " + span(left, lang));
@@ -74,9 +77,12 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var server = Date.parse(document.body.dataset.now || "");
-    if (!isNaN(server)) document.body.dataset.skew = String(server - Date.now());
+    if (!isNaN(server)) {
+      document.body.dataset.server = String(server);
+      document.body.dataset.loaded = String(Date.now());
+    }
     tick();
-    setInterval(tick, 30000);
+    setInterval(tick, Math.max(1000, 30000 / (Number(document.body.dataset.speed) || 1)));
     dialogs();
     leadNotAssisting();
     document.querySelectorAll("[data-poll]").forEach(poll);

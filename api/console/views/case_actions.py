@@ -17,12 +17,19 @@ from starlette.datastructures import FormData, UploadFile
 from api.console.deps import FormDep, VisitorDep, text_field
 from api.console.i18n import register
 from api.console.views.case_page import case_page
+from api.console.web import lang_of
 from api.deps import ClockDep, IdPath, RuntimeDep, SessionDep, SettingsDep
 from api.routes.evidence import policy
 from api.settings import ApiSettings
 from engine.case.evidence import attach_evidence
-from engine.case.payloads import PAYLOADS, Empty, parse_payload
-from engine.case.service import transition_assignment, transition_case
+from engine.case.payloads import (
+    IRREVERSIBLE,
+    PAYLOADS,
+    Empty,
+    UnreadableDuration,
+    parse_payload,
+)
+from engine.case.service import allowed_case_triggers, transition_assignment, transition_case
 from engine.case.tasks import assignment_detail
 from engine.clock import Clock
 from engine.errors import Forbidden, IllegalTransition, InvalidInput, StaleVersion, TooLarge
@@ -43,6 +50,16 @@ register(
         ),
         "case_actions.invalid": ("输入有误，请修正后重试。", "The input is not valid."),
         "case_actions.forbidden": ("您无权执行此操作。", "You may not do this."),
+        "case_actions.bad_duration": ("时长填写有误。", "The duration is not valid."),
+        "case_actions.unconfirmed": (
+            "此决定不可撤销，请勾选确认后再提交。",
+            "This decision cannot be undone: tick the confirmation, then send it again.",
+        ),
+        "case_actions.final": (
+            "此决定提交后不可撤销，理由将记入工单记录。",
+            "This decision is final; the reason is recorded in the case's history.",
+        ),
+        "case_actions.confirm": ("我确认此决定", "I confirm this decision"),
         "case_actions.bad_file": (
             "照片须为 JPEG、PNG 或 PDF 文件，且内容与类型相符。",
             "The photo must be a JPEG, PNG or PDF file whose content matches its type.",
@@ -53,8 +70,8 @@ register(
         "case_actions.in.kind": ("申诉类型", "Kind of appeal"),
         "case_actions.in.extend_by": ("延长时长", "Extend by"),
         "case_actions.in.extend_by_hint": (
-            "如 4h（小时）、2d（天）、3wd（工作日）",
-            "e.g. 4h (hours), 2d (days), 3wd (working days)",
+            "如 4小时、2天、3个工作日",
+            "e.g. 4 hours, 2 days, 3 working days",
         ),
         "case_actions.in.latitude": ("纬度", "Latitude"),
         "case_actions.in.longitude": ("经度", "Longitude"),
@@ -90,6 +107,16 @@ class BadFile(InvalidInput):
     """The uploaded photo is not one the evidence policy accepts."""
 
 
+class NotConfirmed(InvalidInput):
+    """A decision that cannot be taken back was sent without its confirmation box ticked."""
+
+
+def confirmed(trigger: str, form: FormData) -> None:
+    """Refuse an irreversible decision unless the visitor ticked that it is final."""
+    if trigger in IRREVERSIBLE and text_field(form, "confirm") != "yes":
+        raise NotConfirmed(f"'{trigger}' cannot be undone: tick the confirmation to go ahead")
+
+
 def refusal(exc: Refused) -> tuple[str, int]:
     """The message key and status of a refused action."""
     match exc:
@@ -101,6 +128,10 @@ def refusal(exc: Refused) -> tuple[str, int]:
             return "case_actions.too_large", 413
         case BadFile():
             return "case_actions.bad_file", 422
+        case UnreadableDuration():
+            return "case_actions.bad_duration", 422
+        case NotConfirmed():
+            return "case_actions.unconfirmed", 422
         case InvalidInput():
             return "case_actions.invalid", 422
         case Forbidden():
@@ -144,8 +175,10 @@ def _refused(
 ) -> Response:  # fmt: skip
     session.rollback()
     key, code = refusal(exc)
+    # A duration typed in words gets its own sentence in the page's language, not a dump.
+    detail = exc.bad.sentence(lang_of(request)) if isinstance(exc, UnreadableDuration) else str(exc)
     return case_page(
-        request, visitor, session, rt, clock, case_id, status_code=code, error=(key, str(exc)),
+        request, visitor, session, rt, clock, case_id, status_code=code, error=(key, detail),
         failed=dom_id, entered=_entered(form),
     )  # fmt: skip
 
@@ -163,6 +196,12 @@ def case_action(
 ) -> Response:  # fmt: skip
     """Fire a case trigger; back to the case page, or the page with the refusal."""
     try:
+        # The confirmation is asked only of a move the visitor may make now; any other is
+        # refused by the service for what it is (not open now, not for this role, not found).
+        if trigger in IRREVERSIBLE and trigger in allowed_case_triggers(
+            session=session, rt=rt, actor=visitor.actor, case_id=case_id, now=clock.now()
+        ):
+            confirmed(trigger, form)
         transition_case(
             session=session, rt=rt, actor=visitor.actor, case_id=case_id, trigger=trigger,
             payload=payload_of(trigger, form), version=version_of(form), now=clock.now(),
@@ -210,6 +249,8 @@ def assignment_action(
     )
     payload = payload_of(trigger, form)
     try:
+        if trigger in detail.allowed_triggers:
+            confirmed(trigger, form)
         version = version_of(form)
         upload = _photo(form) if trigger == Trigger.COMPLETE else None
         if upload is not None:

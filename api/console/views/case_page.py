@@ -22,10 +22,20 @@ from api.console.web import Labels, lang_of, render
 from api.deps import ClockDep, IdPath, RuntimeDep, SessionDep, SettingsDep
 from api.routes.evidence import policy
 from engine.assignment.models import Assignment
-from engine.case.board import account_names, dispatch_candidates, last_steps, pending_requests
+from engine.case.board import (
+    BOARD_ROLES,
+    account_names,
+    dispatch_candidates,
+    last_steps,
+    merged_here,
+    pending_requests,
+)
 from engine.case.evidence import evidence_of, get_evidence, path_of
+from engine.case.payloads import IRREVERSIBLE
 from engine.case.queries import AssignmentDetail, CaseDetail, case_detail, case_events, orgs_by_id
 from engine.clock import Clock
+from engine.duration import in_words
+from engine.errors import Forbidden
 from engine.event.models import Event
 from engine.login import Visitor
 from engine.organisation.models import Category, OrgNode
@@ -55,6 +65,20 @@ register(
         "case_page.f.description": ("描述", "Description"),
         "case_page.f.rating": ("评价", "Rating"),
         "case_page.f.merged_into": ("并入工单", "Merged into"),
+        "print.case.title": ("工单 #{id}", "Case sheet #{id}"),
+        "print.notice.title": ("督办单 #{id}", "Supervision notice #{id}"),
+        "print.printed": ("打印时间 {time}", "Printed {time}"),
+        "print.back": ("返回工单", "Back to the case"),
+        "print.notice.text": (
+            "工单 #{id}「{title}」以下时限已超期，请承办单位立即办理并反馈。",
+            "The clocks below of case #{id} '{title}' are past due: the departments in charge "
+            "are to act at once and report back.",
+        ),
+        "print.notice.sign": ("指挥中心（盖章）", "Command centre (stamp)"),
+        "print.links": ("打印", "Print"),
+        "print.link.case": ("工单", "Case sheet"),
+        "print.link.notice": ("督办单", "Supervision notice"),
+        "case_page.f.merged_here": ("并入本单的重复工单", "Duplicates merged into this case"),
         "case_page.f.cancel_reason": ("作废理由", "Why cancelled"),
         "case_page.f.redo": ("重办次数", "Redone"),
         "case_page.actions": ("可执行操作", "Actions"),
@@ -71,7 +95,7 @@ register(
         "case_page.role.lead": ("主办", "Lead"),
         "case_page.role.assisting": ("协办", "Assisting"),
         "case_page.deadlines": ("办理时限", "Clocks"),
-        "case_page.d.clock": ("时限", "Clock"),
+        "case_page.d.clock": ("计时环节", "Clock"),
         "case_page.d.limit": ("时长", "Limit"),
         "case_page.d.started": ("开始", "Started"),
         "case_page.d.due": ("截止", "Due"),
@@ -111,7 +135,7 @@ register(
         "case_page.p.solved": ("已解决", "Solved"),
         "case_page.p.stars": ("星级", "Stars"),
         "case_page.p.rating": ("评价", "Rating"),
-        "case_page.p.clock": ("时限", "Clock"),
+        "case_page.p.clock": ("计时环节", "Clock"),
         "case_page.p.evidence": ("附件", "Files"),
         "case_page.p.place": ("位置", "Place"),
         "case_page.p.priority": ("优先级", "Priority"),
@@ -128,6 +152,7 @@ WITH_FIELDS = frozenset(
     {
         "object", "cancel", "redo", "request_hard_case", "request_extension", "approve_extension",
         "report_in", "progress", "complete", "rate", "verify", "merge", "appeal",
+        "uphold_objection", "reject_objection", "deny_extension",
     }
 )  # fmt: skip
 
@@ -238,6 +263,8 @@ def _value(
             return "、".join(org_name(orgs.get(v), lang) or f"#{v}" for v in value) or None
         case "solved":
             return t("case_page.yes" if value else "case_page.no")
+        case "extend_by":
+            return in_words(value, lang)
         case "stars":
             return t("case_page.stars", n=value)
         case "rating":
@@ -316,8 +343,10 @@ def case_page(
     request: Request, visitor: Visitor, session: Session, rt: Runtime, clock: Clock,
     case_id: int, *, status_code: int = 200, error: tuple[str, str] | None = None,
     failed: str | None = None, entered: dict[str, list[str]] | None = None,
+    template: str = "case.html", **extra: Any,
 ) -> HTMLResponse:  # fmt: skip
-    """The case page as the visitor sees it; after a refused action, with the error and input."""
+    """The case page as the visitor sees it; after a refused action, with the error and input
+    (or, with ``template``, its printable sheets)."""
     actor, now, lang = visitor.actor, clock.now(), lang_of(request)
     detail = case_detail(session, rt=rt, actor=actor, case_id=case_id, now=now)
     label = Labels(rt, lang)
@@ -336,19 +365,21 @@ def case_page(
     events = case_events(session, actor=actor, case_id=case_id)
     done = request.query_params.get("done")
     return render(
-        request, visitor, "case.html", status_code=status_code, detail=detail, case=case,
+        request, visitor, template, status_code=status_code, detail=detail, case=case,
         on_case=on_case, on_tasks=on_tasks, dispatch=_dispatch(session, rt, detail),
         open_dispatch=request.query_params.get("act") == Trigger.DISPATCH,
         timeline=_timeline(session, events, detail, t, label),
         evidence=evidence_of(session=session, actor=actor, case_id=case_id),
         steps=last_steps(session, deadline_ids=[d.id for d in detail.deadlines]),
         requests=pending_requests(session, case_id=case_id),
+        merged_here=merged_here(session, actor=actor, case_id=case_id),
+        irreversible=frozenset(str(t) for t in IRREVERSIBLE),
         category=session.get(Category, case.category_id) if case.category_id else None,
         area=session.get(OrgNode, case.area_id), org_name=lambda n: org_name(n, lang),
         done=done if done == Trigger.RAISE or _is_trigger(rt, case.workflow, done) else None,
         error=error, failed=failed, entered=kept, form_values=form_values,
         task_org={a.assignment.id: a.org for a in detail.assignments},
-        request_lines=lambda r: summary(r.payload or {}, t, label, {}),
+        request_lines=lambda r: summary(r.payload or {}, t, label, {}), **extra,
     )  # fmt: skip
 
 
@@ -359,6 +390,34 @@ def show(
 ) -> HTMLResponse:  # fmt: skip
     """One case with everything the visitor may see of it and the actions open to them."""
     return case_page(request, visitor, session, rt, clock, case_id)
+
+
+@router.get("/cases/{case_id:int}/print", response_class=HTMLResponse)
+def print_sheet(
+    request: Request, case_id: IdPath, visitor: VisitorDep, session: SessionDep,
+    rt: RuntimeDep, clock: ClockDep,
+) -> HTMLResponse:  # fmt: skip
+    """The case sheet (工单) to print: facts, assignments, clocks and the timeline."""
+    detail = case_detail(session, rt=rt, actor=visitor.actor, case_id=case_id, now=clock.now())
+    return case_page(request, visitor, session, rt, clock, case_id, template="case_print.html",
+                     kind="case", shown_clocks=detail.deadlines)  # fmt: skip
+
+
+@router.get("/cases/{case_id:int}/notice", response_class=HTMLResponse)
+def supervision_notice(
+    request: Request, case_id: IdPath, visitor: VisitorDep, session: SessionDep,
+    rt: RuntimeDep, clock: ClockDep,
+) -> HTMLResponse:  # fmt: skip
+    """The supervision notice (督办单) of a case, for command centres: its clocks past due."""
+    if visitor.actor.role not in BOARD_ROLES:
+        raise Forbidden(f"a supervision notice is the command centre's, not '{visitor.actor.role}'")
+    now = clock.now()
+    detail = case_detail(session, rt=rt, actor=visitor.actor, case_id=case_id, now=now)
+    late = [
+        d for d in detail.deadlines if d.state == "late" or (d.state == "open" and d.due_at < now)
+    ]
+    return case_page(request, visitor, session, rt, clock, case_id, template="case_print.html",
+                     kind="notice", shown_clocks=late)  # fmt: skip
 
 
 @router.get("/cases/{case_id:int}/evidence/{evidence_id:int}", response_class=FileResponse)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,10 +20,12 @@ from pydantic import ValidationError
 
 from api.console.deps import FormDep, VisitorDep, text_field
 from api.console.i18n import register, translate
+from api.console.views.board_export import board_options
 from api.console.web import lang_of, render
 from api.deps import ClockDep, LimiterDep, RuntimeDep, SessionDep, check_intake
 from engine.access import Actor
-from engine.case.board import areas_in_scope, soonest_due, state_counts
+from engine.case.approvals import pending_count
+from engine.case.board import BOARD_ROLES, areas_in_scope, soonest_due, state_counts
 from engine.case.queries import CaseQuery, OrgName, list_cases, orgs_by_id
 from engine.case.service import CaseDraft
 from engine.errors import Forbidden, InvalidInput
@@ -58,6 +61,19 @@ register(
         "cases.f.q_hint": ("在标题和描述中查找", "Found in the title or description"),
         "cases.f.state": ("状态", "State"),
         "cases.f.overdue": ("超期", "Overdue"),
+        "cases.f.department_id": ("承办部门", "Department"),
+        "cases.f.street_id": ("街道", "Street"),
+        "cases.f.sort": ("排序", "Order"),
+        "cases.f.from": ("受理起始日", "Received from"),
+        "cases.f.to": ("受理截止日", "Received to"),
+        "cases.f.created_from": ("受理起始日", "Received from"),
+        "cases.f.created_to": ("受理截止日", "Received to"),
+        "cases.sort.-created_at": ("最新受理在前", "Newest first"),
+        "cases.sort.created_at": ("最早受理在前", "Oldest first"),
+        "cases.sort.-updated_at": ("最近更新在前", "Recently updated first"),
+        "cases.sort.-priority": ("优先级高在前", "Most urgent first"),
+        "cases.export": ("导出 CSV", "Export CSV"),
+        "cases.export_xlsx": ("导出 Excel", "Export XLSX"),
         "cases.f.page": ("页码", "Page"),
         "cases.f.id": ("编号", "No."),
         "cases.f.created": ("受理时间", "Received"),
@@ -166,26 +182,50 @@ def page_count(total: int, limit: int) -> int:
 # -- the board ----------------------------------------------------------------------------------
 
 
-def _query_of(params: Mapping[str, Any], states: list[str]) -> CaseQuery:
-    data: dict[str, Any] = {"limit": PAGE_SIZE, "state": [s for s in states if s]}
-    for name in ("q", "priority", "overdue", "page"):
+FILTERS = ("q", "priority", "overdue", "page", "category_id", "department_id", "street_id",
+           "source", "sort", "from", "to")  # fmt: skip
+
+
+def _query_of(
+    params: Mapping[str, Any], states: list[str], zone: tzinfo, limit: int = PAGE_SIZE
+) -> CaseQuery:
+    data: dict[str, Any] = {"limit": limit, "state": [s for s in states if s]}
+    for name in FILTERS:
         value = str(params.get(name) or "").strip()
-        if value:
+        if not value:
+            continue
+        if name in ("from", "to"):
+            # A day of the city: from its start; "to" includes the whole day.
+            key = "created_from" if name == "from" else "created_to"
+            data[key] = _day_start(value, zone, next_day=name == "to")
+        else:
             data[name] = value
     return CaseQuery.model_validate(data)
 
 
+def _day_start(text: str, zone: tzinfo, *, next_day: bool) -> str:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return text  # the query's own validation names it
+    if next_day:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(), zone).isoformat()
+
+
 @router.get("/cases", response_class=HTMLResponse)
-def board(request: Request, visitor: VisitorDep, session: SessionDep, clock: ClockDep) -> Response:
+def board(
+    request: Request, visitor: VisitorDep, session: SessionDep, clock: ClockDep, rt: RuntimeDep
+) -> Response:
     """Counters by state, the search form and one page of the cases the visitor may see."""
     lang, actor, now = lang_of(request), visitor.actor, clock.now()
     params = request.query_params
     states = params.getlist("state")
-    entered = {n: str(params.get(n) or "").strip() for n in ("q", "priority", "overdue")}
+    entered = {n: str(params.get(n) or "").strip() for n in FILTERS if n != "page"}
     entered["state"] = states[0] if states else ""
     error, status_code = None, status.HTTP_200_OK
     try:
-        query = _query_of(params, states)
+        query = _query_of(params, states, rt.calendar.zone)
     except ValidationError as exc:
         problems = "; ".join(
             f"{translate('cases.f.' + name, lang)}: {message}"
@@ -199,11 +239,14 @@ def board(request: Request, visitor: VisitorDep, session: SessionDep, clock: Clo
     return render(
         request, visitor, "cases.html", status_code=status_code,
         counts=state_counts(session, actor=actor), states=list(CaseState),
+        waiting=pending_count(session, actor=actor) if actor.role in BOARD_ROLES else None,
         active_state=query.state[0] if len(query.state) == 1 else None,
         page=page, pages=page_count(page.total, page.limit), error=error, entered=entered,
         due=soonest_due(session, actor=actor, case_ids=[c.id for c in page.items]),
         areas=orgs_by_id(session, {c.area_id for c in page.items}),
         priorities=list(Priority), qs=lambda **more: urlencode(keep | more),
+        options=board_options(session, rt), sources=list(Source),
+        export=urlencode({k: v for k, v in keep.items() if k != "page"}),
     )  # fmt: skip
 
 

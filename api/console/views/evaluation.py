@@ -31,6 +31,7 @@ from engine.evaluation.scope import check_reader
 from engine.evaluation.service import DRILL, Evaluation, evaluate
 from engine.login import Visitor
 from engine.rollup.metrics import LABELS, Figure, Level
+from engine.rollup.scheme import get_scheme
 from engine.runtime import Runtime
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -62,6 +63,17 @@ register(
         "evaluation.red_list": ("红榜", "Red list"),
         "evaluation.black_list": ("黑榜", "Black list"),
         "evaluation.list_empty": ("暂无", "none"),
+        "evaluation.list_rules": (
+            "上榜规则：本期至少 {min} 件诉求且有可考核的比率；"
+            "得分相同时诉求量多者在前，再按单位编号；"
+            "与红榜得分相同者不上黑榜。时限未到的派单计为“响应待定”，不计入响应率；"
+            "缺少的比率不计 0 分，综合得分按其余比率的权重重新折算。",
+            "Listed: units with at least {min} cases in the period and a rate to assess; equal "
+            "composites go to the larger volume, then the lower unit id; a unit tied with the red "
+            "list is not black-listed. An assignment whose clock is still running is 'response "
+            "pending', outside the response rate; a missing rate never scores 0: the composite "
+            "re-weights the rates that exist.",
+        ),
         "evaluation.trend": ("三率月度趋势", "Monthly trend of the three rates"),
         "evaluation.trend_title": (
             "{unit}三率月度趋势",
@@ -104,15 +116,17 @@ register(
 )
 
 RATES = (Figure.RESPONSE_RATE, Figure.RESOLUTION_RATE, Figure.SATISFACTION_RATE)
-COLUMNS = (Figure.CASES, *RATES, Figure.ON_TIME_RESOLUTION_RATE, Figure.COMPOSITE,
+COLUMNS = (Figure.CASES, Figure.RESPONSE_RATE, Figure.RESPONSE_PENDING, Figure.RESOLUTION_RATE,
+           Figure.SATISFACTION_RATE, Figure.ON_TIME_RESOLUTION_RATE, Figure.COMPOSITE,
            Figure.RED_STEPS, Figure.DEDUCTION)  # fmt: skip
 UNIT_COLUMNS = (Figure.COMMUNITY_RATING, Figure.DEMANDS_ON_TIME_RATE, Figure.SERVICE_HOURS)
 DISTRIBUTIONS = (Figure.COMPOSITE, *RATES)
 # Figures shown as a number rather than a percentage (the rest of the columns are rates or counts).
 PLAIN = frozenset({Figure.COMPOSITE, Figure.DEDUCTION, Figure.COMMUNITY_RATING,
                    Figure.SERVICE_HOURS, Figure.MEAN_HANDLING_HOURS})  # fmt: skip
-COUNTS = frozenset({Figure.CASES, Figure.ASSIGNMENTS, Figure.RED_STEPS, Figure.EXTENSIONS,
-                    Figure.SUPERVISIONS, Figure.EXCLUDED, Figure.DEMANDS})  # fmt: skip
+COUNTS = frozenset({Figure.CASES, Figure.RESPONSE_PENDING, Figure.ASSIGNMENTS, Figure.RED_STEPS,
+                    Figure.EXTENSIONS, Figure.SUPERVISIONS, Figure.EXCLUDED,
+                    Figure.DEMANDS})  # fmt: skip
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -283,6 +297,7 @@ def evaluation_page(
         "rates": RATES,
         "distributions": DISTRIBUTIONS,
         "drillable": frozenset(str(f) for f in DRILL),
+        "min_volume": get_scheme().min_volume,
         "fmt": fmt,
         "fl": lambda key: figure_label(key, lang),
         "uname": lambda row: unit_name(row, lang),

@@ -180,7 +180,9 @@ def export_file(request: Request, visitor: VisitorDep, job_id: JobId) -> Respons
         return render(request, visitor, "error.html", status_code=409,
                       message="exports.not_ready", detail=None)  # fmt: skip
     fmt = ExportFormat(path.suffix.lstrip("."))
-    return FileResponse(path, media_type=MEDIA[fmt], filename=f"evaluation-{job.id}.{fmt}")
+    return FileResponse(
+        path, media_type=MEDIA[fmt], filename=str(job.meta.get("filename") or path.name)
+    )
 
 
 @router.get("/evaluation/exports/{job_id}", response_class=HTMLResponse)
