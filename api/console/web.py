@@ -43,11 +43,20 @@ _NAV = {
     "tasks": NavItem("nav.tasks", "/console/tasks"),
     "notifications": NavItem("nav.notifications", "/console/notifications"),
     "evaluation": NavItem("nav.evaluation", "/console/evaluation"),
+    "hotspots": NavItem("nav.hotspots", "/console/hotspots"),
     "workflows": NavItem("nav.workflows", "/console/workflows"),
 }
 _ROLE_NAV = {
-    Role.COMMAND_CENTRE: ["board", "intake", "overdue", "notifications", "evaluation", "workflows"],
-    Role.ADMIN: ["board", "intake", "overdue", "evaluation", "workflows"],
+    Role.COMMAND_CENTRE: [
+        "board",
+        "intake",
+        "overdue",
+        "notifications",
+        "hotspots",
+        "evaluation",
+        "workflows",
+    ],
+    Role.ADMIN: ["board", "intake", "overdue", "hotspots", "evaluation", "workflows"],
     Role.DEPARTMENT: ["tasks", "board", "notifications", "workflows"],
     Role.UNIT: ["tasks", "board", "notifications", "workflows"],
     Role.GRID: ["board", "intake", "workflows"],

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.console.deps import VisitorDep
 from api.console.i18n import register, translate
+from api.console.insight import case_insight
 from api.console.views.cases import org_name
 from api.console.web import Labels, lang_of, render
 from api.deps import ClockDep, IdPath, RuntimeDep, SessionDep, SettingsDep
@@ -27,6 +28,7 @@ from engine.case.queries import AssignmentDetail, CaseDetail, case_detail, case_
 from engine.clock import Clock
 from engine.event.models import Event
 from engine.evidence import evidence_of, get_evidence, path_of
+from engine.insight.lexicon import lexicon_for
 from engine.login import Visitor
 from engine.organisation.models import Category, OrgNode
 from engine.organisation.service import route
@@ -349,6 +351,10 @@ def case_page(
         error=error, failed=failed, entered=kept, form_values=form_values,
         task_org={a.assignment.id: a.org for a in detail.assignments},
         request_lines=lambda r: summary(r.payload or {}, t, label, {}),
+        insight=case_insight(
+            session, actor=actor, case=case, allowed=list(detail.allowed_triggers),
+            lexicon=lexicon_for(request.app.state.settings.urgency_lexicon), now=now,
+        ),
     )  # fmt: skip
 
 
