@@ -87,6 +87,20 @@ def training_rows(
     )
 
 
+def labelled_since(session: Session, *, since: datetime | None) -> int:
+    """Classified cases taken in after ``since`` (all of them when None): what a new model
+    would learn that the newest one has not seen."""
+    unlabelled_ids = [c.id for c in categories(session) if is_unlabelled(c)]
+    stmt = (
+        select(func.count())
+        .select_from(Case)
+        .where(Case.category_id.is_not(None), Case.category_id.not_in(unlabelled_ids or [-1]))
+    )
+    if since is not None:
+        stmt = stmt.where(Case.created_at > since)
+    return int(session.scalar(stmt) or 0)
+
+
 def _district(area_path: str) -> str:
     parts = [p for p in area_path.split("/") if p]
     return parts[0] if parts else ""
