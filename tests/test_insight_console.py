@@ -18,6 +18,7 @@ from engine.case.service import CaseDraft, raise_case
 from engine.insight.models import CaseLink
 from engine.insight.scorer import CONFIDENT
 from engine.insight.service import train
+from engine.organisation.models import Category
 from engine.vocabulary import CaseState
 from tests.fixtures_api import row_counts
 from tests.fixtures_console import Console
@@ -372,3 +373,18 @@ def test_promote__only_a_command_centre_or_admin_promotes(
     data["csrf_token"] = "wrong"
     assert console.as_("cc_s1").post("/console/hotspots/promote", data=data).status_code == 403
     assert row_counts(session_factory) == before
+
+
+def test_case_page__without_any_category_still_shows_the_case(
+    console: Console, session, rt, city, clock
+) -> None:  # type: ignore[no-untyped-def]
+    case = _open_case(session, rt, city, clock)
+    for category in session.scalars(select(Category)):
+        category.active = False
+    session.commit()
+    page = console.as_("cc_s1").get(f"/console/cases/{case.id}")
+    assert page.status_code == 200
+    assert 'id="similar"' not in page.text
+    panel = console.as_("cc_s1").post(PANEL, data=form_of(console, "cc_s1", title="路灯不亮"))
+    assert panel.status_code == 422
+    assert "create categories first" in panel.text

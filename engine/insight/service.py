@@ -270,7 +270,12 @@ def suggest_for_case(
         )  # fmt: skip
     except ValidationError:
         return None
-    found = suggest_one(session=session, actor=actor, request=request, now=now, lexicon=lexicon)
+    try:
+        found = suggest_one(session=session, actor=actor, request=request, now=now, lexicon=lexicon)
+    except (InvalidInput, OutOfScope):
+        # No categories yet, or the case's area lies outside the actor's own (a grid worker
+        # sees a case of a neighbouring grid): the page shows the case without suggestions.
+        return None
     if case.category_id is not None:
         refs = {r.id: r for r in queries.category_refs(session).values()}
         own = refs.get(case.category_id)
