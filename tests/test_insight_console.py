@@ -388,3 +388,11 @@ def test_case_page__without_any_category_still_shows_the_case(
     panel = console.as_("cc_s1").post(PANEL, data=form_of(console, "cc_s1", title="路灯不亮"))
     assert panel.status_code == 422
     assert "create categories first" in panel.text
+
+
+def test_panel__a_ten_megabyte_form_is_refused(console: Console, session_factory) -> None:  # type: ignore[no-untyped-def]
+    data = form_of(console, "cc_s1", title="路灯不亮")
+    before = row_counts(session_factory)
+    answer = console.as_("cc_s1").post(PANEL, data=data | {"description": "x" * (10 << 20)})
+    assert answer.status_code == 413
+    assert row_counts(session_factory) == before
