@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     # The urgency lexicon of smart intake (engine/insight/lexicon.py); unset: the built-in one.
     urgency_lexicon: Path | None = Field(default=None, validation_alias="WHISTLE_URGENCY_LEXICON")
     clock_speed: float = Field(default=1.0, gt=0, validation_alias="WHISTLE_CLOCK_SPEED")
+    # How often the sweeper looks whether the category model should learn again (hours; 0: never).
+    insight_train_hours: float = Field(
+        default=24.0, ge=0, le=24 * 366, validation_alias="WHISTLE_INSIGHT_TRAIN_HOURS"
+    )
 
     @property
     def effective_database_url(self) -> str:

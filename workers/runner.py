@@ -71,6 +71,7 @@ def build_sweeper(settings: Settings, connection: redis.Redis) -> Sweeper:
         clock=clock,
         claim_lease=leases.claim,
         job_lease=leases.job,
+        train_every=timedelta(hours=settings.insight_train_hours) or None,
     )
 
 

@@ -10,10 +10,11 @@ under the deterministic id ``esc-<deadline>-<step>``. Nothing here is the only c
   so every claim made under the old one lapses at once and the next sweep enqueues again;
 * a claim also lapses after ``claim_lease``, which catches a job lost any other way.
 
-Each sweep also re-enqueues webhook deliveries that are due but whose jobs Redis lost, and moves
-RQ's scheduled jobs (webhook retries waiting out their backoff) onto their queues — the work of
-RQ's scheduler, done here because RQ would fork a scheduler process per worker that a SIGKILL of
-the worker leaves orphaned.
+Once per ``train_every`` a sweep also queues the category model's training when enough cases
+came in (workers/insight.py). Each sweep also re-enqueues webhook deliveries that are due but
+whose jobs Redis lost, and moves RQ's scheduled jobs (webhook retries waiting out their
+backoff) onto their queues — the work of RQ's scheduler, done here because RQ would fork a
+scheduler process per worker that a SIGKILL of the worker leaves orphaned.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.clock import Clock
 from engine.deadline.sweep import DueStep, claim_due_steps
 from engine.notification.service import due_deliveries
+from workers.insight import schedule_training
 from workers.queues import WEBHOOKS, WORK_QUEUES, escalation_queue
 from workers.webhooks import enqueue_deliveries
 
@@ -65,6 +67,7 @@ class SweepReport:
     claimed: int
     enqueued: int
     deliveries: int = 0
+    training: bool = False  # a training of the category model was queued
 
 
 class Sweeper:
@@ -80,6 +83,7 @@ class Sweeper:
         job_lease: timedelta,
         batch: int = 500,
         max_batches: int = 40,
+        train_every: timedelta | None = None,
     ) -> None:
         self.sessions = sessions
         self.connection = connection
@@ -89,6 +93,7 @@ class Sweeper:
         self.job_lease = job_lease
         self.batch = batch
         self.max_batches = max_batches
+        self.train_every = train_every
         self.scheduler = RQScheduler(
             list(WORK_QUEUES), connection=connection, logging_level="WARNING"
         )
@@ -106,7 +111,19 @@ class Sweeper:
         claimed, enqueued = self.sweep_steps()
         deliveries = self.sweep_deliveries()
         self.promote_scheduled()
-        return SweepReport(claimed=claimed, enqueued=enqueued, deliveries=deliveries)
+        training = self.sweep_training()
+        return SweepReport(
+            claimed=claimed, enqueued=enqueued, deliveries=deliveries, training=training
+        )
+
+    def sweep_training(self) -> bool:
+        """Queue the category model's training when its period began and cases came in."""
+        if not self.train_every:
+            return False
+        job = schedule_training(
+            self.connection, self.sessions, now=self.clock.now(), every=self.train_every
+        )
+        return job is not None
 
     def sweep_steps(self) -> tuple[int, int]:
         """Claim due steps and enqueue their jobs: (claimed, enqueued)."""

@@ -46,6 +46,7 @@ _NAV = {
     "notifications": NavItem("nav.notifications", "/console/notifications"),
     "evaluation": NavItem("nav.evaluation", "/console/evaluation"),
     "statistics": NavItem("nav.statistics", "/console/statistics"),
+    "hotspots": NavItem("nav.hotspots", "/console/hotspots"),
     "workflows": NavItem("nav.workflows", "/console/workflows"),
 }
 _ROLE_NAV = {
@@ -55,6 +56,7 @@ _ROLE_NAV = {
         "intake",
         "overdue",
         "notifications",
+        "hotspots",
         "statistics",
         "evaluation",
         "workflows",
@@ -64,6 +66,7 @@ _ROLE_NAV = {
         "approvals",
         "intake",
         "overdue",
+        "hotspots",
         "statistics",
         "evaluation",
         "workflows",

@@ -77,11 +77,16 @@ def distance_m(lat1: float, long1: float, lat2: float, long2: float) -> float:
 
 def text_similarity(probe: Probe, candidate: Candidate) -> float:
     """How alike the two texts are (0..1): titles, and the start of title + description."""
-    titles = jaccard(shingles(probe.title), cached_shingles(candidate.title))
-    whole = overlap(
-        shingles(probe.title + probe.description[:200]),
-        shingles(candidate.title + candidate.description[:200]),
-    )
+    return _similarity(_probe_shingles(probe), candidate)
+
+
+def _probe_shingles(probe: Probe) -> tuple[frozenset[str], frozenset[str]]:
+    return shingles(probe.title), shingles(probe.title + probe.description[:200])
+
+
+def _similarity(probe: tuple[frozenset[str], frozenset[str]], candidate: Candidate) -> float:
+    titles = jaccard(probe[0], cached_shingles(candidate.title))
+    whole = overlap(probe[1], cached_shingles(candidate.title + candidate.description[:200]))
     return max(titles, 0.9 * whole)
 
 
@@ -98,9 +103,15 @@ def _place(probe: Probe, candidate: Candidate) -> tuple[str, str] | None:
     return None
 
 
-def score(probe: Probe, candidate: Candidate) -> Duplicate | None:
-    """Whether ``candidate`` may be a duplicate of ``probe``, how likely and why."""
-    similarity = text_similarity(probe, candidate)
+def score(
+    probe: Probe,
+    candidate: Candidate,
+    *,
+    cut: tuple[frozenset[str], frozenset[str]] | None = None,
+) -> Duplicate | None:
+    """Whether ``candidate`` may be a duplicate of ``probe``, how likely and why (``cut``: the
+    probe's shingles, when one probe meets many candidates)."""
+    similarity = _similarity(cut or _probe_shingles(probe), candidate)
     if similarity < PHONE_THRESHOLD:
         return None
     percent = f"{similarity:.0%}"
@@ -125,6 +136,7 @@ def score(probe: Probe, candidate: Candidate) -> Duplicate | None:
 
 def rank(probe: Probe, candidates: list[Candidate], *, limit: int = 5) -> list[Duplicate]:
     """The likeliest duplicates first."""
-    found = [d for d in (score(probe, c) for c in candidates) if d is not None]
+    cut = _probe_shingles(probe)
+    found = [d for d in (score(probe, c, cut=cut) for c in candidates) if d is not None]
     found.sort(key=lambda d: (-d.score, -d.case_id))
     return found[:limit]

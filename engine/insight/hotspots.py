@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -118,7 +119,8 @@ def common_place(texts: Sequence[str], *, shortest: int = 3, longest: int = 14) 
 
 def _central(members: list[HotCase]) -> HotCase:
     matrix = _vectoriser().fit_transform([_doc(c) for c in members])
-    centrality = np.asarray((matrix @ matrix.T).sum(axis=1)).ravel()
+    # Each member's summed similarity to all: M·Σrows equals the row sums of M·Mᵀ, in O(n).
+    centrality = np.asarray(matrix @ np.asarray(matrix.sum(axis=0)).ravel()).ravel()
     return members[int(np.argmax(centrality))]
 
 
@@ -127,12 +129,13 @@ def clusters(
 ) -> list[Cluster]:
     """The ``top`` clusters of ``cases``, hottest first; ``previous``: the window before."""
     found: list[Cluster] = []
+    before_of = _Before(previous)
     for members in _groups(cases):
         members.sort(key=lambda c: (c.created_at, c.id))
         reporters = len({c.reporter or f"case:{c.id}" for c in members})
         reactions = sum(c.reactions for c in members)
         centre = _central(members)
-        before = _alike_before(members, previous)
+        before = before_of.alike(members)
         daily = Counter(c.created_at.date().isoformat() for c in members)
         place = common_place([centre.title, *(c.title for c in members if c is not centre)])
         volume = len(members)
@@ -157,16 +160,36 @@ def clusters(
     return found[:top]
 
 
-def _alike_before(members: list[HotCase], previous: Sequence[HotCase]) -> int:
-    """How many cases of the previous window, at the same place, read like this cluster."""
-    keys = {c.place_key for c in members}
-    pool = [c for c in previous if c.place_key in keys]
-    if not pool:
-        return 0
-    vectoriser = _vectoriser()
-    now = vectoriser.fit_transform([_doc(c) for c in members])
-    centre = np.asarray(now.mean(axis=0))
-    norm = float(np.linalg.norm(centre)) or 1.0
-    before = vectoriser.transform([_doc(c) for c in pool])
-    sims = np.asarray(before @ (centre.T / norm)).ravel()
-    return int((sims >= THRESHOLD).sum())
+class _Before:
+    """The previous window's cases by place, each place's texts vectorised once (on first use)
+    for every cluster found there."""
+
+    def __init__(self, previous: Sequence[HotCase]) -> None:
+        self.pools: dict[str, list[HotCase]] = defaultdict(list)
+        for case in previous:
+            self.pools[case.place_key].append(case)
+        self.fitted: dict[str, tuple[TfidfVectorizer, Any] | None] = {}
+
+    def _fit(self, key: str) -> tuple[TfidfVectorizer, Any] | None:
+        if key not in self.fitted:
+            docs = [_doc(c) for c in self.pools[key]]
+            try:
+                vectoriser = _vectoriser().fit(docs)
+                self.fitted[key] = (vectoriser, vectoriser.transform(docs))
+            except ValueError:  # no n-gram at all (texts of one character)
+                self.fitted[key] = None
+        return self.fitted[key]
+
+    def alike(self, members: list[HotCase]) -> int:
+        """How many cases of the previous window, at the same place, read like the cluster."""
+        total = 0
+        for key in {c.place_key for c in members}:
+            fitted = self._fit(key) if self.pools.get(key) else None
+            if fitted is None:
+                continue
+            vectoriser, before = fitted
+            centre = np.asarray(vectoriser.transform([_doc(c) for c in members]).mean(axis=0))
+            norm = float(np.linalg.norm(centre)) or 1.0
+            sims = np.asarray(before @ (centre.T / norm)).ravel()
+            total += int((sims >= THRESHOLD).sum())
+        return total

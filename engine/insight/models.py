@@ -9,7 +9,12 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from engine.case.models import Case
 from engine.db import Base, JSONType, UTCDateTime
+
+# The cases of one place, newest first: what duplicate candidates at intake read (the insight
+# aggregate's own index on the case table; migration 0007).
+CASES_BY_PLACE = Index("ix_cases_area_path_created", Case.area_path, Case.created_at)
 
 
 class InsightModel(Base):

@@ -87,6 +87,20 @@ def training_rows(
     )
 
 
+def labelled_since(session: Session, *, since: datetime | None) -> int:
+    """Classified cases taken in after ``since`` (all of them when None): what a new model
+    would learn that the newest one has not seen."""
+    unlabelled_ids = [c.id for c in categories(session) if is_unlabelled(c)]
+    stmt = (
+        select(func.count())
+        .select_from(Case)
+        .where(Case.category_id.is_not(None), Case.category_id.not_in(unlabelled_ids or [-1]))
+    )
+    if since is not None:
+        stmt = stmt.where(Case.created_at > since)
+    return int(session.scalar(stmt) or 0)
+
+
 def _district(area_path: str) -> str:
     parts = [p for p in area_path.split("/") if p]
     return parts[0] if parts else ""
@@ -138,6 +152,12 @@ def org_refs(session: Session, ids: Collection[int]) -> dict[int, OrgRef]:
     return {n.id: OrgRef(n.id, n.name_zh, n.name_en) for n in rows}
 
 
+_CANDIDATE_COLUMNS = (
+    Case.id, Case.title, Case.description, Case.area_path, Case.state, Case.created_at,
+    Case.latitude, Case.longitude, Case.reporter_phone,
+)  # fmt: skip
+
+
 def duplicate_candidates(
     session: Session,
     *,
@@ -150,53 +170,53 @@ def duplicate_candidates(
     exclude: int | None = None,
     limit: int = 300,
 ) -> list[Candidate]:
-    """Open or recent cases at the probe's place (area, or a box around its point) or phone."""
+    """Open or recent cases at the probe's place (area, or a box around its point) or phone,
+    newest first.
+
+    Each way of being near is its own query on its own index (a place by time, a phone), so a
+    place with years of closed cases costs no more than its recent and open ones."""
     since = now - WINDOW
-    near: list[Any] = []
+    common = (Case.state.not_in(ENDED), Case.id != (exclude or -1), visible_to(actor))
+    live = or_(Case.created_at >= since, Case.state.in_(OPEN))
+    seen: dict[int, Any] = {}
+
+    def add(query: Any, most: int) -> None:
+        for row in session.execute(query.order_by(Case.created_at.desc()).limit(most)):
+            seen.setdefault(row.id, row)
+
     if area is not None:
-        near.append(Case.area_path == area.path)
+        at = Case.area_path == area.path
+        add(select(*_CANDIDATE_COLUMNS).where(at, Case.created_at >= since, *common), limit)
+        if len(seen) < limit:  # older open cases rank below every recent one: fill up only
+            older = select(*_CANDIDATE_COLUMNS).where(
+                at, Case.created_at < since, Case.state.in_(OPEN), *common
+            )
+            add(older, limit - len(seen))
+    queries: list[Any] = []
     if latitude is not None and longitude is not None:
         box = 0.01  # about 1 km: the exact distance is the scorer's
-        near.append(
-            and_(
+        queries.append(
+            select(*_CANDIDATE_COLUMNS).where(
                 Case.latitude.between(latitude - box, latitude + box),
                 Case.longitude.between(longitude - box, longitude + box),
+                live, *common,
             )
-        )
+        )  # fmt: skip
     key = phone_key(phone)
     if phone and key:
-        near.append(Case.reporter_phone.in_({phone, key}))
-    if not near:
-        return []
-    rows = session.execute(
-        select(
-            Case.id, Case.title, Case.description, Case.area_path, Case.state, Case.created_at,
-            Case.latitude, Case.longitude, Case.reporter_phone,
+        queries.append(
+            select(*_CANDIDATE_COLUMNS).where(Case.reporter_phone.in_({phone, key}), live, *common)
         )
-        .where(
-            or_(*near),
-            Case.state.not_in(ENDED),
-            or_(Case.created_at >= since, Case.state.in_(OPEN)),
-            Case.id != (exclude or -1),
-            visible_to(actor),
-        )
-        .order_by(Case.created_at.desc())
-        .limit(limit)
-    ).all()  # fmt: skip
+    for query in queries:
+        add(query, limit)
+    rows = sorted(seen.values(), key=lambda r: (r.created_at, r.id), reverse=True)[:limit]
     return [
         Candidate(
-            r.id,
-            r.title,
-            r.description or "",
-            r.area_path,
-            r.state,
-            r.created_at,
-            r.latitude,
-            r.longitude,
-            r.reporter_phone,
+            r.id, r.title, r.description or "", r.area_path, r.state, r.created_at,
+            r.latitude, r.longitude, r.reporter_phone,
         )
         for r in rows
-    ]
+    ]  # fmt: skip
 
 
 def window_cases(

@@ -4,10 +4,11 @@ promote a hotspot to a governance item. Each takes ``now``; the writers commit o
 from __future__ import annotations
 
 import inspect
+import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,11 +22,19 @@ from engine.case.service import CaseDraft, raise_case
 from engine.errors import Forbidden, InvalidInput, OutOfScope
 from engine.insight import classifier, queries
 from engine.insight.classifier import Item, Scorer
-from engine.insight.duplicates import Probe
+from engine.insight.duplicates import Duplicate, Probe
 from engine.insight.hotspots import Cluster, clusters
 from engine.insight.lexicon import Lexicon
 from engine.insight.models import CaseLink, InsightModel
-from engine.insight.scorer import CategoryScore, Route, Suggestion, suggest
+from engine.insight.scorer import (
+    CategoryScore,
+    DispatchCount,
+    OrgRef,
+    Route,
+    Suggestion,
+    rank_departments,
+    suggest,
+)
 from engine.organisation.models import OrgNode
 from engine.organisation.service import route
 from engine.redaction import redact
@@ -41,6 +50,7 @@ MAX_UNLABELLED = 5_000
 MAX_TEXT = 10_000
 INTAKE_ROLES = (Role.ADMIN, Role.COMMAND_CENTRE, Role.GRID, Role.SYSTEM)
 MAX_HOTSPOT_DAYS = 366
+_PHONE = re.compile(r"^[0-9+\-() ]{3,40}$")
 
 
 class SuggestRequest(BaseModel):
@@ -191,18 +201,8 @@ def suggest_many(
     out = []
     for request, area, best in zip(requests, areas, ranked, strict=True):
         cats = [CategoryScore(refs[code], score) for code, score in best if code in refs][:3]
-        routes = {}
-        for entry in cats:
-            found = route(
-                session, category_id=entry.category.id, area_path=area.path if area else ""
-            )
-            if found is not None:
-                routes[entry.category.id] = Route(found[0], tuple(found[1]))
-        history = queries.history_for(loaded.dispatch, area.path if area else None)
-        org_ids = {r.lead_id for r in routes.values()} | {
-            a for r in routes.values() for a in r.assisting_ids
-        }
-        org_ids |= {o for c in cats for o in history.get(c.category.id, {})}
+        routes = _routes(session, cats, area)
+        history, orgs = _dispatch_context(session, loaded, cats, routes, area)
         probe = Probe(
             request.title, request.description, area.path if area else None, _depth(area),
             request.latitude, request.longitude, request.phone,
@@ -215,11 +215,87 @@ def suggest_many(
         out.append(
             suggest(
                 probe=probe, categories=cats, calibrated=loaded.scorer.calibrated, routes=routes,
-                history=history, orgs=queries.org_refs(session, org_ids), lexicon=lexicon,
+                history=history, orgs=orgs, lexicon=lexicon,
                 candidates=candidates, model_version=loaded.version,
             )
         )  # fmt: skip
     return out
+
+
+def _routes(
+    session: Session, cats: Sequence[CategoryScore], area: OrgNode | None
+) -> dict[int, Route]:
+    routes = {}
+    for entry in cats:
+        found = route(session, category_id=entry.category.id, area_path=area.path if area else "")
+        if found is not None:
+            routes[entry.category.id] = Route(found[0], tuple(found[1]))
+    return routes
+
+
+def _dispatch_context(
+    session: Session, loaded: Loaded, cats: Sequence[CategoryScore], routes: dict[int, Route],
+    area: OrgNode | None,
+) -> tuple[dict[int, dict[int, DispatchCount]], dict[int, OrgRef]]:  # fmt: skip
+    """This district's dispatch history of the model, and the departments that may be named."""
+    history = queries.history_for(loaded.dispatch, area.path if area else None)
+    org_ids = {r.lead_id for r in routes.values()} | {
+        a for r in routes.values() for a in r.assisting_ids
+    }
+    org_ids |= {o for c in cats for o in history.get(c.category.id, {})}
+    return history, queries.org_refs(session, org_ids)
+
+
+@dataclass(frozen=True)
+class CaseSuggestion:
+    """What the case page and its dispatch dialog show of a case already taken in."""
+
+    suggestion: Suggestion
+    similar: list[tuple[Duplicate, Case]]
+
+
+def suggest_for_case(
+    *, session: Session, actor: Actor, case: Case, now: datetime, lexicon: Lexicon
+) -> CaseSuggestion | None:
+    """Departments ranked for the case (its own category when it has one, else the model's)
+    and its similar cases; None for a role that takes in no cases or a case of no text."""
+    if actor.role not in INTAKE_ROLES:
+        return None
+    try:
+        request = SuggestRequest(
+            title=case.title[:MAX_TEXT], description=(case.description or "")[:MAX_TEXT],
+            area_id=case.area_id, latitude=case.latitude, longitude=case.longitude,
+            phone=case.reporter_phone if _PHONE.match(case.reporter_phone or "") else None,
+            exclude_case_id=case.id,
+        )  # fmt: skip
+    except ValidationError:
+        return None
+    try:
+        found = suggest_one(session=session, actor=actor, request=request, now=now, lexicon=lexicon)
+    except (InvalidInput, OutOfScope):
+        # No categories yet, or the case's area lies outside the actor's own (a grid worker
+        # sees a case of a neighbouring grid): the page shows the case without suggestions.
+        return None
+    if case.category_id is not None:
+        refs = {r.id: r for r in queries.category_refs(session).values()}
+        own = refs.get(case.category_id)
+        if own is not None:
+            area = session.get(OrgNode, case.area_id)
+            cats = [CategoryScore(own, 1.0)]
+            routes = _routes(session, cats, area)
+            history, orgs = _dispatch_context(session, active_model(session), cats, routes, area)
+            found = replace(
+                found,
+                departments=rank_departments(cats, routes=routes, history=history, orgs=orgs),
+            )
+    cases = {
+        c.id: c
+        for c in session.scalars(
+            select(Case).where(Case.id.in_([d.case_id for d in found.duplicates] or [-1]))
+        )
+    }
+    similar = [(d, cases[d.case_id]) for d in found.duplicates if d.case_id in cases]
+    return CaseSuggestion(found, similar)
 
 
 def suggest_one(

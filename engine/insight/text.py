@@ -70,7 +70,8 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65_536)
 def cached_shingles(text: str) -> frozenset[str]:
-    """``shingles`` of a text seen often (a candidate case's title during one process's life)."""
+    """``shingles`` of a text seen often: a candidate case's title, and the start of its title and
+    description, come back with every case taken in near it (a few MB for the whole cache)."""
     return shingles(text)

@@ -56,6 +56,71 @@
     });
   }
 
+
+  // Smart intake: the suggestions panel follows what the operator types (a small POST of the
+  // form to the console), and picks the category only when the model is confident and the
+  // operator has not chosen one.
+  function suggestions() {
+    var panel = document.getElementById("suggestions");
+    if (!panel || !window.fetch || !window.FormData) return;
+    var form = panel.closest("form"), select = form.querySelector("select[name=category_id]");
+    var timer = null, asked = 0, ours = false;
+    if (select) select.addEventListener("change", function () { ours = false; select.dataset.touched = "1"; });
+    function ask() {
+      var mine = ++asked;
+      fetch(panel.dataset.suggestUrl, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+        .then(function (r) { return r.text(); })
+        .then(function (html) {
+          if (mine !== asked) return;
+          panel.innerHTML = html;
+          panel.dataset.round = String(mine);
+          var root = panel.querySelector("[data-suggestions]"), pick = root ? root.dataset.confident : "";
+          if (!select || select.dataset.touched || !(select.value === "" || ours)) return;
+          if (pick) { select.value = pick; ours = true; } else if (ours) { select.value = ""; ours = false; }
+        })
+        .catch(function () { /* the form still works; the panel waits for the next keystroke */ });
+    }
+    ["title", "description", "area_id", "reporter_phone"].forEach(function (name) {
+      var el = form.elements[name];
+      if (!el) return;
+      el.addEventListener(el.tagName === "SELECT" ? "change" : "input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(ask, 300);
+      });
+    });
+  }
+
+  // The category list is long: a filter box hides the options whose names do not match; Enter
+  // picks the first that does.
+  function categoryFilter() {
+    document.querySelectorAll("[data-filter-for]").forEach(function (wrap) {
+      var select = document.getElementById(wrap.dataset.filterFor), box = wrap.querySelector("input");
+      if (!select || !box) return;
+      wrap.hidden = false;
+      function matches() {
+        var q = box.value.trim().toLowerCase(), found = [];
+        Array.prototype.forEach.call(select.options, function (o) {
+          var text = (o.dataset.names || o.textContent).toLowerCase();
+          var show = !q || o.value === "" || text.indexOf(q) >= 0;
+          o.hidden = !show;
+          if (show && o.value !== "") found.push(o);
+        });
+        return found;
+      }
+      box.addEventListener("input", matches);
+      box.addEventListener("keydown", function (e) {
+        if (e.key !== "Enter") return;
+        e.preventDefault();
+        var found = matches();
+        if (found.length) {
+          select.value = found[0].value;
+          select.dataset.touched = "1";
+          select.dispatchEvent(new Event("change"));
+        }
+      });
+    });
+  }
+
   function poll(el) {
     var url = el.dataset.poll;
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -85,6 +150,8 @@
     setInterval(tick, Math.max(1000, 30000 / (Number(document.body.dataset.speed) || 1)));
     dialogs();
     leadNotAssisting();
+    suggestions();
+    categoryFilter();
     document.querySelectorAll("[data-poll]").forEach(poll);
   });
 })();

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.console.deps import VisitorDep
 from api.console.i18n import register, translate
+from api.console.insight import case_insight
 from api.console.views.cases import org_name
 from api.console.web import Labels, lang_of, render
 from api.deps import ClockDep, IdPath, RuntimeDep, SessionDep, SettingsDep
@@ -37,6 +38,7 @@ from engine.clock import Clock
 from engine.duration import in_words
 from engine.errors import Forbidden
 from engine.event.models import Event
+from engine.insight.lexicon import lexicon_for
 from engine.login import Visitor
 from engine.organisation.models import Category, OrgNode
 from engine.organisation.service import route
@@ -379,7 +381,12 @@ def case_page(
         done=done if done == Trigger.RAISE or _is_trigger(rt, case.workflow, done) else None,
         error=error, failed=failed, entered=kept, form_values=form_values,
         task_org={a.assignment.id: a.org for a in detail.assignments},
-        request_lines=lambda r: summary(r.payload or {}, t, label, {}), **extra,
+        request_lines=lambda r: summary(r.payload or {}, t, label, {}),
+        insight=case_insight(
+            session, actor=actor, case=case, allowed=list(detail.allowed_triggers),
+            lexicon=lexicon_for(request.app.state.settings.urgency_lexicon), now=now,
+        ),
+        **extra,
     )  # fmt: skip
 
 

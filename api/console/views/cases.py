@@ -271,6 +271,7 @@ def _indented(nodes: list[Any], parent_of: Any) -> list[tuple[Any, int]]:
 def _intake_page(
     request: Request, visitor: Visitor, session: SessionDep, rt: Runtime, *,
     entered: dict[str, str], errors: dict[str, str] | None = None, status_code: int = 200,
+    **extra: Any,
 ) -> HTMLResponse:  # fmt: skip
     workflows = raisable(rt, visitor.actor)
     if not workflows:
@@ -282,7 +283,7 @@ def _intake_page(
         categories=_indented(all_categories(session), lambda c: c.parent_id),
         areas=_indented(areas, lambda a: a.parent_id), priorities=priorities,
         sources=INTAKE_SOURCES, entered=entered, errors=errors or {},
-        key=secrets.token_urlsafe(18),
+        key=secrets.token_urlsafe(18), **extra,
     )  # fmt: skip
 
 
