@@ -205,7 +205,8 @@ def test_merge__a_wrong_target_raises_nothing(
     from engine.case.service import transition_case
 
     transition_case(session=session, rt=rt, actor=city.actor(session, "cc_s1"),
-                    case_id=merged.id, trigger="merge", payload={"into": host.id},
+                    case_id=merged.id, trigger="merge",
+                    payload={"into": host.id, "reason": "重复反映"},
                     now=clock.now())  # fmt: skip
     target = {"foreign": str(foreign.id), "merged": str(merged.id)}.get(into, into)
     data = form_of(console, "cc_s1", title="景山前街路灯还是不亮", area_id=str(city.grids[0].id),

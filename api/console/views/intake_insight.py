@@ -61,6 +61,11 @@ register(
         "insight.duplicates": ("可能重复的工单", "Possible duplicates"),
         "insight.no_duplicates": ("没有发现可能重复的工单。", "No possible duplicate."),
         "insight.merge": ("登记并并入 #{id}", "Raise and merge into #{id}"),
+        # The reason a merge records (it cannot be undone): the operator chose this duplicate.
+        "insight.merge_reason": (
+            "登记时由话务员确认为 #{id} 的重复反映",
+            "confirmed at intake by the operator as a repeat of #{id}",
+        ),
         "insight.merge_hint": (
             "登记本次来电并作为重复件并入该工单。",
             "Raises this call as a repeat report of that case.",
@@ -203,7 +208,8 @@ def raise_and_merge(
         try:
             transition_case(
                 session=session, rt=rt, actor=actor, case_id=case.id, trigger=Trigger.MERGE,
-                payload={"into": into}, version=case.version, now=clock.now(),
+                payload={"into": into, "reason": translate("insight.merge_reason", lang, id=into)},
+                version=case.version, now=clock.now(),
             )  # fmt: skip
         except (InvalidInput, Forbidden, IllegalTransition, StaleVersion) as exc:
             session.rollback()
