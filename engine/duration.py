@@ -136,7 +136,7 @@ class Duration:
         if amount <= 0:
             raise BadDuration(raw, "时长须大于零。", "A duration must be longer than zero.")
         try:
-            return cls(amount, DurationUnit(unit[0]))
+            return cls(amount, DurationUnit(unit[0])).check_bound()
         except ValueError:
             raise BadDuration(
                 raw,

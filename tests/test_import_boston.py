@@ -325,7 +325,7 @@ def test_boston_cli__a_rerun_adds_nothing_and_the_audit_and_rollups_check_out(cl
     assert "verified 500 cases" in verified.output
     checked = whistle("evaluate", "--recompute")
     assert checked.exit_code == 0, checked.output
-    assert json.loads(checked.output)["differences"] == 0
+    assert json.loads(checked.stdout)["differences"] == 0
 
 
 def test_boston_cli__the_example_mapping_file_gives_the_same_cases(cli_env, session):
