@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.clock import Clock
 from engine.deadline.sweep import DueStep, claim_due_steps
 from engine.notification.service import due_deliveries
-from workers.insight import schedule_training
 from workers.queues import WEBHOOKS, WORK_QUEUES, escalation_queue
 from workers.webhooks import enqueue_deliveries
 
@@ -120,6 +119,10 @@ class Sweeper:
         """Queue the category model's training when its period began and cases came in."""
         if not self.train_every:
             return False
+        # Imported here: smart intake brings scikit-learn, SciPy and jieba, seconds of start-up
+        # that a worker restarting after a fault should not pay before its first sweep.
+        from workers.insight import schedule_training
+
         job = schedule_training(
             self.connection, self.sessions, now=self.clock.now(), every=self.train_every
         )
