@@ -20,9 +20,12 @@ acceptance times, so for imported history the response rate says nothing.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -31,8 +34,6 @@ from engine.case.facts import RESOLVE_CLOCK
 from engine.deadline.models import Deadline
 from engine.deadline.service import schedule, step_time
 from engine.duration import Duration
-from engine.event.models import Event
-from engine.event.service import event_body, link_hash
 from engine.importing.catalogue import Placement
 from engine.importing.days import RememberedDays
 from engine.importing.records import Feed, Record
@@ -94,23 +95,59 @@ class CasePlan:
 Move = tuple[datetime, Trigger, Subject, str | None, str, dict[str, Any]]
 
 
-class _EventRow(SimpleNamespace):
-    """The attributes ``event_body`` reads, without an ORM object per event."""
+class JsonText(str):
+    """JSON already serialised (canonically): the bulk writer stores it as it is."""
+
+
+# ``canonical_json`` with its encoder made once (``json.dumps`` builds one per call).
+_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+# An event's canonical body (``canonical_json(event_body(event))``) with its keys in sorted order;
+# the payload goes in already serialised, so it is serialised once, for the hash and the row.
+_BODY = (
+    '{{"actor_id":null,"actor_role":{role},"assignment_id":{aid},"at":"{at}","case_id":{case},'
+    '"from_state":{before},"payload":{payload},"seq":{seq},"subject":{subject},'
+    '"to_state":{after},"trigger":{trigger}}}'
+)
+
+_NO_EVIDENCE = JsonText("[]")
+
+
+@lru_cache(maxsize=256)
+def _word(value: str | None) -> str:
+    """The JSON of a vocabulary word (states, triggers, subjects: a few dozen values)."""
+    return _canonical(None if value is None else str(value))
+
+
+@lru_cache(maxsize=65536)
+def _at(moment: datetime) -> str:
+    """An event time as ``event_body`` writes it (a case's times recur in its events)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _chain(plan: CasePlan, moves: Sequence[Move]) -> None:
-    """Append the case's events in order, each linked to the one before."""
+    """Append the case's events in order, each linked to the one before.
+
+    The hashed text is ``canonical_json(event_body(event))`` (``engine.event.service``), written
+    out here so the payload is serialised once; ``tests/test_import_chain.py`` holds the two to
+    the same text.
+    """
     case, aid = plan.case, plan.assignment["id"]
-    prev = ""
+    case_id, role, prev = case["id"], _word(Role.SYSTEM), ""
     for seq, (at, trigger, subject, before, after, payload) in enumerate(moves, start=1):
-        row: dict[str, Any] = {
-            "case_id": case["id"], "seq": seq, "at": at, "actor_id": None,
+        payload_text = JsonText(_canonical(payload))
+        on_assignment = subject == Subject.ASSIGNMENT
+        body = _BODY.format(
+            role=role, aid=aid if on_assignment else "null", at=_at(at), case=case_id,
+            before=_word(before), payload=payload_text, seq=seq, subject=_word(subject),
+            after=_word(after), trigger=_word(trigger),
+        )  # fmt: skip
+        prev_hash, prev = prev, hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+        plan.events.append({
+            "case_id": case_id, "seq": seq, "at": at, "actor_id": None,
             "actor_role": Role.SYSTEM, "trigger": str(trigger), "subject": str(subject),
-            "assignment_id": aid if subject == Subject.ASSIGNMENT else None,
-            "from_state": before, "to_state": after, "payload": payload, "prev_hash": prev,
-        }  # fmt: skip
-        row["hash"] = prev = link_hash(prev, event_body(cast(Event, _EventRow(**row))))
-        plan.events.append(row)
+            "assignment_id": aid if on_assignment else None, "from_state": before,
+            "to_state": after, "payload": payload_text, "prev_hash": prev_hash, "hash": prev,
+        })  # fmt: skip
     case["event_count"], case["last_hash"] = len(moves), prev
     case["updated_at"] = moves[-1][0]
 
@@ -199,7 +236,7 @@ def plan_case(
             "state": AssignmentState.ASSIGNED if closed is None else AssignmentState.DONE,
             "objected_from": None, "objection_reason": None, "created_at": opened,
             "accepted_at": None, "on_site_at": None, "done_at": closed, "withdrawn_at": None,
-            "result": record.result, "evidence": [], "service_hours": None,
+            "result": record.result, "evidence": _NO_EVIDENCE, "service_hours": None,
             # No clock to meet was ever set for the source's acceptance: in time, as the engine
             # counts it (see the module docstring); None while not done.
             "accepted_on_time": None if closed is None else True,
