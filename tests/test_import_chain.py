@@ -36,7 +36,9 @@ def ctx() -> Context:
 
 def _plan(ctx: Context, record: Record, case_id: int) -> CasePlan:
     placement = Placement(department_id=7, category_id=8, area=Area(9, "/1/9/", 9))
-    return plan_case(record, placement, case_id=case_id, assignment_id=case_id + 100, ctx=ctx)
+    return plan_case(
+        record, placement, case_id=case_id, assignment_id=case_id + 100, ctx=ctx, rollups={}
+    )
 
 
 RECORDS = [

@@ -151,8 +151,12 @@ def _processors(
     return times, json, others
 
 
-def write_plans(session: Session, plans: Sequence[CasePlan]) -> None:
-    """Insert the planned rows and add their contributions to the rollups (no commit)."""
+def write_plans(session: Session, plans: Sequence[CasePlan], rollups: Contribution) -> None:
+    """Insert the planned rows and add ``rollups``, their contributions summed (no commit).
+
+    Live writers spread over the rollup shards so as not to wait on one another; a batch is one
+    writer, and one shard keeps its upsert to the fewest rows. Readers sum the shards either way.
+    """
     if not plans:
         return
     times: dict[Any, Any] = {}
@@ -160,18 +164,4 @@ def write_plans(session: Session, plans: Sequence[CasePlan]) -> None:
     insert_rows(session, ASSIGNMENTS, [p.assignment for p in plans], times=times)
     insert_rows(session, EVENTS, [e for p in plans for e in p.events], times=times)
     insert_rows(session, DEADLINES, [d for p in plans for d in p.deadlines], times=times)
-    for shard, total in _by_shard(plans).items():
-        add_to_rollups(session, total, shard=shard)
-
-
-def _by_shard(plans: Sequence[CasePlan]) -> Mapping[int, Contribution]:
-    """The plans' contributions summed into one rollup shard.
-
-    Live writers spread over the shards so as not to wait on one another; a batch is one writer,
-    and one shard keeps its upsert to the fewest rows. Readers sum the shards either way.
-    """
-    total: Contribution = {}
-    for plan in plans:
-        for key, value in plan.contribution.items():
-            total[key] = total.get(key, 0) + value
-    return {plans[0].case["id"] % SHARDS: total}
+    add_to_rollups(session, rollups, shard=plans[0].case["id"] % SHARDS)

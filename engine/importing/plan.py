@@ -82,13 +82,12 @@ class Context:
 
 @dataclass
 class CasePlan:
-    """The rows of one imported case, ready to insert."""
+    """The rows of one imported case, ready to insert (its contribution goes to the batch's)."""
 
     case: dict[str, Any]
     assignment: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
     deadlines: list[dict[str, Any]] = field(default_factory=list)
-    contribution: Contribution = field(default_factory=dict)
 
 
 # One recorded move: when, trigger, subject, from state, to state, payload.
@@ -155,7 +154,8 @@ def _chain(plan: CasePlan, moves: Sequence[Move]) -> None:
 def _first_step_after(deadline: Deadline, ladder: Sequence[LadderStep], ctx: Context) -> int:
     """How many ladder steps fell due before the import: those are not applied after the fact."""
     index = 0
-    while index < len(ladder) and step_time(deadline, ladder[index], ctx.calendar) <= ctx.now:
+    calendar = cast(WorkCalendar, ctx.days)  # the same answers, day bounds remembered
+    while index < len(ladder) and step_time(deadline, ladder[index], calendar) <= ctx.now:
         index += 1
     return index
 
@@ -179,7 +179,7 @@ def _deadline(
         d.step_index = _first_step_after(d, ladder, ctx)
     else:
         d.state, d.closed_at = closed
-    schedule(d, ladder, ctx.calendar)
+    schedule(d, ladder, cast(WorkCalendar, ctx.days))
     return dict(vars(row))
 
 
@@ -197,9 +197,16 @@ def _resolve_by(ctx: Context, record: Record) -> tuple[str, datetime] | None:
 
 
 def plan_case(
-    record: Record, placement: Placement, *, case_id: int, assignment_id: int, ctx: Context
+    record: Record,
+    placement: Placement,
+    *,
+    case_id: int,
+    assignment_id: int,
+    ctx: Context,
+    rollups: Contribution,
 ) -> CasePlan:
-    """Every row one record becomes, with its hash chain and its contribution to the rollups."""
+    """Every row one record becomes, with its hash chain; its contribution is added to
+    ``rollups`` (a batch's total: one dict for the batch, not one per case)."""
     feed, opened, closed = ctx.feed.name, record.opened_at, record.closed_at
     area = placement.area
     state = CaseState.ASSIGNED if closed is None else CaseState.RESOLVED
@@ -284,11 +291,12 @@ def plan_case(
                 _deadline(ctx, case_id, RATING_CLOCK, rating_limit, closed, window_end, None)
             )
     _chain(plan, moves)
-    plan.contribution = contribution(
+    contribution(
         cast(CaseFacts, SimpleNamespace(**plan.case)),
         [cast(AssignmentFacts, SimpleNamespace(**plan.assignment))],
         calendar=cast(WorkCalendar, ctx.days),
         cohort=ctx.cohort,
+        into=rollups,
     )
     return plan
 
