@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from engine.calendar import WorkCalendar
 from engine.event.models import Event
 from engine.event.service import event_body, link_hash
+from engine.importing import plan as planning
 from engine.importing.catalogue import Area, Placement
 from engine.importing.plan import CasePlan, Context, JsonText, plan_case
 from engine.importing.records import Feed, Record
@@ -78,3 +80,14 @@ def test_chain__a_changed_payload_changes_the_hash(ctx):
     first, second = RECORDS[0], RECORDS[1]
     a, b = _plan(ctx, first, case_id=5), _plan(ctx, second, case_id=5)
     assert a.events[0]["hash"] != b.events[0]["hash"]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [OPENED, datetime(1, 1, 1, tzinfo=UTC), datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+     datetime(2015, 3, 8, 7, 0, tzinfo=ZoneInfo("America/New_York"))],
+)  # fmt: skip
+def test_chain__event_times_are_written_as_the_event_service_writes_them(moment):
+    event = Event(case_id=1, seq=1, at=moment, actor_role="system", trigger="raise",
+                  subject="case", to_state="reported", payload={})  # fmt: skip
+    assert json.dumps(planning._at(moment)) == json.dumps(event_body(event)["at"])

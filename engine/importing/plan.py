@@ -90,12 +90,12 @@ class CasePlan:
     deadlines: list[dict[str, Any]] = field(default_factory=list)
 
 
-# One recorded move: when, trigger, subject, from state, to state, payload.
-Move = tuple[datetime, Trigger, Subject, str | None, str, dict[str, Any]]
-
-
 class JsonText(str):
     """JSON already serialised (canonically): the bulk writer stores it as it is."""
+
+
+# One recorded move: when, trigger, subject, from state, to state, payload (serialised).
+Move = tuple[datetime, Trigger, Subject, str | None, str, JsonText]
 
 
 # ``canonical_json`` with its encoder made once (``json.dumps`` builds one per call).
@@ -120,7 +120,10 @@ def _word(value: str | None) -> str:
 @lru_cache(maxsize=65536)
 def _at(moment: datetime) -> str:
     """An event time as ``event_body`` writes it (a case's times recur in its events)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # isoformat pads the year, strftime does not
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _chain(plan: CasePlan, moves: Sequence[Move]) -> None:
@@ -132,8 +135,7 @@ def _chain(plan: CasePlan, moves: Sequence[Move]) -> None:
     """
     case, aid = plan.case, plan.assignment["id"]
     case_id, role, prev = case["id"], _word(Role.SYSTEM), ""
-    for seq, (at, trigger, subject, before, after, payload) in enumerate(moves, start=1):
-        payload_text = JsonText(_canonical(payload))
+    for seq, (at, trigger, subject, before, after, payload_text) in enumerate(moves, start=1):
         on_assignment = subject == Subject.ASSIGNMENT
         body = _BODY.format(
             role=role, aid=aid if on_assignment else "null", at=_at(at), case=case_id,
@@ -251,17 +253,22 @@ def plan_case(
             "supervise_count": 0, "red_count": 0, "version": 1,
         },
     )  # fmt: skip
+    # The payloads in their canonical JSON (keys sorted), the fixed ones written out.
     tag = {"import": feed}
+    feed_json = _canonical(feed)
     raised: dict[str, Any] = {
         "workflow": ctx.workflow.name, "priority": str(record.priority), "area_id": area.id,
         "source": str(Source.IMPORT), "source_ref": record.source_ref, **tag,
     }  # fmt: skip
     if record.facts:
         raised["facts"] = dict(record.facts)
-    dispatched = {"lead": placement.department_id, "assisting": [],
-                  "assignments": [assignment_id], **tag}  # fmt: skip
+    dispatched = JsonText(
+        f'{{"assignments":[{assignment_id}],"assisting":[],"import":{feed_json},'
+        f'"lead":{placement.department_id}}}'
+    )
     moves: list[Move] = [
-        (opened, Trigger.RAISE, Subject.CASE, None, CaseState.REPORTED, raised),
+        (opened, Trigger.RAISE, Subject.CASE, None, CaseState.REPORTED,
+         JsonText(_canonical(raised))),
         (opened, Trigger.DISPATCH, Subject.CASE, CaseState.REPORTED, CaseState.ASSIGNED,
          dispatched),
     ]  # fmt: skip
@@ -276,14 +283,17 @@ def plan_case(
         result = record.result or "closed in the source system"
         moves += [
             (closed, Trigger.COMPLETE, Subject.ASSIGNMENT, AssignmentState.ASSIGNED,
-             AssignmentState.DONE, {"result": result, **tag}),
+             AssignmentState.DONE,
+             JsonText(f'{{"import":{feed_json},"result":{_canonical(result)}}}')),
             (closed, Trigger.RESOLVE, Subject.CASE, CaseState.ASSIGNED, CaseState.RESOLVED,
-             {**tag}),
+             JsonText(f'{{"import":{feed_json}}}')),
         ]  # fmt: skip
         if unrated_and_over:
             moves.append(
                 (window_end, Trigger.CLOSE, Subject.CASE, CaseState.RESOLVED, CaseState.CLOSED,
-                 {"clock": RATING_CLOCK, "clock_due_at": _stamp(window_end), **tag})
+                 JsonText(_canonical(
+                     {"clock": RATING_CLOCK, "clock_due_at": _stamp(window_end), **tag}
+                 )))
             )  # fmt: skip
         else:
             rating_limit = str(ctx.workflow.spec.clocks[RATING_CLOCK].limits[record.priority])
