@@ -51,7 +51,11 @@ from engine.runtime import Runtime
 from engine.vocabulary import DeadlineState
 from engine.workflow.loader import WorkflowRegistry
 
-BOSTON = Path(__file__).resolve().parents[2] / "shared" / "data" / "boston311_2015_h1.csv.gz"
+# The shared data sits beside the repo, or where WHISTLE_SHARED_DATA says (a worktree elsewhere).
+SHARED_DATA = Path(
+    os.environ.get("WHISTLE_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+BOSTON = SHARED_DATA / "boston311_2015_h1.csv.gz"
 TIMEZONE = "America/New_York"
 PERIOD = Period(201501, 201506)
 

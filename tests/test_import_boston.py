@@ -12,6 +12,7 @@ import contextlib
 import csv
 import gzip
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +51,9 @@ from tests.databases import postgres_database
 from tests.fixtures_shared import whistle
 
 ROOT = Path(__file__).resolve().parents[1]
-BOSTON = ROOT.parent / "shared" / "data" / "boston311_2015_h1.csv.gz"
+# The shared data sits beside the repo, or where WHISTLE_SHARED_DATA says (a worktree elsewhere).
+SHARED_DATA = Path(os.environ.get("WHISTLE_SHARED_DATA") or ROOT.parent / "shared" / "data")
+BOSTON = SHARED_DATA / "boston311_2015_h1.csv.gz"
 EXAMPLE = ROOT / "examples" / "mapping_boston.yaml"
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 ROWS = 3000

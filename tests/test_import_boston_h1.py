@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
+import os
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -38,7 +39,9 @@ from engine.workflow.loader import WorkflowRegistry
 from tests.databases import postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
-BOSTON = ROOT.parent / "shared" / "data" / "boston311_2015_h1.csv.gz"
+# The shared data sits beside the repo, or where WHISTLE_SHARED_DATA says (a worktree elsewhere).
+SHARED_DATA = Path(os.environ.get("WHISTLE_SHARED_DATA") or ROOT.parent / "shared" / "data")
+BOSTON = SHARED_DATA / "boston311_2015_h1.csv.gz"
 pytestmark = pytest.mark.skipif(
     not BOSTON.is_file(), reason=f"the shared Boston 311 data is not at {BOSTON}"
 )

@@ -32,6 +32,43 @@ def test_remembered_days__count_the_same_working_seconds_as_the_calendar(zone):
         )
 
 
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
+def test_remembered_days__whole_seconds_counted_from_running_totals_are_the_calendars(zone):
+    # Whole-second instants take the running totals of whole days: the first spans sit in the
+    # middle of the range, so later ones extend the totals both backwards and forwards.
+    calendar = WorkCalendar(timezone=zone)
+    days = RememberedDays(calendar)
+    draw = random.Random(11)
+    base = datetime(2015, 6, 1, tzinfo=UTC)
+    for spread in (30, 200, 800):
+        for _ in range(700):
+            start = base + timedelta(seconds=draw.randrange(-spread * 86400, spread * 86400))
+            end = start + timedelta(
+                seconds=draw.choice([1, 3600, 86400, 3 * 86400, 40 * 86400, 400 * 86400])
+                + draw.randrange(86400)
+            )
+
+            assert days.working_seconds_between(start, end) == calendar.working_seconds_between(
+                start, end
+            )
+
+
+def test_remembered_days__a_span_ending_at_a_midnight_or_over_days_off_counts_as_the_calendar():
+    calendar = WorkCalendar(timezone="Asia/Shanghai")
+    days = RememberedDays(calendar)
+    spans = [
+        (datetime(2015, 2, 17, 16, tzinfo=UTC), datetime(2015, 2, 25, 16, tzinfo=UTC)),  # festival
+        (datetime(2015, 1, 2, 3, tzinfo=UTC), datetime(2015, 1, 5, 16, tzinfo=UTC)),
+        (datetime(2015, 3, 6, 23, 59, 59, tzinfo=UTC), datetime(2015, 3, 7, 0, 0, 1, tzinfo=UTC)),
+    ]
+    for start, end in spans:
+        assert days.working_seconds_between(start, end) == calendar.working_seconds_between(
+            start, end
+        )
+    # Spring Festival: 18–24 February off, so of the eight days only the 25th is worked.
+    assert days.working_seconds_between(spans[0][0], spans[0][1]) == 86400
+
+
 def test_remembered_days__refuse_naive_times_like_the_calendar():
     days = RememberedDays(WorkCalendar())
 

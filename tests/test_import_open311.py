@@ -5,6 +5,7 @@ not a requests array.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,13 +21,11 @@ from engine.organisation.models import Category, OrgNode
 from engine.vocabulary import CaseState, OrgKind, Source
 from tests.fixtures_shared import whistle
 
-SAMPLE = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
-    / "open311"
-    / "bloomington_IN_requests.json"
+# The shared data sits beside the repo, or where WHISTLE_SHARED_DATA says (a worktree elsewhere).
+SHARED_DATA = Path(
+    os.environ.get("WHISTLE_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
+SAMPLE = SHARED_DATA / "open311" / "bloomington_IN_requests.json"
 
 
 needs_sample = pytest.mark.skipif(

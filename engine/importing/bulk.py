@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import JSON, Table, func, select, text, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from engine.assignment.models import Assignment
@@ -21,7 +22,7 @@ from engine.case.models import Case
 from engine.db import UTCDateTime
 from engine.deadline.models import Deadline
 from engine.event.models import Event
-from engine.importing.plan import CasePlan
+from engine.importing.plan import CasePlan, JsonText
 from engine.rollup.contribution import Contribution
 from engine.rollup.models import SHARDS
 from engine.rollup.store import add_to_rollups
@@ -79,50 +80,83 @@ def insert_rows(
     names = [c.name for c in table.columns if c.name in rows[0]]
     if len(names) != len(rows[0]):
         raise ValueError(f"{table.name}: no such column among {sorted(set(rows[0]) - set(names))}")
-    # Enum members are str subclasses: both drivers store them as their text.
-    converters: list[tuple[int, Callable[[Any], Any]]] = []
-    time_columns: list[int] = []
-    to_time: Callable[[Any], Any] | None = None
-    for index, name in enumerate(names):
-        processor: Callable[[Any], Any] | None
-        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if processor is None:
-            continue
-        if times is not None and isinstance(table.c[name].type, UTCDateTime):
-            time_columns.append(index)
-            to_time = processor
-        else:
-            converters.append((index, processor))
-    pick = itemgetter(*names)
-    memo = times if times is not None else {}
-
-    def values(row: Mapping[str, Any]) -> tuple[Any, ...]:
-        out = list(pick(row))
-        for index in time_columns:
-            moment = out[index]
-            stored = memo.get(moment, memo)  # the memo itself: not converted yet
-            if stored is memo:
-                assert to_time is not None
-                stored = memo[moment] = to_time(moment)
-            out[index] = stored
-        for index, processor in converters:
-            out[index] = processor(out[index])
-        return tuple(out)
-
+    values = _stored_values(table, names, dialect, {} if times is None else times)
     quote = dialect.identifier_preparer.quote
     target = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
-    if dialect.name == "postgresql":
-        cursor = connection.connection.cursor()
-        with cursor.copy(f"COPY {target} FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(values(row))
-        return
-    marks = ", ".join("?" for _ in names)
-    connection.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", [values(r) for r in rows])
+    cursor = connection.connection.cursor()
+    try:
+        if dialect.name == "postgresql":
+            with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(values(row))
+        else:
+            marks = ", ".join("?" for _ in names)
+            cursor.executemany(f"INSERT INTO {target} VALUES ({marks})", [values(r) for r in rows])
+    finally:
+        cursor.close()
 
 
-def write_plans(session: Session, plans: Sequence[CasePlan]) -> None:
-    """Insert the planned rows and add their contributions to the rollups (no commit)."""
+def _stored_values(
+    table: Table, names: Sequence[str], dialect: Dialect, times: dict[Any, Any]
+) -> Callable[[Mapping[str, Any]], list[Any]]:
+    """A row's values in ``names`` order, as each column's bind processor would send them.
+
+    Enum members are str subclasses: both drivers store them as their text. Every processor
+    takes None to None except JSON's (to 'null'); JSON the plan serialised (``JsonText``) goes
+    in as it is.
+    """
+    time_columns, json_columns, converters = _processors(table, names, dialect)
+    pick = itemgetter(*names)
+
+    def values(row: Mapping[str, Any]) -> list[Any]:
+        out = list(pick(row))
+        for index, processor in time_columns:
+            moment = out[index]
+            if moment is not None:
+                stored = times.get(moment)
+                if stored is None:
+                    stored = times[moment] = processor(moment)
+                out[index] = stored
+        for index, processor in converters:
+            if out[index] is not None:
+                out[index] = processor(out[index])
+        for index, processor in json_columns:
+            if type(out[index]) is not JsonText:
+                out[index] = processor(out[index])
+        return out
+
+    return values
+
+
+Processors = list[tuple[int, Callable[[Any], Any]]]
+
+
+def _processors(
+    table: Table, names: Sequence[str], dialect: Dialect
+) -> tuple[Processors, Processors, Processors]:
+    """(index, bind processor) of the time columns, the JSON columns and the other columns."""
+    times: Processors = []
+    json: Processors = []
+    others: Processors = []
+    for index, name in enumerate(names):
+        column_type = table.c[name].type
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            if isinstance(column_type, UTCDateTime):
+                times.append((index, processor))
+            elif isinstance(column_type, JSON):
+                json.append((index, processor))
+            else:
+                others.append((index, processor))
+    return times, json, others
+
+
+def write_plans(session: Session, plans: Sequence[CasePlan], rollups: Contribution) -> None:
+    """Insert the planned rows and add ``rollups``, their contributions summed (no commit).
+
+    Live writers spread over the rollup shards so as not to wait on one another; a batch is one
+    writer, and one shard keeps its upsert to the fewest rows. Readers sum the shards either way.
+    """
     if not plans:
         return
     times: dict[Any, Any] = {}
@@ -130,18 +164,4 @@ def write_plans(session: Session, plans: Sequence[CasePlan]) -> None:
     insert_rows(session, ASSIGNMENTS, [p.assignment for p in plans], times=times)
     insert_rows(session, EVENTS, [e for p in plans for e in p.events], times=times)
     insert_rows(session, DEADLINES, [d for p in plans for d in p.deadlines], times=times)
-    for shard, total in _by_shard(plans).items():
-        add_to_rollups(session, total, shard=shard)
-
-
-def _by_shard(plans: Sequence[CasePlan]) -> Mapping[int, Contribution]:
-    """The plans' contributions summed into one rollup shard.
-
-    Live writers spread over the shards so as not to wait on one another; a batch is one writer,
-    and one shard keeps its upsert to the fewest rows. Readers sum the shards either way.
-    """
-    total: Contribution = {}
-    for plan in plans:
-        for key, value in plan.contribution.items():
-            total[key] = total.get(key, 0) + value
-    return {plans[0].case["id"] % SHARDS: total}
+    add_to_rollups(session, rollups, shard=plans[0].case["id"] % SHARDS)

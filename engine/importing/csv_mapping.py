@@ -244,6 +244,10 @@ class RowConverter:
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput(f"time zone: unknown time zone '{timezone}'") from None
         self._blank_points = [(p.latitude, p.longitude) for p in spec.not_geocoded]
+        # Read once here: every row asks for them a dozen times.
+        self._columns = {name: getattr(spec.columns, name) for name in Columns.model_fields}
+        self._defaults: Mapping[TextField, str] = spec.defaults
+        self._values: Mapping[TextField, dict[str, str]] = spec.values
 
     def convert(self, line: int, row: Mapping[str, str | None]) -> Record | Reject:
         """The record of a row, or why it cannot be imported."""
@@ -257,13 +261,14 @@ class RowConverter:
         return f" (column {column})" if column else ""
 
     def _raw(self, row: Mapping[str, str | None], name: str) -> str:
-        column = getattr(self.spec.columns, name, None)
+        column = self._columns.get(name)
         value = (row.get(column) or "") if column else ""
         return value.strip()
 
     def _text(self, row: Mapping[str, str | None], name: TextField) -> str:
-        value = self._raw(row, name) or self.spec.defaults.get(name, "")
-        return self.spec.values.get(name, {}).get(value, value)
+        value = self._raw(row, name) or self._defaults.get(name, "")
+        mapped = self._values.get(name)
+        return value if mapped is None else mapped.get(value, value)
 
     def _required(self, row: Mapping[str, str | None], name: TextField) -> str:
         value = self._text(row, name)

@@ -20,9 +20,12 @@ acceptance times, so for imported history the response rate says nothing.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -31,8 +34,6 @@ from engine.case.facts import RESOLVE_CLOCK
 from engine.deadline.models import Deadline
 from engine.deadline.service import schedule, step_time
 from engine.duration import Duration
-from engine.event.models import Event
-from engine.event.service import event_body, link_hash
 from engine.importing.catalogue import Placement
 from engine.importing.days import RememberedDays
 from engine.importing.records import Feed, Record
@@ -81,36 +82,73 @@ class Context:
 
 @dataclass
 class CasePlan:
-    """The rows of one imported case, ready to insert."""
+    """The rows of one imported case, ready to insert (its contribution goes to the batch's)."""
 
     case: dict[str, Any]
     assignment: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
     deadlines: list[dict[str, Any]] = field(default_factory=list)
-    contribution: Contribution = field(default_factory=dict)
 
 
-# One recorded move: when, trigger, subject, from state, to state, payload.
-Move = tuple[datetime, Trigger, Subject, str | None, str, dict[str, Any]]
+class JsonText(str):
+    """JSON already serialised (canonically): the bulk writer stores it as it is."""
 
 
-class _EventRow(SimpleNamespace):
-    """The attributes ``event_body`` reads, without an ORM object per event."""
+# One recorded move: when, trigger, subject, from state, to state, payload (serialised).
+Move = tuple[datetime, Trigger, Subject, str | None, str, JsonText]
+
+
+# ``canonical_json`` with its encoder made once (``json.dumps`` builds one per call).
+_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+# An event's canonical body (``canonical_json(event_body(event))``) with its keys in sorted order;
+# the payload goes in already serialised, so it is serialised once, for the hash and the row.
+_BODY = (
+    '{{"actor_id":null,"actor_role":{role},"assignment_id":{aid},"at":"{at}","case_id":{case},'
+    '"from_state":{before},"payload":{payload},"seq":{seq},"subject":{subject},'
+    '"to_state":{after},"trigger":{trigger}}}'
+)
+
+_NO_EVIDENCE = JsonText("[]")
+
+
+@lru_cache(maxsize=256)
+def _word(value: str | None) -> str:
+    """The JSON of a vocabulary word (states, triggers, subjects: a few dozen values)."""
+    return _canonical(None if value is None else str(value))
+
+
+@lru_cache(maxsize=65536)
+def _at(moment: datetime) -> str:
+    """An event time as ``event_body`` writes it (a case's times recur in its events)."""
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # isoformat pads the year, strftime does not
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _chain(plan: CasePlan, moves: Sequence[Move]) -> None:
-    """Append the case's events in order, each linked to the one before."""
+    """Append the case's events in order, each linked to the one before.
+
+    The hashed text is ``canonical_json(event_body(event))`` (``engine.event.service``), written
+    out here so the payload is serialised once; ``tests/test_import_chain.py`` holds the two to
+    the same text.
+    """
     case, aid = plan.case, plan.assignment["id"]
-    prev = ""
-    for seq, (at, trigger, subject, before, after, payload) in enumerate(moves, start=1):
-        row: dict[str, Any] = {
-            "case_id": case["id"], "seq": seq, "at": at, "actor_id": None,
+    case_id, role, prev = case["id"], _word(Role.SYSTEM), ""
+    for seq, (at, trigger, subject, before, after, payload_text) in enumerate(moves, start=1):
+        on_assignment = subject == Subject.ASSIGNMENT
+        body = _BODY.format(
+            role=role, aid=aid if on_assignment else "null", at=_at(at), case=case_id,
+            before=_word(before), payload=payload_text, seq=seq, subject=_word(subject),
+            after=_word(after), trigger=_word(trigger),
+        )  # fmt: skip
+        prev_hash, prev = prev, hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+        plan.events.append({
+            "case_id": case_id, "seq": seq, "at": at, "actor_id": None,
             "actor_role": Role.SYSTEM, "trigger": str(trigger), "subject": str(subject),
-            "assignment_id": aid if subject == Subject.ASSIGNMENT else None,
-            "from_state": before, "to_state": after, "payload": payload, "prev_hash": prev,
-        }  # fmt: skip
-        row["hash"] = prev = link_hash(prev, event_body(cast(Event, _EventRow(**row))))
-        plan.events.append(row)
+            "assignment_id": aid if on_assignment else None, "from_state": before,
+            "to_state": after, "payload": payload_text, "prev_hash": prev_hash, "hash": prev,
+        })  # fmt: skip
     case["event_count"], case["last_hash"] = len(moves), prev
     case["updated_at"] = moves[-1][0]
 
@@ -118,7 +156,8 @@ def _chain(plan: CasePlan, moves: Sequence[Move]) -> None:
 def _first_step_after(deadline: Deadline, ladder: Sequence[LadderStep], ctx: Context) -> int:
     """How many ladder steps fell due before the import: those are not applied after the fact."""
     index = 0
-    while index < len(ladder) and step_time(deadline, ladder[index], ctx.calendar) <= ctx.now:
+    calendar = cast(WorkCalendar, ctx.days)  # the same answers, day bounds remembered
+    while index < len(ladder) and step_time(deadline, ladder[index], calendar) <= ctx.now:
         index += 1
     return index
 
@@ -142,7 +181,7 @@ def _deadline(
         d.step_index = _first_step_after(d, ladder, ctx)
     else:
         d.state, d.closed_at = closed
-    schedule(d, ladder, ctx.calendar)
+    schedule(d, ladder, cast(WorkCalendar, ctx.days))
     return dict(vars(row))
 
 
@@ -160,9 +199,16 @@ def _resolve_by(ctx: Context, record: Record) -> tuple[str, datetime] | None:
 
 
 def plan_case(
-    record: Record, placement: Placement, *, case_id: int, assignment_id: int, ctx: Context
+    record: Record,
+    placement: Placement,
+    *,
+    case_id: int,
+    assignment_id: int,
+    ctx: Context,
+    rollups: Contribution,
 ) -> CasePlan:
-    """Every row one record becomes, with its hash chain and its contribution to the rollups."""
+    """Every row one record becomes, with its hash chain; its contribution is added to
+    ``rollups`` (a batch's total: one dict for the batch, not one per case)."""
     feed, opened, closed = ctx.feed.name, record.opened_at, record.closed_at
     area = placement.area
     state = CaseState.ASSIGNED if closed is None else CaseState.RESOLVED
@@ -199,7 +245,7 @@ def plan_case(
             "state": AssignmentState.ASSIGNED if closed is None else AssignmentState.DONE,
             "objected_from": None, "objection_reason": None, "created_at": opened,
             "accepted_at": None, "on_site_at": None, "done_at": closed, "withdrawn_at": None,
-            "result": record.result, "evidence": [], "service_hours": None,
+            "result": record.result, "evidence": _NO_EVIDENCE, "service_hours": None,
             # No clock to meet was ever set for the source's acceptance: in time, as the engine
             # counts it (see the module docstring); None while not done.
             "accepted_on_time": None if closed is None else True,
@@ -207,17 +253,22 @@ def plan_case(
             "supervise_count": 0, "red_count": 0, "version": 1,
         },
     )  # fmt: skip
+    # The payloads in their canonical JSON (keys sorted), the fixed ones written out.
     tag = {"import": feed}
+    feed_json = _canonical(feed)
     raised: dict[str, Any] = {
         "workflow": ctx.workflow.name, "priority": str(record.priority), "area_id": area.id,
         "source": str(Source.IMPORT), "source_ref": record.source_ref, **tag,
     }  # fmt: skip
     if record.facts:
         raised["facts"] = dict(record.facts)
-    dispatched = {"lead": placement.department_id, "assisting": [],
-                  "assignments": [assignment_id], **tag}  # fmt: skip
+    dispatched = JsonText(
+        f'{{"assignments":[{assignment_id}],"assisting":[],"import":{feed_json},'
+        f'"lead":{placement.department_id}}}'
+    )
     moves: list[Move] = [
-        (opened, Trigger.RAISE, Subject.CASE, None, CaseState.REPORTED, raised),
+        (opened, Trigger.RAISE, Subject.CASE, None, CaseState.REPORTED,
+         JsonText(_canonical(raised))),
         (opened, Trigger.DISPATCH, Subject.CASE, CaseState.REPORTED, CaseState.ASSIGNED,
          dispatched),
     ]  # fmt: skip
@@ -232,14 +283,17 @@ def plan_case(
         result = record.result or "closed in the source system"
         moves += [
             (closed, Trigger.COMPLETE, Subject.ASSIGNMENT, AssignmentState.ASSIGNED,
-             AssignmentState.DONE, {"result": result, **tag}),
+             AssignmentState.DONE,
+             JsonText(f'{{"import":{feed_json},"result":{_canonical(result)}}}')),
             (closed, Trigger.RESOLVE, Subject.CASE, CaseState.ASSIGNED, CaseState.RESOLVED,
-             {**tag}),
+             JsonText(f'{{"import":{feed_json}}}')),
         ]  # fmt: skip
         if unrated_and_over:
             moves.append(
                 (window_end, Trigger.CLOSE, Subject.CASE, CaseState.RESOLVED, CaseState.CLOSED,
-                 {"clock": RATING_CLOCK, "clock_due_at": _stamp(window_end), **tag})
+                 JsonText(_canonical(
+                     {"clock": RATING_CLOCK, "clock_due_at": _stamp(window_end), **tag}
+                 )))
             )  # fmt: skip
         else:
             rating_limit = str(ctx.workflow.spec.clocks[RATING_CLOCK].limits[record.priority])
@@ -247,11 +301,12 @@ def plan_case(
                 _deadline(ctx, case_id, RATING_CLOCK, rating_limit, closed, window_end, None)
             )
     _chain(plan, moves)
-    plan.contribution = contribution(
+    contribution(
         cast(CaseFacts, SimpleNamespace(**plan.case)),
         [cast(AssignmentFacts, SimpleNamespace(**plan.assignment))],
         calendar=cast(WorkCalendar, ctx.days),
         cohort=ctx.cohort,
+        into=rollups,
     )
     return plan
 

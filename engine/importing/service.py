@@ -32,6 +32,7 @@ from engine.importing.records import Feed, ImportSummary, Record, Reject
 from engine.importing.rejects import RejectsFile
 from engine.importing.sources import SourceFile, convert_rows, read_rows
 from engine.organisation.calendars import calendar_of
+from engine.rollup.contribution import Contribution
 from engine.rollup.scheme import get_scheme
 from engine.runtime import Runtime
 from engine.uow import committed
@@ -119,11 +120,12 @@ def _write_batch(
             placements = [catalogue.place(r) for r in fresh]
             case_ids = allocate_ids(session, CASES, len(fresh))
             assignment_ids = allocate_ids(session, ASSIGNMENTS, len(fresh))
+            rollups: Contribution = {}
             plans = [
-                plan_case(r, p, case_id=c, assignment_id=a, ctx=ctx)
+                plan_case(r, p, case_id=c, assignment_id=a, ctx=ctx, rollups=rollups)
                 for r, p, c, a in zip(fresh, placements, case_ids, assignment_ids, strict=True)
             ]
-            write_plans(session, plans)
+            write_plans(session, plans, rollups)
     except BaseException:
         catalogue.forget()
         raise
