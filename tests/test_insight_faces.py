@@ -181,7 +181,10 @@ def test_hotspots__api_lists_clusters_and_promotes_one(api, session, rt, city, c
 @pytest.mark.parametrize(
     ("query", "needle"),
     [("from=2026-02-10&to=2026-02-01", "ends before"), ("from=2020-01-01&to=2026-01-01", "366"),
-     ("from=yesterday&to=2026-01-01", "from"), ("from=2026-01-01&to=2026-01-02&top=0", "top")],
+     ("from=yesterday&to=2026-01-01", "from"), ("from=2026-01-01&to=2026-01-02&top=0", "top"),
+     # The previous window reaches as far back again: the calendar's ends answered 500 once.
+     ("from=0001-01-01&to=0002-01-01", "between the years"),
+     ("from=9999-12-30&to=9999-12-31", "between the years")],
 )  # fmt: skip
 def test_hotspots__bad_window_is_a_clear_error(api, query, needle):
     answer = api.get(f"/api/v1/hotspots?{query}", "cc_s1")

@@ -10,7 +10,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from engine.insight.scorer import Suggestion
 from engine.insight.service import (
     MAX_TEXT,
     SuggestRequest,
+    day_window,
     hotspots,
     parse_request,
     suggest_many,
@@ -171,9 +172,8 @@ def hotspots_command(date_from: str, date_to: str, top: int, fmt: str) -> None:
     if end < start:
         raise CliError("--to: the last day is before the first")
     zone = ZoneInfo(settings().timezone)
-    begin = datetime.combine(start, time(), zone)
-    finish = datetime.combine(end + timedelta(days=1), time(), zone)
     try:
+        begin, finish = day_window(start, end, zone)
         with session_scope() as session:
             found = hotspots(session=session, actor=Actor.system(), start=begin, end=finish,
                              top=top)  # fmt: skip

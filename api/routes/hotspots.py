@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ from api.deps import ActorDep, ClockDep, RuntimeDep, SessionDep, SettingsDep
 from api.problems import documented
 from engine.errors import InvalidInput
 from engine.insight.hotspots import Cluster
-from engine.insight.service import Promotion, hotspots, promote, summary_of
+from engine.insight.service import Promotion, day_window, hotspots, promote, summary_of
 
 router = APIRouter(prefix="/api/v1/hotspots", tags=["smart intake"])
 
@@ -64,8 +64,7 @@ def list_hotspots(
 ) -> HotspotsOut:
     """Clusters of the cases taken in from ``from`` to ``to`` (days, both included), by heat."""
     zone = ZoneInfo(settings.timezone)
-    start = datetime.combine(date_from, time(), zone)
-    end = datetime.combine(date_to + timedelta(days=1), time(), zone)
+    start, end = day_window(date_from, date_to, zone)
     found = hotspots(session=session, actor=actor, start=start, end=end, top=top)
     return HotspotsOut(
         date_from=date_from, date_to=date_to,

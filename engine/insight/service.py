@@ -9,7 +9,8 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
+from datetime import time as day_start_time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -338,10 +339,28 @@ def train(*, session: Session, now: datetime, max_cases: int = MAX_TRAINING) -> 
     return row
 
 
+# The dates a window may span: the growth against the previous window looks back as far again.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9000
+
+
+def day_window(first: date, last: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The instants [start, end) of the days ``first`` to ``last`` (both included) in ``zone``."""
+    if not (first.year >= EARLIEST_YEAR and last.year <= LATEST_YEAR):
+        raise InvalidInput(
+            f"hotspots: dates must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
+        )
+    start = datetime.combine(first, day_start_time(), zone)
+    return start, datetime.combine(last + timedelta(days=1), day_start_time(), zone)
+
+
 def hotspots(
     *, session: Session, actor: Actor, start: datetime, end: datetime, top: int = 10
 ) -> list[Cluster]:
     """The hottest clusters of the cases taken in within [start, end) that the actor sees."""
+    if not (start.year >= EARLIEST_YEAR and end.year <= LATEST_YEAR):
+        raise InvalidInput(
+            f"hotspots: dates must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
+        )
     if end <= start:
         raise InvalidInput("hotspots: the window ends before it starts")
     if end - start > timedelta(days=MAX_HOTSPOT_DAYS):

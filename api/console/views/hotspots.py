@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from api.deps import ClockDep, RuntimeDep, SessionDep, SettingsDep
 from engine.case.board import areas_in_scope
 from engine.errors import Forbidden, InvalidInput
 from engine.insight.hotspots import Cluster
-from engine.insight.service import Promotion, hotspots, promote, summary_of
+from engine.insight.service import Promotion, day_window, hotspots, promote, summary_of
 from engine.login import Visitor
 from engine.redaction import redact
 from engine.vocabulary import Role
@@ -106,8 +106,7 @@ def window_of(params: Any, *, today: date, zone: ZoneInfo) -> Window:
     top_text = str(params.get("top") or "").strip() or str(DEFAULT_TOP)
     if not top_text.isdigit() or not 1 <= int(top_text) <= 100:
         raise InvalidInput(f"hotspots: top: expected 1 to 100, got {top_text[:20]!r}")
-    start = datetime.combine(date_from, time(), zone)
-    end = datetime.combine(date_to + timedelta(days=1), time(), zone)
+    start, end = day_window(date_from, date_to, zone)
     return Window(date_from, date_to, int(top_text), start, end)
 
 
