@@ -17,7 +17,9 @@ from engine.organisation.models import OrgNode
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
+    CallbackOutcome,
     CaseState,
+    CloseReason,
     DeadlineState,
     OrgKind,
     Priority,
@@ -133,6 +135,12 @@ class CaseOut(CaseSummary):
     extension_count: int
     merged_into_id: int | None
     cancel_reason: str | None
+    close_reason: CloseReason | None = Field(
+        description="why a resolved case closed without a rating (never a dissatisfaction)"
+    )
+    callback_attempts: int = Field(description="callbacks on the current result")
+    callback_outcome: CallbackOutcome | None = Field(description="how the last callback went")
+    callback_at: datetime | None = Field(description="when the last callback was made")
     assignments: list[AssignmentOut]
     deadlines: list[DeadlineOut]
     allowed_triggers: list[Trigger]
@@ -151,6 +159,18 @@ class CaseOut(CaseSummary):
                 "allowed_triggers": detail.allowed_triggers,
             }
         )
+
+
+class CallbackOut(Out):
+    """One callback attempt (回访), as the command centre recorded it."""
+
+    attempt: int
+    called_at: datetime
+    outcome: CallbackOutcome
+    note: str | None
+    recorded_at: datetime
+    operator_id: int | None
+    operator_role: Role
 
 
 class EventOut(Out):

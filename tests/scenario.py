@@ -23,6 +23,7 @@ from engine.runtime import Runtime
 from engine.vocabulary import (
     AppealKind,
     AssignmentRole,
+    CallbackOutcome,
     CaseState,
     DeadlineState,
     Rating,
@@ -48,6 +49,7 @@ VALID_PAYLOADS: dict[Trigger, dict[str, Any]] = {
     Trigger.RATE: {"solved": True, "rating": Rating.SATISFIED},
     Trigger.REDO: {"reason": "居民表示问题仍未解决"},
     Trigger.VERIFY: {"solved": True},
+    Trigger.CALLBACK: {"outcome": CallbackOutcome.REACHED, "note": "居民表示路灯已亮"},
     Trigger.REQUEST_EXTENSION: {"reason": "需要协调物业", "extend_by": "3wd"},
     Trigger.APPROVE_EXTENSION: {},
     Trigger.DENY_EXTENSION: {"reason": "可在时限内办结"},

@@ -22,6 +22,7 @@ from engine.errors import Forbidden, GuardFailed, IllegalTransition, OutOfScope,
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
+    CallbackOutcome,
     CaseState,
     Rating,
     RequestKind,
@@ -56,7 +57,9 @@ class Scene:
     """The things guards read, as plain ORM instances that no session has seen."""
 
     case: Case = field(
-        default_factory=lambda: Case(id=1, rating=None, redo_count=0, excluded=False)
+        default_factory=lambda: Case(
+            id=1, rating=None, redo_count=0, excluded=False, callback_outcome=None
+        )
     )
     lead: Assignment = field(
         default_factory=lambda: Assignment(
@@ -111,6 +114,13 @@ def _rated(rating: Rating, redo_count: int) -> Callable[[Scene], None]:
     return apply
 
 
+def _callback(outcome: CallbackOutcome | None) -> Callable[[Scene], None]:
+    def apply(s: Scene) -> None:
+        s.case.callback_outcome = outcome
+
+    return apply
+
+
 def _pending(kind: RequestKind) -> Callable[[Scene], None]:
     return lambda s: s.pend(kind)
 
@@ -132,6 +142,10 @@ GUARD_TABLE: dict[str, tuple[Callable[[Scene], None], Callable[[Scene], None]]] 
     "dissatisfied_without_redo": (
         _rated(Rating.DISSATISFIED, 0),
         _rated(Rating.DISSATISFIED, 1),
+    ),
+    "callback_not_reached": (
+        _callback(CallbackOutcome.NO_ANSWER),
+        _callback(CallbackOutcome.REACHED),
     ),
     "extension_pending": (_pending(RequestKind.EXTENSION), _none_pending(RequestKind.EXTENSION)),
     "no_extension_pending": (

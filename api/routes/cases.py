@@ -22,10 +22,19 @@ from api.deps import (
     etag,
 )
 from api.problems import documented
-from api.schemas import CaseOut, CasePage, CaseSummary, EventOut, RaiseIn, TransitionIn
+from api.schemas import (
+    CallbackOut,
+    CaseOut,
+    CasePage,
+    CaseSummary,
+    EventOut,
+    RaiseIn,
+    TransitionIn,
+)
 from engine.access import Actor, can_see_case
 from engine.case.queries import (
     CaseQuery,
+    callback_attempts,
     case_detail,
     case_events,
     detail_of,
@@ -132,6 +141,16 @@ def get_one(
 def events(case_id: IdPath, session: SessionDep, actor: ActorDep) -> list[EventOut]:
     """Every event of the case, oldest first, ladder steps included."""
     return [EventOut.model_validate(e) for e in case_events(session, actor=actor, case_id=case_id)]
+
+
+@router.get(
+    "/{case_id}/callbacks", responses=documented(401, 403, 404, 422), summary="The callbacks"
+)
+def callbacks(case_id: IdPath, session: SessionDep, actor: ActorDep) -> list[CallbackOut]:
+    """The callback attempts (回访) on the case, oldest first; record one by firing
+    ``callback`` with ``outcome``, ``called_at`` and ``note``. Not for residents."""
+    found = callback_attempts(session, actor=actor, case_id=case_id)
+    return [CallbackOut.model_validate(c) for c in found]
 
 
 @router.post("/{case_id}/transitions", responses=WRITE, summary="Fire a case trigger")

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from engine.access import Actor
 from engine.assignment.models import Assignment
+from engine.case import callbacks
 from engine.case.models import CaseRequest
 from engine.case.payloads import (
+    CallbackPayload,
     CompletePayload,
     DispatchPayload,
     ExtensionDecisionPayload,
@@ -185,6 +187,7 @@ def apply_case_effects(
             case.rating = case.solved = case.stars = case.rated_at = case.resolved_at = None
             # A verification of the first result says nothing about the redone one.
             case.verified_solved = None
+            callbacks.start_round(case)
             lead = active_lead(unit.assignments)
             if lead is None:
                 raise IllegalTransition(f"case {case.id} has no lead assignment to redo")
@@ -193,6 +196,9 @@ def apply_case_effects(
         case Trigger.VERIFY:
             assert isinstance(p, VerifyPayload)
             case.verified_solved = p.solved
+        case Trigger.CALLBACK:
+            assert isinstance(p, CallbackPayload)
+            callbacks.apply(unit, p)
         case Trigger.MERGE:
             assert isinstance(p, MergePayload)
             case.merged_into_id = _merge_target(unit, p, merge_into)

@@ -8,12 +8,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.duration import BadDuration, Duration
 from engine.errors import InvalidInput
 from engine.text import StoredModel
-from engine.vocabulary import AppealKind, Rating, Trigger
+from engine.vocabulary import AppealKind, CallbackOutcome, Rating, Trigger
 
 NOTE = 2000
 
@@ -75,6 +82,15 @@ class RatePayload(Payload):
     @property
     def grade(self) -> Rating:
         return self.rating if self.rating is not None else STARS_TO_RATING[self.stars or 0]
+
+
+class CallbackPayload(Payload):
+    """One callback attempt: how it went, when the call was made (now when not given), a note."""
+
+    outcome: CallbackOutcome
+    # With its offset: a time without one could be any zone's. Never ahead of now, never before
+    # the resolution or the last attempt (engine/case/callbacks.py).
+    called_at: AwareDatetime | None = None
 
 
 class VerifyPayload(Payload):
@@ -143,6 +159,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     Trigger.RATE: RatePayload,
     Trigger.REDO: Reasoned,
     Trigger.VERIFY: VerifyPayload,
+    Trigger.CALLBACK: CallbackPayload,
     Trigger.REQUEST_EXTENSION: ExtensionRequestPayload,
     Trigger.APPROVE_EXTENSION: ExtensionDecisionPayload,
     Trigger.DENY_EXTENSION: Decision,

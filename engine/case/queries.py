@@ -24,19 +24,21 @@ from engine.case.models import Case
 from engine.case.service import allowed_on_assignment, allowed_on_case
 from engine.case.unit import CaseUnit
 from engine.deadline.models import Deadline
-from engine.errors import NotFound, OutOfScope
+from engine.errors import Forbidden, NotFound, OutOfScope
 from engine.event.models import Event
 from engine.organisation.models import Category, OrgNode
 from engine.privacy import reporter_view
 from engine.runtime import Runtime
 from engine.vocabulary import (
     AssignmentState,
+    CallbackOutcome,
     CaseState,
     DeadlineState,
     Priority,
     Role,
     Source,
     Subject,
+    Trigger,
 )
 
 T = TypeVar("T")
@@ -339,6 +341,43 @@ def _as_resident_sees(event: Event, actor: Actor) -> Event:
         from_state=event.from_state, to_state=event.to_state,
         payload=dict(event.payload) if own else {}, prev_hash="", hash="",
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CallbackAttempt:
+    """One callback (回访) as recorded: its number in its round, the call, and who recorded it."""
+
+    attempt: int
+    called_at: datetime
+    outcome: CallbackOutcome
+    note: str | None
+    recorded_at: datetime
+    operator_id: int | None
+    operator_role: str
+
+
+def callback_attempts(session: Session, *, actor: Actor, case_id: int) -> list[CallbackAttempt]:
+    """The case's callback attempts, oldest first: the staff's record, never the resident's."""
+    visible_case(session, actor=actor, case_id=case_id)  # 404 before anything else is said
+    if actor.role == Role.RESIDENT:
+        raise Forbidden(f"the callbacks of case {case_id} are the command centre's record")
+    events = session.scalars(
+        select(Event)
+        .where(Event.case_id == case_id, Event.trigger == Trigger.CALLBACK)
+        .order_by(Event.seq)
+    )
+    return [
+        CallbackAttempt(
+            attempt=int(e.payload["attempt"]),
+            called_at=datetime.fromisoformat(e.payload["called_at"]),
+            outcome=CallbackOutcome(e.payload["outcome"]),
+            note=e.payload.get("note"),
+            recorded_at=e.at,
+            operator_id=e.actor_id,
+            operator_role=str(e.actor_role),
+        )
+        for e in events
+    ]
 
 
 def cases_by_state(session: Session) -> dict[str, int]:

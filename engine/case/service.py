@@ -23,10 +23,11 @@ from engine.access import (
     check_case_trigger,
 )
 from engine.assignment.models import Assignment
-from engine.case import moves, writer
+from engine.case import callbacks, moves, writer
 from engine.case.evidence import check_evidence_refs
 from engine.case.models import Case
 from engine.case.payloads import (
+    CallbackPayload,
     CompletePayload,
     DispatchPayload,
     MergePayload,
@@ -148,6 +149,8 @@ def _raise(
         excluded=False,
         supervise_count=0,
         red_count=0,
+        callback_attempts=0,
+        callback_days=0,
         event_count=0,
         last_hash="",
         version=1,
@@ -258,6 +261,7 @@ def move_case(
         )
     check_case_trigger(actor, trigger, spec, unit.case, unit.assignments)
     unit.check_version(unit.case, version)
+    callbacks.check_after_callback(actor, trigger, spec, unit)
     p = parse_payload(trigger, payload or {}, spec.requires)
     recorded = p.model_dump(mode="json", exclude_none=True)
     merge_into = _merge_target(session, actor, p) if trigger == Trigger.MERGE else None
@@ -281,6 +285,9 @@ def move_case(
             unit.sync_clocks()
             unit.fire_assignment(actor, assignment, Trigger.ACCEPT, {"cause": Trigger.CLAIM})
             moves.apply_assignment_effects(unit, actor, assignment, Trigger.ACCEPT, "assigned", p)
+        case Trigger.CALLBACK:
+            assert isinstance(p, CallbackPayload)
+            unit.fire_case(actor, trigger, recorded | callbacks.recorded(unit, p))
         case _:
             unit.fire_case(actor, trigger, recorded)
     moves.apply_case_effects(unit, actor, trigger, p, merge_into)
@@ -391,6 +398,8 @@ def allowed_triggers(
                     actor, trigger, spec, assignment, unit.case, unit.assignments
                 )
         except (Forbidden, NotFound):
+            continue
+        if assignment is None and callbacks.waits_for_callback(actor, spec, unit.case):
             continue
         if machine.guards_pass(row, trigger, unit.ctx(assignment)):
             allowed.append(trigger)

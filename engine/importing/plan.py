@@ -48,6 +48,7 @@ from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
     CaseState,
+    CloseReason,
     DeadlineState,
     Role,
     Source,
@@ -237,7 +238,9 @@ def plan_case(
             "exclusion_reason": None,
             # Out of the on-time figures without a target (it still counts in volume).
             "resolved_on_time": None if closed is None or target is None else closed <= target[1],
-            "supervise_count": 0, "red_count": 0, "version": 1,
+            "supervise_count": 0, "red_count": 0, "callback_attempts": 0,
+            "callback_outcome": None, "callback_at": None, "callback_days": 0,
+            "close_reason": CloseReason.UNRATED if unrated_and_over else None, "version": 1,
         },
         assignment={
             "id": assignment_id, "case_id": case_id, "org_id": placement.department_id,

@@ -14,6 +14,7 @@ from engine.subjects import AssignmentView, CaseView, RequestView
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
+    CallbackOutcome,
     Rating,
     RequestKind,
     RequestStatus,
@@ -90,6 +91,12 @@ def _objected_from_accepted(ctx: GuardContext) -> bool:
 @guard("dissatisfied_without_redo")
 def _dissatisfied_without_redo(ctx: GuardContext) -> bool:
     return ctx.case.rating == Rating.DISSATISFIED and ctx.case.redo_count == 0
+
+
+@guard("callback_not_reached")
+def _callback_not_reached(ctx: GuardContext) -> bool:
+    # Once a callback reached the resident the next step is the rating, not another call.
+    return ctx.case.callback_outcome != CallbackOutcome.REACHED
 
 
 @guard("extension_pending")
