@@ -223,6 +223,30 @@ def case_titles(session: Session, *, actor: Actor, case_ids: Sequence[int]) -> d
     return {int(case_id): str(title) for case_id, title in session.execute(stmt)}
 
 
+@dataclass(frozen=True)
+class CallbackFacts:
+    """A case's callbacks in brief: how many, how the last went, why it closed unrated."""
+
+    attempts: int
+    outcome: str | None
+    close_reason: str | None
+
+
+def callback_facts(
+    session: Session, *, actor: Actor, case_ids: Sequence[int]
+) -> dict[int, CallbackFacts]:
+    """The callback facts of those of ``case_ids`` the actor may see (one query)."""
+    if not case_ids:
+        return {}
+    stmt = select(Case.id, Case.callback_attempts, Case.callback_outcome, Case.close_reason).where(
+        Case.id.in_(case_ids), visible_to(actor)
+    )
+    return {
+        int(case_id): CallbackFacts(int(attempts or 0), outcome, reason)
+        for case_id, attempts, outcome, reason in session.execute(stmt)
+    }
+
+
 class OrgName(Protocol):
     """What a detail shows of an org node (a stored one, or the snapshot's)."""
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from api.console.callbacks import in_zone
 from api.console.deps import FormDep, VisitorDep, text_field
 from api.console.i18n import register
 from api.console.views.case_page import case_page
@@ -202,9 +203,12 @@ def case_action(
             session=session, rt=rt, actor=visitor.actor, case_id=case_id, now=clock.now()
         ):
             confirmed(trigger, form)
+        payload = payload_of(trigger, form)
+        if trigger == Trigger.CALLBACK and "called_at" in payload:
+            payload["called_at"] = in_zone(payload["called_at"], rt.calendar.zone)
         transition_case(
             session=session, rt=rt, actor=visitor.actor, case_id=case_id, trigger=trigger,
-            payload=payload_of(trigger, form), version=version_of(form), now=clock.now(),
+            payload=payload, version=version_of(form), now=clock.now(),
         )  # fmt: skip
     except (InvalidInput, IllegalTransition, StaleVersion, Forbidden) as exc:
         return _refused(request, visitor, session, rt, clock, case_id, exc, form,

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy.orm import Session
 
+from api.console.callbacks import OUTCOMES, callback_rows
 from api.console.deps import VisitorDep
 from api.console.i18n import register, translate
 from api.console.insight import case_insight
@@ -153,7 +154,7 @@ register(
 WITH_FIELDS = frozenset(
     {
         "object", "cancel", "redo", "request_hard_case", "request_extension", "approve_extension",
-        "report_in", "progress", "complete", "rate", "verify", "merge", "appeal",
+        "report_in", "progress", "complete", "rate", "verify", "merge", "appeal", "callback",
         "uphold_objection", "reject_objection", "deny_extension",
     }
 )  # fmt: skip
@@ -254,10 +255,22 @@ def _dispatch(session: Session, rt: Runtime, detail: CaseDetail) -> Dispatch | N
     return Dispatch(candidates, lead, [a for a in assisting if a != lead])
 
 
+# Payload values that are one of a vocabulary: shown by their message (key prefix) in words.
+_IN_WORDS = {
+    "rating": "case_page.rating",
+    "kind": "case_page.appeal",
+    "priority": "priority",
+    "outcome": "callback.outcome",
+    "close_reason": "callback.close_reason",
+}
+
+
 def _value(
     key: str, value: Any, t: Translate, label: Labels, orgs: dict[int, OrgNode]
 ) -> str | None:
     lang = label.lang
+    if key in _IN_WORDS:
+        return t(f"{_IN_WORDS[key]}.{value}")
     match key:
         case "lead":
             return org_name(orgs.get(value), lang) or f"#{value}"
@@ -269,14 +282,8 @@ def _value(
             return in_words(value, lang)
         case "stars":
             return t("case_page.stars", n=value)
-        case "rating":
-            return t(f"case_page.rating.{value}")
-        case "kind":
-            return t(f"case_page.appeal.{value}")
         case "clock":
             return label("clock", value)
-        case "priority":
-            return t(f"priority.{value}")
         case "into":
             return f"#{value}"
         case "evidence":
@@ -287,8 +294,9 @@ def _value(
 
 
 _SHOWN = (
-    "lead", "assisting", "reason", "note", "result", "comment", "extend_by", "kind", "into",
-    "solved", "stars", "rating", "clock", "evidence", "priority", "service_hours",
+    "lead", "assisting", "reason", "outcome", "attempt", "close_reason", "note", "result",
+    "comment", "extend_by", "kind", "into", "solved", "stars", "rating", "clock", "evidence",
+    "priority", "service_hours",
 )  # fmt: skip
 
 
@@ -382,6 +390,9 @@ def case_page(
         error=error, failed=failed, entered=kept, form_values=form_values,
         task_org={a.assignment.id: a.org for a in detail.assignments},
         request_lines=lambda r: summary(r.payload or {}, t, label, {}),
+        callbacks=callback_rows(session, actor=actor, case_id=case_id, lang=lang),
+        callback_limit=rt.workflows.get(case.workflow).spec.callback.unreachable_after_days,
+        callback_outcomes=OUTCOMES,
         insight=case_insight(
             session, actor=actor, case=case, allowed=list(detail.allowed_triggers),
             lexicon=lexicon_for(request.app.state.settings.urgency_lexicon), now=now,
