@@ -14,6 +14,7 @@ from engine.case.queries import callback_attempts, case_events
 from engine.case.service import allowed_case_triggers
 from engine.clock import ManualClock
 from engine.errors import Forbidden, IllegalTransition, InvalidInput, NotFound, StaleVersion
+from engine.event.service import verify_chains
 from engine.rollup.contribution import case_outcome
 from engine.rollup.metrics import Metric
 from engine.runtime import Runtime
@@ -102,6 +103,7 @@ def test_callback__unanswered_on_three_different_days_closes_the_case_as_unreach
     assert case.rating is None
     (rating_clock,) = deadline(session, case_id, "rating")
     assert rating_clock.state != "open"
+    assert list(verify_chains(session, case_id=case_id)) == []  # the attempts are on the chain
     events = [(e.trigger, e.actor_role) for e in case_events(
         session, actor=city.actor(session, "cc_s1"), case_id=case_id)][-2:]  # fmt: skip
     assert events == [(Trigger.CALLBACK, "command_centre"), (Trigger.CLOSE, "system")]
