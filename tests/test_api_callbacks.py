@@ -123,3 +123,24 @@ def test_callback__before_resolution_is_an_illegal_transition(api, session, rt, 
     case = make_case(session, rt, city, clock, state=CaseState.REPORTING_IN)
     clock.advance(timedelta(minutes=5))
     _problem(_callback(api, case.id), 409)
+
+
+def test_cases__filtered_by_callback_due_list_the_resolved_cases_not_yet_reached(
+    api, session, rt, city, clock
+):
+    waiting = _resolved(session, rt, city, clock)
+    reached = _resolved(session, rt, city, clock)
+    working = make_case(session, rt, city, clock, state=CaseState.REPORTING_IN).id
+    assert _callback(api, waiting).status_code == 200  # unanswered: still due
+    assert _callback(api, reached, outcome=CallbackOutcome.REACHED).status_code == 200
+
+    def listed(value: str) -> set[int]:
+        answer = api.get("/api/v1/cases", "cc_s1", params={"callback_due": value})
+        assert answer.status_code == 200, answer.text
+        return {c["id"] for c in answer.json()["items"]}
+
+    assert listed("true") == {waiting}
+    assert {reached, working} <= listed("false")
+    assert waiting not in listed("false")
+    assert "callback_due" in str(_problem(api.get(
+        "/api/v1/cases", "cc_s1", params={"callback_due": "maybe"}), 422))  # fmt: skip

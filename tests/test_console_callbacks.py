@@ -239,3 +239,20 @@ def test_drill__says_how_each_cases_callbacks_went(
     client.cookies.set("whistle_lang", "en")
     english = client.get("/console/evaluation/drill", params=query).text
     assert "the resident could not be reached · 2 calls" in english
+
+
+def test_board__filters_the_cases_awaiting_a_callback(
+    console: Console, session: Session, rt: Runtime, city: City, clock: ManualClock
+) -> None:
+    waiting = _resolved(session, rt, city, clock)
+    reached = _resolved(session, rt, city, clock)
+    fire(session, rt, city, clock, reached, Trigger.CALLBACK, "cc_s1", {"outcome": "reached"})
+    board = console.as_("cc_s1").get("/console/cases", params={"callback_due": "yes"})
+    assert board.status_code == 200
+    assert f'href="/console/cases/{waiting}"' in board.text
+    assert f'href="/console/cases/{reached}"' not in board.text
+    assert '<option value="yes" selected>待回访</option>' in board.text
+    bad = console.as_("cc_s1").get("/console/cases", params={"callback_due": "maybe"})
+    assert bad.status_code == 422
+    assert "搜索条件有误" in bad.text
+    assert "回访" in bad.text

@@ -80,6 +80,9 @@ class CaseQuery(BaseModel):
     priority: Priority | None = None
     source: Source | None = Field(default=None, description="where the case came from")
     overdue: bool | None = Field(default=None, description="has a running clock past its due")
+    callback_due: bool | None = Field(
+        default=None, description="resolved, and no callback (回访) has reached the resident yet"
+    )
     created_from: IsoDatetime | None = Field(default=None, description="inclusive")
     created_to: IsoDatetime | None = Field(default=None, description="exclusive")
     q: str | None = Field(
@@ -150,6 +153,27 @@ def _category_and_below(session: Session, category_id: int) -> list[int]:
     return found
 
 
+def _flag_filters(query: CaseQuery, now: datetime) -> list[ColumnElement[bool]]:
+    """The yes/no filters: a running clock past due; a callback still to make."""
+    where: list[ColumnElement[bool]] = []
+    if query.overdue is not None:
+        late = exists(
+            select(Deadline.id).where(
+                Deadline.case_id == Case.id,
+                Deadline.state == DeadlineState.OPEN,
+                Deadline.due_at < now,
+            )
+        )
+        where.append(late if query.overdue else ~late)
+    if query.callback_due is not None:
+        due = and_(
+            Case.state == CaseState.RESOLVED,
+            or_(Case.callback_outcome.is_(None), Case.callback_outcome != CallbackOutcome.REACHED),
+        )
+        where.append(due if query.callback_due else ~due)
+    return where
+
+
 def _filters(session: Session, query: CaseQuery, now: datetime) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if query.state:
@@ -166,15 +190,7 @@ def _filters(session: Session, query: CaseQuery, now: datetime) -> list[ColumnEl
         where.append(Case.priority == query.priority)
     if query.source is not None:
         where.append(Case.source == query.source)
-    if query.overdue is not None:
-        late = exists(
-            select(Deadline.id).where(
-                Deadline.case_id == Case.id,
-                Deadline.state == DeadlineState.OPEN,
-                Deadline.due_at < now,
-            )
-        )
-        where.append(late if query.overdue else ~late)
+    where += _flag_filters(query, now)
     if query.created_from is not None:
         where.append(Case.created_at >= query.created_from)
     if query.created_to is not None:
