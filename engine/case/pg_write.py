@@ -172,6 +172,20 @@ def _dumps(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
 
 
+@cache
+def _insert_case_sql() -> str:
+    org = str(version_expr().compile(dialect=_PG, compile_kwargs={"literal_binds": True}))
+    return _insert(CASES, "c", where=f" AND {org} = %(org)s::integer") + " RETURNING id"
+
+
+def insert_case_pg(session: Session, unit: CaseUnit) -> int | None:
+    """Insert a new case row if the organisation is still at the unit's version: its id, or
+    None when the organisation moved on (nothing written)."""
+    params = {"c": _dumps(_new([unit.case], CASES)), "org": unit.org_version}
+    new_id = session.connection().exec_driver_sql(_insert_case_sql(), params).scalar()
+    return None if new_id is None else int(new_id)
+
+
 def _numbered(rows: Sequence[Any], table: Table) -> list[dict[str, Any]]:
     out = []
     for n, r in enumerate(rows):

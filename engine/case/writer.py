@@ -26,7 +26,7 @@ from sqlalchemy.orm.util import identity_key
 
 from engine.assignment.models import Assignment
 from engine.case.models import Case, CaseRequest
-from engine.case.pg_write import write_pg
+from engine.case.pg_write import insert_case_pg, write_pg
 from engine.case.unit import (
     ASSIGNMENTS,
     CASES,
@@ -259,13 +259,7 @@ def insert_case(session: Session, unit: CaseUnit) -> None:
     if session.get_bind().dialect.name == "sqlite":
         _insert_case_with_its_id(session, unit)
     else:
-        values = snapshot_of(case, CASES)
-        values.pop("id")
-        guard: Any = select(*[bindparam(c, type_=CASES.c[c].type) for c in values]).where(
-            version_expr() == bindparam("_org")
-        )
-        stmt = insert(CASES).from_select(list(values), guard).returning(CASES.c.id)
-        new_id = session.connection().execute(stmt, {**values, "_org": unit.org_version}).scalar()
+        new_id = insert_case_pg(session, unit)
         if new_id is None:
             raise ConcurrentChange("the organisation changed while the case was being raised")
         case.id = new_id
@@ -312,6 +306,21 @@ _NEXT_CASE_ID = _NextCaseId()
 _GUESSES = 20
 
 
+@cache
+def _sqlite_case_insert(columns: tuple[str, ...]) -> Any:
+    """A new case row with the id this process chose, if the organisation is still at the
+    version its move saw and nobody took the id (else nothing, and no id comes back)."""
+    guard: Any = select(*[bindparam(c, type_=CASES.c[c].type) for c in columns]).where(
+        version_expr() == bindparam("_org")
+    )
+    return (
+        sqlite_insert(CASES)
+        .from_select(list(columns), guard)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(CASES.c.id)
+    )
+
+
 def _insert_case_with_its_id(session: Session, unit: CaseUnit) -> None:
     case = unit.case
     for _ in range(_GUESSES):
@@ -319,15 +328,7 @@ def _insert_case_with_its_id(session: Session, unit: CaseUnit) -> None:
         case.event_count, case.last_hash = 0, ""
         seal(case, unit.events)
         values = snapshot_of(case, CASES)
-        guard: Any = select(*[bindparam(c, type_=CASES.c[c].type) for c in values]).where(
-            version_expr() == bindparam("_org")
-        )
-        stmt = (
-            sqlite_insert(CASES)
-            .from_select(list(values), guard)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(CASES.c.id)
-        )
+        stmt = _sqlite_case_insert(tuple(values))
         if (
             session.connection().execute(stmt, {**values, "_org": unit.org_version}).scalar()
             is not None
