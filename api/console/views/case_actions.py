@@ -97,11 +97,9 @@ register(
         "case_actions.dispatch.suggested": ("建议", "suggested"),
         "case_actions.in.new_lead": ("新的主办部门", "New lead department"),
         "case_actions.in.instruction": ("派单意见", "Instruction to the department"),
-        "case_actions.in.lead_instruction": ("给主办部门的派单意见", "Instruction to the lead"),
-        "case_actions.in.instruction_all": (
-            "派单意见（其余部门）",
-            "Instruction to the other departments",
-        ),
+        # Not "主办部门…": the lead's own field is the only one labelled so in the dialog.
+        "case_actions.in.lead_instruction": ("主办派单意见", "Instruction to the lead"),
+        "case_actions.in.instruction_all": ("其他部门派单意见", "Instruction to the others"),
         "case_actions.in.pressed": ("催办/督办对象", "Which department"),
     }
 )
