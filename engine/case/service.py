@@ -285,12 +285,13 @@ def move_case(
             unit.fire_case(actor, trigger, recorded)
         case Trigger.MANUAL_REMIND | Trigger.MANUAL_SUPERVISE:
             assert isinstance(p, ManualStepPayload)
-            if unit.may_fire_case(trigger):
-                pressed = moves.step_target(unit, p)
+            # Whom it presses is asked only of a move that may happen; else fire_case says why not.
+            pressed = moves.step_target(unit, p) if unit.may_fire_case(trigger) else None
+            if pressed is not None:
                 recorded["assignment_id"] = pressed.id
             event = unit.fire_case(actor, trigger, recorded)
             # On the pressed assignment's line: another department's timeline does not show it.
-            event.assignment_id = pressed.id
+            event.assignment_id = pressed.id if pressed is not None else None
         case Trigger.CLAIM:
             unit.fire_case(actor, trigger, recorded)
             assignment = moves.claim(unit, actor)
