@@ -30,6 +30,8 @@ def test_dispatch__instructions_are_shown_on_each_assignment(api, session, rt, c
     # The department sees its own order (and only its own assignment) on the case and its tasks.
     seen = api.get(f"/api/v1/cases/{case.id}", "dept_water").json()
     assert [a["instruction"] for a in seen["assignments"]] == ["请今日内联系居民"]
+    tasks = api.get("/api/v1/tasks", "dept_water").json()["items"]
+    assert [t["assignment"]["instruction"] for t in tasks] == ["请今日内联系居民"]
 
 
 def test_reassign__answers_the_case_with_the_new_lead(api, session, rt, city, clock):

@@ -21,7 +21,8 @@ from engine.errors import (
 )
 from engine.evaluation.recompute import stored_rollups
 from engine.event.models import Event
-from engine.notification.service import inbox
+from engine.notification.models import WebhookDelivery
+from engine.notification.service import add_subscription, inbox
 from engine.rollup.metrics import Metric, RollupLevel
 from engine.vocabulary import (
     AssignmentRole,
@@ -364,6 +365,27 @@ def test_manual_supervise__counts_in_the_evaluation_as_the_ladders_supervision(
     (note,) = inbox(session=session, actor=city.actor(session, "dept_um"))
     assert note.kind == Trigger.SUPERVISE
     assert rollup_differences(session, rt) == []
+
+
+def test_manual_supervise__goes_to_the_departments_webhook_as_a_supervision(
+    session, rt, city, clock
+):
+    admin = city.actor(session, "admin")
+    wanted = add_subscription(
+        session=session, actor=admin, org_id=city.departments[0].id,
+        url="https://hooks.example.org/um", secret="s" * 20, kinds=[Trigger.SUPERVISE],
+        now=clock.now(),
+    )  # fmt: skip
+    add_subscription(
+        session=session, actor=admin, org_id=city.departments[0].id,
+        url="https://hooks.example.org/um-reminders", secret="s" * 20, kinds=[Trigger.REMIND],
+        now=clock.now(),
+    )  # fmt: skip
+    case = make_case(session, rt, city, clock, state=CaseState.ASSIGNED)
+    fire(session, rt, city, clock, case.id, Trigger.MANUAL_SUPERVISE, "cc_s1",
+         {"reason": "久拖未办，列入督办"})  # fmt: skip
+    (delivery,) = session.scalars(select(WebhookDelivery))
+    assert delivery.subscription_id == wanted.id
 
 
 def test_manual_supervise__of_a_very_long_reason_still_fits_the_notification(
