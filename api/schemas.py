@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.case.bulk_dispatch import MAX_CASES, Outcome
+from engine.case.payloads import MAX_TARGETS, NOTE
 from engine.case.queries import AssignmentDetail, CaseDetail, Id
 from engine.case.service import CaseDraft
 from engine.organisation.models import OrgNode
@@ -90,6 +92,7 @@ class AssignmentOut(Out):
     done_at: datetime | None
     withdrawn_at: datetime | None
     objection_reason: str | None
+    instruction: str | None = Field(description="the command centre's order (派单意见)")
     result: str | None
     evidence: list[str]
     service_hours: float | None
@@ -111,7 +114,8 @@ class AssignmentOut(Out):
 
 _ASSIGNMENT_FIELDS = (
     "id", "case_id", "org_id", "role", "state", "created_at", "accepted_at", "on_site_at",
-    "done_at", "withdrawn_at", "objection_reason", "result", "evidence", "service_hours", "version",
+    "done_at", "withdrawn_at", "objection_reason", "instruction", "result", "evidence",
+    "service_hours", "version",
 )  # fmt: skip
 
 
@@ -200,6 +204,51 @@ class TransitionIn(BaseModel):
     @property
     def payload(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+class BulkCaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Id
+    version: int | None = Field(default=None, ge=0, le=2**63 - 1, description="as the board showed")
+
+
+class BulkDispatchIn(BaseModel):
+    """Cases to dispatch, each by its routing rule unless one lead is named for all of them."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"cases": [{"id": 7, "version": 1}, {"id": 9}]}]},
+    )
+
+    cases: list[BulkCaseIn] = Field(min_length=1, max_length=MAX_CASES)
+    lead: Id | None = None
+    assisting: list[Id] = Field(default_factory=list, max_length=MAX_TARGETS)
+    instruction: str | None = Field(default=None, max_length=NOTE)
+
+
+class BulkOutcomeOut(Out):
+    case_id: int
+    dispatched: bool
+    version: int | None = Field(description="the case's version after its dispatch")
+    lead: int | None
+    failure: str | None = Field(description="not_found, forbidden, stale, illegal or invalid")
+    detail: str | None
+
+
+class BulkDispatchOut(BaseModel):
+    dispatched: int
+    failed: int
+    results: list[BulkOutcomeOut]
+
+    @classmethod
+    def of(cls, outcomes: list[Outcome]) -> BulkDispatchOut:
+        done = sum(o.dispatched for o in outcomes)
+        return cls(
+            dispatched=done,
+            failed=len(outcomes) - done,
+            results=[BulkOutcomeOut.model_validate(o) for o in outcomes],
+        )
 
 
 class AssignmentMoveOut(BaseModel):

@@ -102,6 +102,11 @@ class Trigger(StrEnum):
     UPHOLD_APPEAL = "uphold_appeal"
     REJECT_APPEAL = "reject_appeal"
     CALLBACK = "callback"  # 回访: one attempt to call the reporter back about the result
+    # -- case, the command centre's dispatch tools after the first dispatch
+    REASSIGN = "reassign"  # 改派: withdraw the lead, dispatch a new one
+    ADD_ASSISTING = "add_assisting"  # 追加协办
+    MANUAL_REMIND = "manual_remind"  # 催办 by hand: counts as the ladder's reminder does
+    MANUAL_SUPERVISE = "manual_supervise"  # 督办 by hand: counts as the ladder's supervision
     # -- case, fired by the engine as a consequence of an assignment move or a clock
     LEAD_ACCEPTED = "lead_accepted"
     LEAD_OBJECTED = "lead_objected"

@@ -68,6 +68,11 @@ VALID_PAYLOADS: dict[Trigger, dict[str, Any]] = {
     Trigger.REPORT_IN: {},
     Trigger.PROGRESS: {"note": "已联系居民"},
     Trigger.COMPLETE: {"result": "已处理完毕", "service_hours": 2.0},
+    # The departments named here are stand-ins: a test that moves the case names real ones.
+    Trigger.REASSIGN: {"reason": "原派单部门不对口", "lead": 0},
+    Trigger.ADD_ASSISTING: {"assisting": [0]},
+    Trigger.MANUAL_REMIND: {"reason": "居民再次来电催促"},
+    Trigger.MANUAL_SUPERVISE: {"reason": "久拖未办，列入督办"},
 }
 
 

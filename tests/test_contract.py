@@ -100,6 +100,10 @@ def _all_done(s: Scene) -> None:
     s.lead.state = s.assisting.state = AssignmentState.DONE
 
 
+def _all_settled(s: Scene) -> None:
+    s.lead.state, s.assisting.state = AssignmentState.DONE, AssignmentState.WITHDRAWN
+
+
 def _objected_from(state: AssignmentState | None) -> Callable[[Scene], None]:
     def apply(s: Scene) -> None:
         s.lead.state, s.lead.objected_from = AssignmentState.OBJECTED, state
@@ -159,6 +163,8 @@ GUARD_TABLE: dict[str, tuple[Callable[[Scene], None], Callable[[Scene], None]]] 
     ),
     "appeal_pending": (_pending(RequestKind.APPEAL), _none_pending(RequestKind.APPEAL)),
     "no_appeal_pending": (_none_pending(RequestKind.APPEAL), _pending(RequestKind.APPEAL)),
+    "lead_not_done": (_lead_state(AssignmentState.ACCEPTED), _lead_state(AssignmentState.DONE)),
+    "has_open_assignment": (_lead_state(AssignmentState.ON_SITE), _all_settled),
 }
 
 

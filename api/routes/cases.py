@@ -23,6 +23,8 @@ from api.deps import (
 )
 from api.problems import documented
 from api.schemas import (
+    BulkDispatchIn,
+    BulkDispatchOut,
     CallbackOut,
     CaseOut,
     CasePage,
@@ -32,6 +34,7 @@ from api.schemas import (
     TransitionIn,
 )
 from engine.access import Actor, can_see_case
+from engine.case.bulk_dispatch import Wanted, dispatch_many
 from engine.case.queries import (
     CaseQuery,
     callback_attempts,
@@ -122,6 +125,19 @@ def list_(
         page=page.page,
         limit=page.limit,
     )
+
+
+@router.post("/dispatch", responses=documented(400, 401, 413, 422), summary="Dispatch many cases")
+def dispatch_bulk(
+    body: BulkDispatchIn, session: SessionDep, rt: RuntimeDep, clock: ClockDep, actor: ActorDep
+) -> BulkDispatchOut:
+    """Dispatch each case in its own commit; which went, and which failed and why (a stale or
+    foreign case fails alone)."""
+    outcomes = dispatch_many(
+        session=session, rt=rt, actor=actor, wanted=[Wanted(c.id, c.version) for c in body.cases],
+        lead=body.lead, assisting=body.assisting, instruction=body.instruction, now=clock.now(),
+    )  # fmt: skip
+    return BulkDispatchOut.of(outcomes)
 
 
 @router.get("/{case_id}", responses=READ, summary="One case")

@@ -174,7 +174,7 @@ def apply_step(
     planned = _plan(unit, deadline_id, step_index, now)
     if planned is None:
         return None
-    writer.write(session, unit, unit.finish(), event_ids=True)  # the event id, for the record
+    writer.write(session, unit, unit.finish())  # gives the event its id, for the record
     (applied,) = _record(session, unit, [planned], now)
     return applied
 
@@ -224,7 +224,7 @@ def apply_steps(
                 unit = CaseUnit.load(session, rt, now, case_id=case_id)
                 planned = [p for d, i in case_steps if (p := _plan(unit, d, i, now))]
                 if planned:
-                    writer.write(session, unit, unit.finish(), event_ids=True)
+                    writer.write(session, unit, unit.finish())
                     recorded = _record(session, unit, planned, now)
         except (ConcurrentChange, DBAPIError) as exc:
             log.warning("escalation of case %s left for the next sweep: %s", case_id, exc)

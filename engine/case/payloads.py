@@ -44,10 +44,48 @@ class Decision(Reasoned):
     the reason is required and recorded in the event."""
 
 
-class DispatchPayload(Payload):
+MAX_TARGETS = 20
+
+
+class Instructed(Payload):
+    """Dispatch orders (派单意见) that go with new assignments: ``instruction`` for every target,
+    ``instructions`` for one department each (by its id; it wins over the common one)."""
+
+    instruction: str | None = Field(default=None, max_length=NOTE)
+    instructions: dict[int, str] | None = Field(default=None, max_length=MAX_TARGETS + 1)
+
+    @field_validator("instruction")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("instructions")
+    @classmethod
+    def _each(cls, given: dict[int, str] | None) -> dict[int, str] | None:
+        if not given:
+            return None
+        for org_id, text in given.items():
+            if not text.strip() or len(text) > NOTE:
+                raise ValueError(f"the instruction for {org_id} is 1..{NOTE} characters")
+        return {org_id: text.strip() for org_id, text in given.items()}
+
+    def instruction_for(self, org_id: int) -> str | None:
+        """The order a new assignment of ``org_id`` carries, if any."""
+        return (self.instructions or {}).get(org_id) or self.instruction
+
+    def check_targets(self, trigger: str, targets: list[int]) -> None:
+        """Refuse an instruction for a department the move does not assign."""
+        stray = sorted(set(self.instructions or {}) - set(targets))
+        if stray:
+            raise InvalidInput(
+                f"'{trigger}' payload: instructions: {stray} not among the departments assigned"
+            )
+
+
+class DispatchPayload(Instructed):
     # None: the routing rule of the case's category and area chooses.
     lead: int | None = None
-    assisting: list[int] = Field(default_factory=list, max_length=20)
+    assisting: list[int] = Field(default_factory=list, max_length=MAX_TARGETS)
 
     @model_validator(mode="after")
     def _distinct(self) -> DispatchPayload:
@@ -55,6 +93,33 @@ class DispatchPayload(Payload):
         if len(ids) != len(set(ids)):
             raise ValueError("a department is named twice among lead and assisting")
         return self
+
+
+class ReassignPayload(Instructed):
+    """改派: a new lead in place of the one withdrawn, and why (recorded in the event)."""
+
+    lead: int
+    reason: str = Field(min_length=2, max_length=NOTE)
+
+
+class AddAssistingPayload(Instructed):
+    """追加协办: departments that join a case already being handled."""
+
+    assisting: list[int] = Field(min_length=1, max_length=MAX_TARGETS)
+
+    @field_validator("assisting")
+    @classmethod
+    def _distinct(cls, ids: list[int]) -> list[int]:
+        if len(ids) != len(set(ids)):
+            raise ValueError("a department is named twice")
+        return ids
+
+
+class ManualStepPayload(Payload):
+    """催办/督办 by hand: whom (an open assignment of the case; else the lead's) and why."""
+
+    assignment_id: int | None = None
+    reason: str = Field(min_length=2, max_length=NOTE)
 
 
 # 5-star scale onto the three grades: 5-4 satisfied, 3 basically satisfied, 2-1 dissatisfied.
@@ -178,6 +243,10 @@ PAYLOADS: dict[str, type[Payload]] = {
     Trigger.REPORT_IN: ReportInPayload,
     Trigger.PROGRESS: ProgressPayload,
     Trigger.COMPLETE: CompletePayload,
+    Trigger.REASSIGN: ReassignPayload,
+    Trigger.ADD_ASSISTING: AddAssistingPayload,
+    Trigger.MANUAL_REMIND: ManualStepPayload,
+    Trigger.MANUAL_SUPERVISE: ManualStepPayload,
 }
 
 

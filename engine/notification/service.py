@@ -175,6 +175,34 @@ def notify_step(
     )
 
 
+# A 催办/督办 by hand reaches the inbox under the ladder step's kind (and webhook filter).
+_PRESSED_AS = {Trigger.MANUAL_REMIND: Trigger.REMIND, Trigger.MANUAL_SUPERVISE: Trigger.SUPERVISE}
+
+
+def notify_pressed(
+    session: Session, *, case: NotifiedCase, org_id: int, step: Trigger, reason: str, now: datetime
+) -> list[int]:
+    """Tell a department that the command centre pressed it by hand (催办 or 督办), and why."""
+    kind = _PRESSED_AS[step]
+    step_zh, step_en = _STEP_LABELS[kind]
+    noun = "工单" if case.workflow == "hotline" else "哨件"
+    return notify(
+        session,
+        org_ids=[org_id],
+        case_id=case.id,
+        kind=kind,
+        title_zh=_clip(f"【{step_zh}】{noun}{case.id}「{case.title}」：{reason}"),
+        title_en=_clip(f"[{step_en}] case {case.id} '{case.title}': {reason}"),
+        payload={"step": str(kind), "manual": True, "reason": reason},
+        now=now,
+    )
+
+
+def _clip(title: str, room: int = 400) -> str:
+    """A title that fits its column; the whole reason stays in the payload and the event."""
+    return title if len(title) <= room else title[: room - 1] + "…"
+
+
 def step_recipients(
     session: Session,
     *,

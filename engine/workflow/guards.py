@@ -127,3 +127,22 @@ def _appeal_pending(ctx: GuardContext) -> bool:
 @guard("no_appeal_pending")
 def _no_appeal_pending(ctx: GuardContext) -> bool:
     return not _pending(ctx, RequestKind.APPEAL) and not ctx.case.excluded
+
+
+_OPEN_STATES = (
+    AssignmentState.ASSIGNED,
+    AssignmentState.ACCEPTED,
+    AssignmentState.ON_SITE,
+    AssignmentState.OBJECTED,
+)
+
+
+@guard("lead_not_done")
+def _lead_not_done(ctx: GuardContext) -> bool:
+    lead = active_lead(ctx.assignments)
+    return lead is not None and lead.state in _OPEN_STATES
+
+
+@guard("has_open_assignment")
+def _has_open_assignment(ctx: GuardContext) -> bool:
+    return any(a.state in _OPEN_STATES for a in ctx.assignments)

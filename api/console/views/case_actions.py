@@ -96,6 +96,12 @@ register(
             "No routing rule applies; choose the lead department.",
         ),
         "case_actions.dispatch.suggested": ("建议", "suggested"),
+        "case_actions.in.new_lead": ("新的主办部门", "New lead department"),
+        "case_actions.in.instruction": ("派单意见", "Instruction to the department"),
+        # Not "主办部门…": the lead's own field is the only one labelled so in the dialog.
+        "case_actions.in.lead_instruction": ("主办派单意见", "Instruction to the lead"),
+        "case_actions.in.instruction_all": ("其他部门派单意见", "Instruction to the others"),
+        "case_actions.in.pressed": ("催办/督办对象", "Which department"),
     }
 )
 TriggerPath = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z_]+$")]
@@ -151,6 +157,12 @@ def payload_of(trigger: str, form: FormData) -> dict[str, Any]:
         values = [v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip()]
         if values:
             payload[name] = values if get_origin(info.annotation) is list else values[0]
+    # The dispatch dialog's order for the lead alone (派单意见), beside the one for the others.
+    lead, lead_order = payload.get("lead"), text_field(form, "lead_instruction")
+    if trigger == Trigger.DISPATCH and lead_order:
+        if not lead or not lead.isdigit() or len(lead) > 10:
+            raise InvalidInput("lead_instruction: choose the lead department it is for")
+        payload["instructions"] = {lead: lead_order}
     return payload
 
 

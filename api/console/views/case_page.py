@@ -95,6 +95,7 @@ register(
         "case_page.a.clocks": ("计时", "Clocks"),
         "case_page.a.result": ("结果", "Result"),
         "case_page.a.objection": ("退单理由", "Objection"),
+        "case_page.a.instruction": ("派单意见", "Instruction"),
         "case_page.role.lead": ("主办", "Lead"),
         "case_page.role.assisting": ("协办", "Assisting"),
         "case_page.deadlines": ("办理时限", "Clocks"),
@@ -139,6 +140,8 @@ register(
         "case_page.p.stars": ("星级", "Stars"),
         "case_page.p.rating": ("评价", "Rating"),
         "case_page.p.clock": ("计时环节", "Clock"),
+        "case_page.p.instruction": ("派单意见", "Instruction"),
+        "case_page.p.instructions": ("各部门派单意见", "Instructions per department"),
         "case_page.p.evidence": ("附件", "Files"),
         "case_page.p.place": ("位置", "Place"),
         "case_page.p.priority": ("优先级", "Priority"),
@@ -155,9 +158,12 @@ WITH_FIELDS = frozenset(
     {
         "object", "cancel", "redo", "request_hard_case", "request_extension", "approve_extension",
         "report_in", "progress", "complete", "rate", "verify", "merge", "appeal", "callback",
-        "uphold_objection", "reject_objection", "deny_extension",
+        "uphold_objection", "reject_objection", "deny_extension", "reassign", "add_assisting",
+        "manual_remind", "manual_supervise",
     }
 )  # fmt: skip
+# Case triggers whose forms choose departments: the page lists the candidates for them.
+_CHOOSING = (Trigger.DISPATCH, Trigger.REASSIGN, Trigger.ADD_ASSISTING)
 
 
 @dataclass(frozen=True)
@@ -239,7 +245,7 @@ def actions_of(
 
 
 def _dispatch(session: Session, rt: Runtime, detail: CaseDetail) -> Dispatch | None:
-    if Trigger.DISPATCH not in detail.allowed_triggers:
+    if not any(t in detail.allowed_triggers for t in _CHOOSING):
         return None
     case = detail.case
     units = rt.workflows.get(case.workflow).spec.kind == WorkflowKind.COMMUNITY_WHISTLE
@@ -296,7 +302,7 @@ def _value(
 _SHOWN = (
     "lead", "assisting", "reason", "outcome", "attempt", "close_reason", "note", "result",
     "comment", "extend_by", "kind", "into", "solved", "stars", "rating", "clock", "evidence",
-    "priority", "service_hours",
+    "priority", "service_hours", "instruction",
 )  # fmt: skip
 
 
@@ -310,9 +316,22 @@ def summary(
             value = _value(key, payload[key], t, label, orgs)
             if value:
                 lines.append(f"{t('case_page.p.' + key)}: {value}")
+    if isinstance(payload.get("instructions"), dict):
+        lines.append(
+            f"{t('case_page.p.instructions')}: {_orders(payload['instructions'], label.lang, orgs)}"
+        )
     if payload.get("latitude") is not None and payload.get("longitude") is not None:
         lines.append(f"{t('case_page.p.place')}: {payload['latitude']}, {payload['longitude']}")
     return lines
+
+
+def _orders(given: dict[str, str], lang: str, orgs: dict[int, OrgNode]) -> str:
+    """Instructions per department (派单意见), each after the department's name."""
+    parts = []
+    for key, text in given.items():
+        node = orgs.get(int(key)) if str(key).isdigit() else None
+        parts.append(f"{org_name(node, lang)}: {text}" if node is not None else str(text))
+    return ("; " if lang == "en" else "；").join(parts)
 
 
 def _timeline(
@@ -320,7 +339,9 @@ def _timeline(
 ) -> list[Entry]:
     org_ids: set[int] = set(detail.orgs)
     for e in events:
-        org_ids.update(v for v in [e.payload.get("lead"), *e.payload.get("assisting", [])] if v)
+        named = [e.payload.get("lead"), *e.payload.get("assisting", [])]
+        named += [int(k) for k in (e.payload.get("instructions") or {}) if str(k).isdigit()]
+        org_ids.update(v for v in named if v)
     orgs = orgs_by_id(session, {int(i) for i in org_ids if isinstance(i, int)})
     task_org = {a.assignment.id: a.org for a in detail.assignments}
     names = account_names(session, ids={e.actor_id for e in events if e.actor_id is not None})

@@ -250,6 +250,7 @@ def board(
         priorities=list(Priority), qs=lambda **more: urlencode(keep | more),
         options=board_options(session, rt), sources=list(Source),
         export=urlencode({k: v for k, v in keep.items() if k != "page"}),
+        bulk=actor.role in BOARD_ROLES and any(c.state == CaseState.REPORTED for c in page.items),
     )  # fmt: skip
 
 
