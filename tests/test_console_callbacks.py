@@ -188,7 +188,10 @@ def test_case_page__in_english_shows_callbacks_in_words_without_chinese(
     assert "Callbacks" in section
     assert "No answer" in section
     assert "no one picked up" in section
-    assert "1 callbacks on this result; unanswered on 1 days (3 make it unreachable)." in section
+    assert (
+        "Callbacks on this result: 1; days without an answer: 1 "
+        "(at 3 the resident counts as unreachable)." in section
+    )
     form = form_in(page, _action(case_id))
     for words in ("Reached", "Refused to rate", "Wrong number", "Leave empty for now"):
         assert words in form
@@ -238,7 +241,7 @@ def test_drill__says_how_each_cases_callbacks_went(
     client = console.as_("assessor")
     client.cookies.set("whistle_lang", "en")
     english = client.get("/console/evaluation/drill", params=query).text
-    assert "the resident could not be reached · 2 calls" in english
+    assert "the resident could not be reached · calls: 2" in english
 
 
 def test_board__filters_the_cases_awaiting_a_callback(

@@ -29,8 +29,8 @@ register(
         "callback.note": ("回访记录", "Note"),
         "callback.summary": (
             "本轮共回访 {n} 次，无人接听 {days} 天（满 {limit} 天视为无法联系）。",
-            "{n} callbacks on this result; unanswered on {days} days "
-            "({limit} make it unreachable).",
+            "Callbacks on this result: {n}; days without an answer: {days} "
+            "(at {limit} the resident counts as unreachable).",
         ),
         "callback.needed": (
             "指挥中心代为评价前，须先有一次接通的回访。",
@@ -42,7 +42,7 @@ register(
         "callback.in.note": ("回访记录", "Note"),
         "callback.close_reason": ("未评价关闭原因", "Closed unrated because"),
         "callback.drill": ("回访", "Callbacks"),
-        "callback.drill_count": ("{n} 次", "{n} calls"),
+        "callback.drill_count": ("{n} 次", "calls: {n}"),
         "callback.outcome.reached": ("已接通", "Reached"),
         "callback.outcome.no_answer": ("无人接听", "No answer"),
         "callback.outcome.refused": ("拒绝评价", "Refused to rate"),
