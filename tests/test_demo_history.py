@@ -6,8 +6,10 @@ outcome present, chains that verify, rollups equal to a recompute, and rankings 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +19,7 @@ from engine.assignment.models import Assignment
 from engine.case.models import Case
 from engine.deadline.models import Deadline
 from engine.demo import build_demo
+from engine.demo.city import TAXONOMY
 from engine.demo.history import (
     REF_PREFIX,
     city_view,
@@ -25,6 +28,7 @@ from engine.demo.history import (
     load_history,
     opening_times,
 )
+from engine.demo.templates import TEMPLATES
 from engine.errors import InvalidInput, NotFound
 from engine.evaluation.period import Period
 from engine.evaluation.recompute import recompute
@@ -32,7 +36,7 @@ from engine.evaluation.service import drill_down, evaluate
 from engine.event.models import Event
 from engine.event.service import verify_chains
 from engine.organisation import service as org
-from engine.organisation.models import Account, OrgNode
+from engine.organisation.models import Account, Category, OrgNode
 from engine.organisation.service import route
 from engine.rollup.metrics import Figure, Level
 from engine.rollup.models import Rollup
@@ -88,6 +92,34 @@ def test_history__the_same_seed_draws_the_same_year_and_another_seed_another(ses
     assert first == again
     assert [life.title for life in first] != [life.title for life in other]
     assert len({life.ref for life in first}) == len(first)
+
+
+# The shared data sits beside the repo, or where WHISTLE_SHARED_DATA says (a worktree elsewhere).
+SHARED = Path(
+    os.environ.get("WHISTLE_SHARED_DATA") or Path(__file__).parents[2] / "shared" / "data"
+)
+
+
+@pytest.mark.parametrize("taxonomy", ["built-in", "file"])
+def test_history__each_kind_of_case_is_filed_under_its_own_category(
+    session, rt, tmp_path, taxonomy
+):
+    if taxonomy == "file" and not (SHARED / TAXONOMY).is_file():
+        pytest.skip(f"the shared taxonomy is not at {SHARED}")
+    build_demo(session=session, now=NOW, hasher=FAST,
+               data_dir=SHARED if taxonomy == "file" else tmp_path)  # fmt: skip
+    view = city_view(session, _district(session))
+
+    assert len(view.kinds) == len(TEMPLATES)  # the demo city files and routes every kind
+    for kind in view.kinds:
+        category = session.get(Category, kind.category_id)
+        assert category is not None
+        assert category.parent_id is not None
+        parent = session.get(Category, category.parent_id)
+        assert parent is not None
+        assert parent.name_zh == kind.template.level1
+        # Its own level 2, or the general one when the taxonomy at hand lacks it.
+        assert category.name_zh in (kind.template.level2, "其他")
 
 
 def test_history__the_year_is_busier_on_mondays_in_summer_and_quieter_over_holidays(rt):

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 
 from engine.calendar import WorkCalendar
 from engine.case.models import Case
-from engine.demo.city import DISTRICT
+from engine.demo.city import DISTRICT, category_code
 from engine.demo.lifecycle import Kind, Life, People, Place, draw_life
 from engine.demo.rows import Ids, plan_life
-from engine.demo.templates import GENERAL, TEMPLATES
+from engine.demo.templates import TEMPLATES, Template
 from engine.errors import InvalidInput, NotFound
 from engine.importing.bulk import (
     ASSIGNMENTS,
@@ -86,7 +86,6 @@ class CityView:
 
     places: list[Place]
     kinds: list[Kind]
-    kind_weights: list[float]
     departments: list[int]
     people: People
 
@@ -137,7 +136,7 @@ def draw_history(
                                                      calendar=calendar), start=1):  # fmt: skip
         life = draw_life(
             number=number, raised_at=raised_at, rng=random.Random(f"{seed}:case:{number}"),
-            places=view.places, kinds=view.kinds, kind_weights=view.kind_weights,
+            places=view.places, kinds=view.kinds,
             departments=view.departments, people=view.people, workflows=workflows,
             calendar=calendar, language=language, ref_prefix=REF_PREFIX,
         )  # fmt: skip
@@ -147,7 +146,8 @@ def draw_history(
 
 
 def city_view(session: Session, district: OrgNode) -> CityView:
-    """Grids, routed categories, departments and the accounts that act, from the database."""
+    """Grids, the kinds of case with their categories and routing, departments and the accounts
+    that act, from the database."""
     nodes = list(
         session.scalars(
             select(OrgNode).where(OrgNode.path.startswith(district.path)).order_by(OrgNode.id)
@@ -160,27 +160,32 @@ def city_view(session: Session, district: OrgNode) -> CityView:
         places.append(Place(grid.id, grid.path, community.id, community.parent_id or 0,
                             community.name_zh, community.name_en))  # fmt: skip
     departments = [n.id for n in nodes if n.kind == OrgKind.DEPARTMENT]
-    categories = list(session.scalars(select(Category).order_by(Category.id)))
-    parents = {c.id: c for c in categories}
-    children = [c for c in categories if c.parent_id is not None] or categories
-    siblings: dict[int | None, int] = {}
-    for c in children:
-        siblings[c.parent_id] = siblings.get(c.parent_id, 0) + 1
-    kinds, weights = [], []
-    for c in children:
-        routed = route(session, category_id=c.id, area_path=district.path)
-        if routed is None:
+    kinds = []
+    for template in TEMPLATES:
+        category_id = _category_of(session, template)
+        if category_id is None:
             continue
-        level1 = parents[c.parent_id].name_zh if c.parent_id is not None else c.name_zh
-        kinds.append(Kind(c.id, level1, routed[0], tuple(routed[1])))
-        weights.append(TEMPLATES.get(level1, GENERAL)[0] / siblings[c.parent_id])
+        routed = route(session, category_id=category_id, area_path=district.path)
+        if routed is not None:
+            kinds.append(Kind(template, category_id, routed[0], tuple(routed[1])))
     people = _people(session, by_id)
     if not places or not kinds or not people.residents or not people.street_centres:
         raise NotFound(
             f"demo district '{district.code}' lacks grids, routed categories or demo accounts: "
             "run 'whistle demo' first"
         )
-    return CityView(places, kinds, weights, departments, people)
+    return CityView(places, kinds, departments, people)
+
+
+def _category_of(session: Session, template: Template) -> int | None:
+    """The template's category; without it (a taxonomy that lacks it), its level 1's general
+    one, or the level 1 itself."""
+    l1, l2 = template.level1, template.level2
+    for code in (category_code(l1, l2), category_code(l1, "其他"), category_code(l1)):
+        found = session.scalar(select(Category.id).where(Category.code == code))
+        if found is not None:
+            return found
+    return None
 
 
 def _people(session: Session, nodes: dict[int, OrgNode]) -> People:

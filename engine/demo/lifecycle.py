@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.calendar import WorkCalendar
-from engine.demo.templates import CANCELLED, GENERAL, OBJECTION, TEMPLATES, UPHELD, Template
+from engine.demo.templates import CANCELLED, OBJECTION, UPHELD, Template
 from engine.duration import Duration
 from engine.vocabulary import (
     AssignmentRole,
@@ -57,10 +57,11 @@ class Place:
 
 @dataclass(frozen=True, slots=True)
 class Kind:
-    """A category of the demo city with the departments its routing rule names."""
+    """A kind of case, the category of the demo city it is filed under, and the departments
+    that category's routing rule names."""
 
+    template: Template
     category_id: int
-    level1: str  # the top-level name, which picks the templates
     lead_id: int
     assisting_ids: tuple[int, ...]
 
@@ -159,10 +160,6 @@ class Life:
         return max(m.at for m in self.moves)
 
 
-def templates_of(level1: str) -> list[Template]:
-    return TEMPLATES.get(level1, GENERAL)[1]
-
-
 class _Drawer:
     """Draws one case's life, move by move."""
 
@@ -225,7 +222,6 @@ def draw_life(
     rng: random.Random,
     places: list[Place],
     kinds: list[Kind],
-    kind_weights: list[float],
     departments: list[int],
     people: People,
     workflows: dict[str, Workflow],
@@ -235,10 +231,10 @@ def draw_life(
 ) -> Life:
     """The whole life of history case ``number``, raised at ``raised_at``."""
     place = rng.choice(places)
-    kind = rng.choices(kinds, weights=kind_weights)[0]
+    kind = rng.choices(kinds, weights=[k.template.weight for k in kinds])[0]
     by_grid = rng.random() < WHISTLE_SHARE and place.community_id in people.grid_workers
     resident = rng.choice(people.residents)
-    template = rng.choice(templates_of(kind.level1))
+    template = kind.template
     names = {"place": place.community_zh if language == "zh" else place.community_en,
              "n": rng.randint(1, 40)}  # fmt: skip
     life = Life(
