@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.assignment.models import Assignment
@@ -176,6 +176,10 @@ def test_history__lands_as_a_year_of_closed_cases_with_every_outcome(session, rt
         assert (name, DeadlineState.LATE) in clocks
     assert ("objection_review", DeadlineState.MET) in clocks
     assert _count(session, Deadline, Deadline.state == DeadlineState.OPEN) == 0
+    # Everything happened before the day it was drawn on: nothing waits in the future.
+    assert session.scalar(select(func.max(Event.at))) <= NOW
+    assert session.scalar(select(func.max(Deadline.closed_at))) <= NOW
+    assert session.scalar(select(func.max(Case.closed_at))) <= NOW
     triggers = Counter(session.scalars(select(Event.trigger)))
     for trigger in (Trigger.UPHOLD_OBJECTION, Trigger.OBJECTION_UPHELD, Trigger.CANCEL,
                     Trigger.REMIND, Trigger.OVERDUE, Trigger.SUPERVISE, Trigger.CLOSE):  # fmt: skip
@@ -295,6 +299,15 @@ def test_history__english_titles_when_asked(session, rt, city):
 def test_history__bad_arguments_are_refused_and_write_nothing(session, rt, city, kwargs, message):
     with pytest.raises(InvalidInput, match=message):
         load_history(session=session, rt=rt, now=NOW, **kwargs)
+    assert _count(session, Case) == 0
+
+
+def test_history__needs_the_demo_accounts_that_act(session, rt, city):
+    session.execute(update(Account).where(Account.role == Role.RESIDENT).values(active=False))
+    session.commit()
+
+    with pytest.raises(NotFound, match="lacks grids, routed categories or demo accounts"):
+        load_history(session=session, rt=rt, now=NOW, size=10)
     assert _count(session, Case) == 0
 
 

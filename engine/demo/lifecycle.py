@@ -157,7 +157,9 @@ class Life:
 
     @property
     def ended_at(self) -> datetime:
-        return max(m.at for m in self.moves)
+        """When the last thing happened: the last move, or the rating window closing it."""
+        last = max(m.at for m in self.moves)
+        return last if self.closed_at is None else max(last, self.closed_at)
 
 
 class _Drawer:
