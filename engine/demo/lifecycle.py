@@ -174,9 +174,9 @@ class _Drawer:
         return self.workflow.spec.clocks[clock].limits[priority]
 
     def within(self, clock: str, life: Life, start: datetime, low: float, high: float,
-               *, late: bool = False) -> tuple[Duration, datetime, datetime]:  # fmt: skip
-        """(limit, due, a time drawn between ``low`` and ``high`` of the clock's span, or past
-        its due time when ``late``)."""
+               *, late: bool = False) -> datetime:  # fmt: skip
+        """A time drawn between ``low`` and ``high`` of the clock's span from ``start`` (most
+        early, a few late in it); with ``late``, past its due time by up to 1.2 limits."""
         limit = self.limit(clock, life.priority)
         due = self.calendar.add(start, limit)
         # Within: a share of [start, due]. Late: a share of one more limit after the due time.
@@ -189,7 +189,7 @@ class _Drawer:
             at = self.calendar.add_working_seconds(origin, span * share)
         else:
             at = origin + (end - origin) * share
-        return limit, due, at.replace(microsecond=0)
+        return at.replace(microsecond=0)
 
     def late(self, clock: str) -> bool:
         return self.rng.random() < LATE[clock]
@@ -260,7 +260,9 @@ def draw_life(
         return life
     start = raised_at
     if rng.random() < OBJECTION_SHARE:
-        wrong = rng.choice([o for o in departments if o != kind.lead_id] or [kind.lead_id])
+        # Some other department with a clerk to object (one that has none could not).
+        others = [o for o in departments if o != kind.lead_id and o in people.departments]
+        wrong = rng.choice(others or [kind.lead_id])
         start = _objection_upheld(d, life, start, wrong, language)
     _dispatch(d, life, start, [kind.lead_id, *kind.assisting_ids])
     _work(d, life, template, language)
@@ -269,7 +271,7 @@ def draw_life(
 
 
 def _cancel(d: _Drawer, life: Life, raised_at: datetime, language: str) -> None:
-    _l, _due, at = d.within("dispatch", life, raised_at, 0.05, 0.6)
+    at = d.within("dispatch", life, raised_at, 0.05, 0.6)
     reason = CANCELLED.of(language)
     d.move(life, at, d.centre(life), Role.COMMAND_CENTRE, Trigger.CANCEL, CaseState.REPORTED,
            CaseState.CANCELLED, {"reason": reason})  # fmt: skip
@@ -279,7 +281,7 @@ def _cancel(d: _Drawer, life: Life, raised_at: datetime, language: str) -> None:
 
 def _dispatch(d: _Drawer, life: Life, start: datetime, orgs: list[int]) -> datetime:
     """Dispatch to ``orgs`` (the lead first); the assignments are appended to ``life.work``."""
-    _l, _due, at = d.within("dispatch", life, start, 0.05, 0.9, late=d.late("dispatch"))
+    at = d.within("dispatch", life, start, 0.05, 0.9, late=d.late("dispatch"))
     d.clock(life, "dispatch", None, start, at)
     first = len(life.work)
     for i, org in enumerate(orgs):
@@ -301,14 +303,14 @@ def _objection_upheld(
     at = _dispatch(d, life, start, [wrong])
     index = len(life.work) - 1
     work = life.work[index]
-    _l, _due, objected = d.within("accept", life, at, 0.1, 0.7)
+    objected = d.within("accept", life, at, 0.1, 0.7)
     reason = OBJECTION.of(language)
     dept = d.department(wrong)
     d.move(life, objected, dept, Role.DEPARTMENT, Trigger.OBJECT, AssignmentState.ASSIGNED,
            AssignmentState.OBJECTED, {"reason": reason}, index)  # fmt: skip
     d.move(life, objected, None, Role.SYSTEM, Trigger.LEAD_OBJECTED, CaseState.ASSIGNED,
            CaseState.RETURNED, {"assignment_id": Ref("assignment", index)})  # fmt: skip
-    _l, _due, upheld = d.within("objection_review", life, objected, 0.02, 0.6)
+    upheld = d.within("objection_review", life, objected, 0.02, 0.6)
     d.move(life, upheld, d.centre(life), Role.COMMAND_CENTRE, Trigger.UPHOLD_OBJECTION,
            AssignmentState.OBJECTED, AssignmentState.WITHDRAWN, {"reason": UPHELD.of(language)},
            index)  # fmt: skip
@@ -330,8 +332,8 @@ def _work(d: _Drawer, life: Life, template: Template, language: str) -> None:
     start = life.work[live[0]].created_at
     for i in live:
         w = life.work[i]
-        _l, _due, w.accepted_at = d.within("accept", life, start, 0.05, 0.9, late=d.late("accept"))
-        _l, _due, on_site = d.within("report_in", life, start, 0.1, 0.9, late=d.late("report_in"))
+        w.accepted_at = d.within("accept", life, start, 0.05, 0.9, late=d.late("accept"))
+        on_site = d.within("report_in", life, start, 0.1, 0.9, late=d.late("report_in"))
         w.on_site_at = max(on_site, w.accepted_at + timedelta(minutes=5))
         d.clock(life, "accept", i, start, w.accepted_at)
         d.clock(life, "report_in", i, start, w.on_site_at)
@@ -339,7 +341,7 @@ def _work(d: _Drawer, life: Life, template: Template, language: str) -> None:
     limit = d.limit("resolve", life.priority)
     due = d.calendar.add(start, limit)
     if d.late("resolve"):
-        _l, _due, done = d.within("resolve", life, start, 0, 0, late=True)
+        done = d.within("resolve", life, start, 0.0, 0.0, late=True)
         done = max(done, floor + timedelta(hours=1))
     else:
         done = floor + (due - floor) * (0.05 + 0.9 * d.rng.random() ** 1.5)
@@ -389,7 +391,7 @@ def _rate_or_close(d: _Drawer, life: Life) -> None:
                                  DeadlineState.CANCELLED, by_ladder=True))  # fmt: skip
         life.state, life.closed_at = CaseState.CLOSED, due
         return
-    _l, _due, at = d.within("rating", life, resolved, 0.02, 0.9)
+    at = d.within("rating", life, resolved, 0.02, 0.9)
     late = any(c.state == DeadlineState.LATE for c in life.clocks)
     pick = d.rng.random()
     grade = Rating.DISSATISFIED
