@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.assignment.models import Assignment
 from engine.case.models import Case
+from engine.case.statistics import statistics
 from engine.deadline.models import Deadline
 from engine.demo import build_demo
 from engine.demo.city import TAXONOMY
@@ -226,7 +227,7 @@ def test_history__chains_verify_and_a_recompute_equals_the_rollups(session, rt, 
     assert result.differences == []
 
 
-def test_history__the_evaluation_ranks_departments_and_streets_for_past_months(session, rt, city):
+def test_history__the_evaluation_and_statistics_have_content_for_past_months(session, rt, city):
     load_history(session=session, rt=rt, now=NOW, seed=5, size=SIZE)
     assessor_id = session.scalar(select(Account.id).where(Account.username == "assessor"))
     assert assessor_id is not None
@@ -250,6 +251,13 @@ def test_history__the_evaluation_ranks_departments_and_streets_for_past_months(s
     )  # fmt: skip
     assert behind.denominator
     assert {s.case_id for s in behind.numerator} <= {s.case_id for s in behind.denominator}
+    # The statistics page over the past quarter: every street, both sources, on-time rates.
+    figures = statistics(session, actor=assessor, first=date(2025, 10, 1),
+                         last=date(2025, 12, 31), zone=rt.calendar.zone)  # fmt: skip
+    assert figures.total > 0
+    assert len(figures.by_street) == 6
+    assert {source for source, _n in figures.by_source} == {Source.HOTLINE, Source.WHISTLE}
+    assert any(rate is not None for _monday, rate, _n in figures.on_time_by_week)
 
 
 def test_history__a_second_load_adds_nothing(session, rt, city):
