@@ -45,7 +45,9 @@ from engine.rollup.scheme import get_scheme
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
+    CallbackOutcome,
     CaseState,
+    CloseReason,
     DeadlineState,
     Rating,
     Role,
@@ -225,6 +227,32 @@ def test_history__chains_verify_and_a_recompute_equals_the_rollups(session, rt, 
     result = recompute(session=session, calendar=rt.calendar, cohort=get_scheme().cohort)
     assert result.cases > 0
     assert result.differences == []
+
+
+def test_history__a_centres_rating_follows_a_reached_callback_and_closes_say_why(session, rt, city):
+    load_history(session=session, rt=rt, now=NOW, seed=5, size=SIZE)
+
+    rates = session.execute(
+        select(Event.case_id, Event.seq, Event.at).where(
+            Event.trigger == Trigger.RATE, Event.actor_role == Role.COMMAND_CENTRE
+        )
+    ).all()
+    assert rates, "the history has ratings by the centre"
+    for case_id, seq, at in rates:
+        call = session.execute(
+            select(Event.seq, Event.at, Event.payload).where(
+                Event.case_id == case_id, Event.trigger == Trigger.CALLBACK
+            )
+        ).one()
+        assert call.seq < seq
+        assert call.at <= at
+        assert call.payload["outcome"] == CallbackOutcome.REACHED
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert (case.callback_attempts, case.callback_outcome) == (1, CallbackOutcome.REACHED)
+    closed = session.scalars(select(Case).where(Case.state == CaseState.CLOSED)).all()
+    assert closed
+    assert {c.close_reason for c in closed} == {CloseReason.UNRATED}
 
 
 def test_history__the_evaluation_and_statistics_have_content_for_past_months(session, rt, city):

@@ -21,6 +21,7 @@ from engine.duration import Duration
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
+    CallbackOutcome,
     CaseState,
     DeadlineState,
     Priority,
@@ -149,6 +150,8 @@ class Life:
     resolved_at: datetime | None = None
     rated_at: datetime | None = None
     closed_at: datetime | None = None
+    # The callback that reached the resident before the centre recorded the rating it heard.
+    callback_at: datetime | None = None
     rating: Rating | None = None
     cancel_reason: str | None = None
     work: list[Work] = field(default_factory=list)
@@ -380,7 +383,8 @@ def _work(d: _Drawer, life: Life, template: Template, language: str) -> None:
 
 
 def _rate_or_close(d: _Drawer, life: Life) -> None:
-    """The resident rates (a street whistle: the centre's callback), or the window closes it."""
+    """The resident rates (else the centre, after a callback that reached the resident), or the
+    window closes it."""
     assert life.resolved_at is not None
     resolved = life.resolved_at
     if d.rng.random() >= RATED_SHARE:
@@ -404,6 +408,13 @@ def _rate_or_close(d: _Drawer, life: Life) -> None:
         (life.reporter, Role.RESIDENT) if life.reporter is not None
         else (d.centre(life), Role.COMMAND_CENTRE)
     )  # fmt: skip
+    if role == Role.COMMAND_CENTRE:
+        # The centre rates what it heard on a callback that reached the resident, just before.
+        call = at - (at - resolved) / 10
+        d.move(life, call, rater, role, Trigger.CALLBACK, CaseState.RESOLVED, CaseState.RESOLVED,
+               {"outcome": str(CallbackOutcome.REACHED), "attempt": 1,
+                "called_at": call.isoformat()})  # fmt: skip
+        life.callback_at = call
     d.move(life, at, rater, role, Trigger.RATE, CaseState.RESOLVED, CaseState.RATED,
            {"solved": grade != Rating.DISSATISFIED, "rating": str(grade)})  # fmt: skip
     d.clock(life, "rating", None, resolved, at)

@@ -27,7 +27,9 @@ from engine.rollup.metrics import Cohort
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
+    CallbackOutcome,
     CaseState,
+    CloseReason,
     DeadlineState,
     Role,
     Subject,
@@ -95,6 +97,8 @@ def _ladder(
             "assignment_id": ids.assignment(clock.assignment),
             "step_index": step_index, "due_at": _stamp(at), "clock_due_at": _stamp(clock.due_at),
         }  # fmt: skip
+        if step.step == Trigger.CLOSE:
+            payload["close_reason"] = str(CloseReason.UNRATED)
         after = CaseState.CLOSED if step.step == Trigger.CLOSE else None
         moves.append(Move(at, None, Role.SYSTEM, step.step, Subject.CASE, None, None, after,
                           payload))  # fmt: skip
@@ -183,6 +187,11 @@ def _case_row(
         "excluded": False, "exclusion_reason": None, "resolved_on_time": on_time,
         "supervise_count": counters.get((None, "supervise_count"), 0),
         "red_count": counters.get((None, "red_count"), 0),
+        "callback_attempts": 0 if life.callback_at is None else 1,
+        "callback_outcome": None if life.callback_at is None else str(CallbackOutcome.REACHED),
+        "callback_at": life.callback_at, "callback_days": 0,
+        # A demo case closes unrated only by its rating window, no callback having been tried.
+        "close_reason": str(CloseReason.UNRATED) if life.state == CaseState.CLOSED else None,
         "version": len({m.at for m in life.moves if m.role != Role.SYSTEM}),
     }  # fmt: skip
 
