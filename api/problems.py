@@ -20,7 +20,13 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import BodyTooLarge, MalformedRequest, RateLimited, ServiceUnavailable
+from api.errors import (
+    BodyTooLarge,
+    MalformedRequest,
+    RateLimited,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
 from engine.errors import (
     ChainBroken,
     Forbidden,
@@ -31,6 +37,7 @@ from engine.errors import (
     StaleVersion,
     TooLarge,
     Unauthenticated,
+    UnsupportedType,
     WhistleError,
     WorkflowError,
 )
@@ -73,6 +80,8 @@ KINDS: dict[type[Exception], Kind] = {
     StaleVersion: Kind(409, "stale-version", "The resource has changed since it was read"),
     BodyTooLarge: Kind(413, "body-too-large", "The request body is too large"),
     TooLarge: Kind(413, "body-too-large", "The request body is too large"),
+    UnsupportedMediaType: Kind(415, "unsupported-media-type", "The body's media type is not taken"),
+    UnsupportedType: Kind(415, "unsupported-media-type", "The body's media type is not taken"),
     RateLimited: Kind(429, "rate-limited", "Too many requests; slow down"),
     ServiceUnavailable: Kind(503, "unavailable", "A service this request needs is down"),
     redis.exceptions.ConnectionError: Kind(
@@ -275,9 +284,11 @@ def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses.setdefault("422", {"description": KINDS[RequestValidationError].title})
             if "requestBody" in operation:
-                # A body that cannot be read at all (broken JSON or multipart), or one over the cap.
+                # A body that cannot be read at all (broken JSON or multipart), one over the cap,
+                # or one in another media type than the operation takes (api.deps.body_media_type).
                 responses.setdefault("400", {"description": KINDS[MalformedRequest].title})
                 responses.setdefault("413", {"description": KINDS[BodyTooLarge].title})
+                responses.setdefault("415", {"description": KINDS[UnsupportedMediaType].title})
             # Redis away (restarting): the answer says when to try again.
             responses.setdefault("503", {"description": KINDS[ServiceUnavailable].title})
             for status, entry in responses.items():

@@ -69,5 +69,9 @@ class TooLarge(InvalidInput):
     """A file is larger than the configured cap."""
 
 
+class UnsupportedType(InvalidInput):
+    """A file is of a type this deployment does not take (by its declared type)."""
+
+
 class UnmanagedSchema(WhistleError):
     """The database has tables but no Alembic revision: upgrading would collide with them."""
