@@ -135,3 +135,18 @@ def test_document__every_operation_taking_a_body_documents_415_for_its_own_type(
     assert taking >= 5
     evidence = document["paths"]["/api/v1/cases/{case_id}/evidence"]["post"]
     assert list(evidence["requestBody"]["content"]) == ["multipart/form-data"]
+
+
+def test_evidence__a_broken_multipart_body_is_400_and_stores_nothing(
+    api, session, rt, city, clock, session_factory, api_settings
+):
+    case = make_case(session, rt, city, clock, state=CaseState.ASSIGNED)
+    before = row_counts(session_factory)
+
+    answer = api.post(f"/api/v1/cases/{case.id}/evidence", "cc_s1", content=b"--x\r\nbroken",
+                      headers={"Content-Type": "multipart/form-data"})  # fmt: skip
+
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"] == MEDIA_TYPE
+    assert row_counts(session_factory) == before
+    assert not (api_settings.data_dir / "evidence").exists()
