@@ -15,6 +15,7 @@ from typing import Annotated
 import redis
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.errors import UnsupportedMediaType
@@ -30,8 +31,21 @@ from engine.runtime import Runtime
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request, closed when the answer is sent."""
-    with request.app.state.session_factory() as session:
+    session: Session = request.app.state.session_factory()
+    try:
         yield session
+    finally:
+        _close(session)
+
+
+def _close(session: Session) -> None:
+    try:
+        session.close()
+    except DBAPIError as exc:
+        # The connection died after the answer was made (a restart, a cut): its rollback
+        # cannot run, and need not; writes commit inside their use case. The pool drops it.
+        if not exc.connection_invalidated:
+            raise
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -41,6 +41,17 @@ class ConcurrentChange(WhistleError):
     """
 
 
+class StoreUnavailable(WhistleError):
+    """The database connection was lost in the middle of a use case (the server restarted, the
+    connection was cut). Before the commit nothing of it was written; lost during the commit,
+    whether it was written is not known (``at_commit``), and the caller should read before
+    trying again."""
+
+    def __init__(self, message: str, *, at_commit: bool) -> None:
+        super().__init__(message)
+        self.at_commit = at_commit
+
+
 class InvalidInput(WhistleError):
     """A payload or argument is wrong; the message names the field."""
 
