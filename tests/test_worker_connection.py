@@ -24,6 +24,7 @@ from workers.queues import COMMAND_TIMEOUT, connect, work_queues
 from workers.redis_server import EmbeddedRedis
 from workers.rq_workers import ForkingWorker, InProcessWorker
 from workers.runner import EscalationWorker
+from workers.stuck import worker_gone
 
 # A worker_ttl of 17 s gives a dequeue timeout of 2 s (RQ: worker_ttl - 15).
 SHORT_TTL = 17
@@ -152,4 +153,15 @@ def test_waiting_worker__takes_a_job_queued_while_it_waits(server: EmbeddedRedis
 
     assert worked
     assert [job.get_status(refresh=True) for job in jobs] == ["finished"]
+    shared.close()
+
+
+def test_looking_up_a_worker__leaves_the_callers_client_as_it_was(server: EmbeddedRedis) -> None:
+    shared = connect(server.url)
+    running = InProcessWorker(work_queues(shared), connection=shared)
+    running.register_birth()
+
+    assert not worker_gone(shared, running.name)
+    assert shared.connection_pool.connection_kwargs["socket_timeout"] == COMMAND_TIMEOUT
+    running.register_death()
     shared.close()

@@ -74,3 +74,11 @@ class InProcessWorker(PromptShutdown, SimpleWorker):
         if self.stopping is not None:
             self.stopping.set()
         super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]
+
+
+class InspectedWorker(Worker):
+    """A worker read back from Redis only to be looked at, never run: it leaves the caller's
+    client as it is (RQ would raise the socket timeout of the caller's whole pool)."""
+
+    def _set_connection(self, connection: redis.Redis) -> redis.Redis:
+        return connection
