@@ -7,12 +7,14 @@ engine's queries; these only copy fields across.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, TypeAdapter, create_model
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from engine.case.bulk_dispatch import MAX_CASES, Outcome
-from engine.case.payloads import MAX_TARGETS, NOTE
+from engine.case.payloads import FIRED_ON, MAX_TARGETS, NOTE, PAYLOADS
 from engine.case.queries import AssignmentDetail, CaseDetail, Id
 from engine.case.service import CaseDraft
 from engine.organisation.models import OrgNode
@@ -28,6 +30,7 @@ from engine.vocabulary import (
     Rating,
     Role,
     Source,
+    Subject,
     Trigger,
 )
 
@@ -190,16 +193,21 @@ class EventOut(Out):
     payload: dict[str, Any]
 
 
-class TransitionIn(BaseModel):
-    """A trigger to fire, the version it is meant for, and the trigger's own fields."""
+VersionField = Field(default=None, ge=0, le=2**63 - 1, description="or send If-Match")
 
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={"examples": [{"trigger": "dispatch", "version": 1, "lead": 5}]},
-    )
+
+class TransitionIn(BaseModel):
+    """A trigger to fire, the version it is meant for, and the trigger's own fields.
+
+    Read loosely here (any trigger name, any other fields): the service answers a trigger this
+    subject does not have with 404 or 409 (scope first), and checks the fields with the trigger's
+    payload model (``engine/case/payloads.py``), naming a wrong one in a 422.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     trigger: Trigger
-    version: int | None = Field(default=None, ge=0, le=2**63 - 1, description="or send If-Match")
+    version: int | None = VersionField
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -249,6 +257,50 @@ class BulkDispatchOut(BaseModel):
             failed=len(outcomes) - done,
             results=[BulkOutcomeOut.model_validate(o) for o in outcomes],
         )
+
+
+def _fired(trigger: Trigger) -> type[BaseModel]:
+    """What the service accepts for one trigger: its payload model, the name and the version."""
+    name = "".join(part.title() for part in trigger.split("_")) + "Transition"
+    model: type[BaseModel] = create_model(
+        name,
+        __base__=PAYLOADS[trigger],
+        __doc__=(PAYLOADS[trigger].__doc__ or f"The fields of '{trigger}'.").strip(),
+        trigger=(Literal[trigger.value], ...),  # type: ignore[arg-type]
+        version=(int | None, VersionField),
+    )
+    return model
+
+
+def _one_of(subject: Subject) -> CoreSchema:
+    """The bodies a subject's route accepts, one per trigger people fire, told apart by name."""
+    models = tuple(_fired(trigger) for trigger in FIRED_ON[subject])
+    union = Annotated[Union[models], Field(discriminator="trigger")]  # type: ignore[valid-type]  # noqa: UP007
+    return TypeAdapter(union).core_schema
+
+
+class _Documented(TransitionIn):
+    """A transition body documented as what the service accepts: a ``oneOf`` on ``trigger``."""
+
+    subject: ClassVar[Subject]
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(_one_of(cls.subject))
+
+
+class CaseTransitionIn(_Documented):
+    """A case trigger to fire, with its fields."""
+
+    subject = Subject.CASE
+
+
+class AssignmentTransitionIn(_Documented):
+    """An assignment trigger to fire, with its fields."""
+
+    subject = Subject.ASSIGNMENT
 
 
 class AssignmentMoveOut(BaseModel):

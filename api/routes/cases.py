@@ -29,9 +29,9 @@ from api.schemas import (
     CaseOut,
     CasePage,
     CaseSummary,
+    CaseTransitionIn,
     EventOut,
     RaiseIn,
-    TransitionIn,
 )
 from engine.access import Actor, can_see_case
 from engine.case.bulk_dispatch import Wanted, dispatch_many
@@ -172,7 +172,7 @@ def callbacks(case_id: IdPath, session: SessionDep, actor: ActorDep) -> list[Cal
 @router.post("/{case_id}/transitions", responses=WRITE, summary="Fire a case trigger")
 def transition(
     case_id: IdPath,
-    body: TransitionIn,
+    body: CaseTransitionIn,
     response: Response,
     session: SessionDep,
     rt: RuntimeDep,

@@ -6,7 +6,7 @@ A wrong payload is an ``InvalidInput`` naming the field; nothing is written.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
@@ -20,7 +20,7 @@ from pydantic import (
 from engine.duration import BadDuration, Duration
 from engine.errors import InvalidInput
 from engine.text import StoredModel
-from engine.vocabulary import AppealKind, CallbackOutcome, Rating, Trigger
+from engine.vocabulary import AppealKind, CallbackOutcome, Rating, Subject, Trigger
 
 NOTE = 2000
 
@@ -206,16 +206,11 @@ class ProgressPayload(Payload):
 
 class CompletePayload(Payload):
     result: str = Field(min_length=2, max_length=10_000)
-    evidence: list[str] = Field(default_factory=list, max_length=20)
+    # References to files (``evidence:<id>``, see engine/case/evidence.py) or to elsewhere.
+    evidence: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=20
+    )
     service_hours: float | None = Field(default=None, gt=0, le=10_000)
-
-    @field_validator("evidence")
-    @classmethod
-    def _refs(cls, refs: list[str]) -> list[str]:
-        for ref in refs:
-            if not ref or len(ref) > 500:
-                raise ValueError("each evidence reference is 1..500 characters")
-        return refs
 
 
 PAYLOADS: dict[str, type[Payload]] = {
@@ -247,6 +242,22 @@ PAYLOADS: dict[str, type[Payload]] = {
     Trigger.ADD_ASSISTING: AddAssistingPayload,
     Trigger.MANUAL_REMIND: ManualStepPayload,
     Trigger.MANUAL_SUPERVISE: ManualStepPayload,
+}
+
+
+# The triggers people fire, by what they are fired on (the others are the engine's own moves).
+_ON_ASSIGNMENTS = (
+    Trigger.ACCEPT,
+    Trigger.OBJECT,
+    Trigger.UPHOLD_OBJECTION,
+    Trigger.REJECT_OBJECTION,
+    Trigger.REPORT_IN,
+    Trigger.PROGRESS,
+    Trigger.COMPLETE,
+)
+FIRED_ON: dict[Subject, tuple[Trigger, ...]] = {
+    Subject.CASE: tuple(Trigger(t) for t in PAYLOADS if t not in _ON_ASSIGNMENTS),
+    Subject.ASSIGNMENT: _ON_ASSIGNMENTS,
 }
 
 
