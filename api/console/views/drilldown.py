@@ -1,5 +1,6 @@
 """The drill-down from one figure of one unit to the cases behind it: each case once, with the
-counters it adds to the figure's numerator and denominator, each linking to its case page.
+counters it adds to the figure's numerator and denominator, each linking to its case page beside
+its title (redacted of personal data).
 
 The cases come from the engine's ``drill_down``, which asks the same function that keeps the
 rollups, so the list always adds up to the figure. A unit outside the visitor's scope is 404.
@@ -24,9 +25,9 @@ from api.console.views.evaluation import (
 )
 from api.console.web import lang_of, render
 from api.deps import ClockDep, RuntimeDep, SessionDep
-from engine.case.queries import MAX_ID, case_titles
+from engine.case.queries import MAX_ID
 from engine.evaluation.scope import check_reader
-from engine.evaluation.service import DRILL, DrillDown, drill_down, evaluate
+from engine.evaluation.service import DRILL, DrillDown, drill_down, drill_titles, evaluate
 from engine.rollup.metrics import Figure
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -139,7 +140,9 @@ def drill_view(request: Request, visitor: VisitorDep, session: SessionDep, rt: R
                        unit_id=unit_id, figure=figure, period=view.period)  # fmt: skip
     cases = by_case(found)
     shown = cases[(page - 1) * DRILL_PAGE : page * DRILL_PAGE]
-    titles = case_titles(session, actor=visitor.actor, case_ids=[c["case_id"] for c in shown])
+    titles = drill_titles(
+        session=session, actor=visitor.actor, case_ids=[c["case_id"] for c in shown]
+    )
     lang = lang_of(request)
     return render(
         request, visitor, "drilldown.html", view=view, error=None, figure=figure,
