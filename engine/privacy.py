@@ -9,6 +9,7 @@ case's own text (title, description, address) redacted of personal data (``engin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from engine.access import Actor
 from engine.redaction import redact
@@ -84,3 +85,16 @@ def case_text(actor: Actor, text: str | None) -> str | None:
     if text is None or not reads_text_redacted(actor):
         return text
     return redact(text)
+
+
+def redacted_payload(value: Any) -> Any:
+    """An event's payload with every text in it redacted (numbers, flags and ids kept)."""
+    match value:
+        case str():
+            return redact(value)
+        case dict():
+            return {key: redacted_payload(item) for key, item in value.items()}
+        case list() | tuple():
+            return [redacted_payload(item) for item in value]
+        case _:
+            return value

@@ -248,6 +248,28 @@ def test_board_export__an_assessors_csv_and_xlsx_redact_a_command_centres_do_not
     assert TITLE in centres
 
 
+def test_case_api__an_assessor_reads_list_case_and_timeline_redacted(
+    api, session: Session, rt: Runtime, city: City, clock: ManualClock, told: Told
+) -> None:
+    fire(session, rt, city, clock, told.late, Trigger.CANCEL, "cc_s2",
+         {"reason": f"重复来电，请回电{MOBILE}"})  # fmt: skip
+    listed = api.get("/api/v1/cases", "assessor")
+    one = api.get(f"/api/v1/cases/{told.late}", "assessor")
+    timeline = api.get(f"/api/v1/cases/{told.late}/events", "assessor")
+    centre = api.get(f"/api/v1/cases/{told.late}", "cc_district").json()
+
+    assert [a.status_code for a in (listed, one, timeline)] == [200, 200, 200]
+    assert {c["title"] for c in listed.json()["items"]} == {REDACTED}
+    assert (one.json()["title"], one.json()["cancel_reason"]) == (
+        REDACTED,
+        "重复来电，请回电[电话]",
+    )
+    assert "重复来电，请回电[电话]" in timeline.text
+    for answer in (listed, one, timeline):
+        assert_clean(answer.text)
+    assert (centre["title"], centre["cancel_reason"]) == (TITLE, f"重复来电，请回电{MOBILE}")
+
+
 def test_board_and_case_page__an_assessor_reads_the_text_redacted(
     console: Console, told: Told
 ) -> None:

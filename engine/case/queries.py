@@ -27,7 +27,7 @@ from engine.deadline.models import Deadline
 from engine.errors import NotFound, OutOfScope
 from engine.event.models import Event
 from engine.organisation.models import Category, OrgNode
-from engine.privacy import reporter_view
+from engine.privacy import reads_text_redacted, reporter_view
 from engine.runtime import Runtime
 from engine.vocabulary import (
     AssignmentState,
@@ -248,6 +248,8 @@ class CaseDetail:
     deadlines: list[Deadline]
     allowed_triggers: list[str]
     orgs: Mapping[int, OrgName] = field(default_factory=dict)
+    # The case's free text reaches this reader redacted of personal data (an assessor).
+    text_redacted: bool = False
 
 
 def _assignments(session: Session, case_id: int) -> list[Assignment]:
@@ -299,7 +301,9 @@ def detail_of(unit: CaseUnit, actor: Actor) -> CaseDetail:
         AssignmentDetail(a, orgs[a.org_id], allowed_on_assignment(unit, actor, a)) for a in mine
     ]
     allowed = allowed_on_case(unit, actor)
-    return CaseDetail(unit.case, name, phone, details, deadlines, allowed, orgs)
+    return CaseDetail(
+        unit.case, name, phone, details, deadlines, allowed, orgs, reads_text_redacted(actor)
+    )
 
 
 def orgs_by_id(session: Session, ids: set[int]) -> dict[int, OrgNode]:
