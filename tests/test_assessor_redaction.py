@@ -212,6 +212,60 @@ def test_drill_page__shows_each_title_redacted_to_every_reader(
     assert_clean(page.text)
 
 
+DRILL = {"level": "department", "from": "2026-03", "to": "2026-03", "figure": "response_rate"}
+
+
+def test_drill_downloads__list_every_case_with_its_title_redacted(
+    console: Console, told: Told
+) -> None:
+    client = console.as_("assessor")
+    page = client.get("/console/evaluation/drill", params={**DRILL, "unit_id": str(told.um)})
+    as_csv = client.get("/console/evaluation/drill.csv", params={**DRILL, "unit_id": str(told.um)})
+    as_xlsx = client.get("/console/evaluation/drill.xlsx", params={**DRILL, "unit_id": told.um})
+
+    assert "/console/evaluation/drill.csv?level=department&amp;from=2026-03" in page.text
+    assert as_csv.status_code == 200
+    assert as_csv.headers["content-disposition"] == (
+        f'attachment; filename="drill-department-{told.um}-response_rate-2026-03-2026-03.csv"'
+    )
+    rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["工单编号 Case", "标题 Title", "月份 Month"]
+    assert [r[:3] for r in rows[1:]] == [[str(told.good), REDACTED, "2026-03"]]
+    assert rows[1][3:] == ["及时响应 +1", "应响应 +1"]
+    assert_clean(as_csv.content.decode("utf-8-sig"))
+    assert as_xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert REDACTED in workbook_text(as_xlsx.content)
+    assert_clean(workbook_text(as_xlsx.content))
+
+
+def test_drill_downloads__bad_queries_are_422_a_foreign_unit_404_another_type_404(
+    console: Console, told: Told, city: City
+) -> None:
+    client = console.as_("assessor_s2")
+    own = console.as_("assessor")
+
+    foreign = client.get("/console/evaluation/drill.csv", params={
+        **DRILL, "level": "street", "unit_id": city.streets[0].id})  # fmt: skip
+    no_figure = own.get("/console/evaluation/drill.csv", params={
+        **DRILL, "unit_id": told.um, "figure": "composite"})  # fmt: skip
+    bad_unit = own.get("/console/evaluation/drill.xlsx", params={**DRILL, "unit_id": "1e9"})
+    bad_period = own.get("/console/evaluation/drill.csv", params={
+        **DRILL, "unit_id": told.um, "from": "2026-04", "to": "2026-01"})  # fmt: skip
+    other_type = own.get("/console/evaluation/drill.pdf", params={**DRILL, "unit_id": told.um})
+    resident = console.as_("resident").get(
+        "/console/evaluation/drill.csv", params={**DRILL, "unit_id": told.um}
+    )
+
+    assert foreign.status_code == 404
+    assert MOBILE not in foreign.text
+    assert (no_figure.status_code, bad_unit.status_code, bad_period.status_code) == (422, 422, 422)
+    assert "不能下钻" in no_figure.text
+    assert "单位编号无效" in bad_unit.text
+    assert other_type.status_code == 404
+    assert resident.status_code == 403
+    assert_clean(resident.text)
+
+
 def test_drill_api__carries_no_phone_or_id_card_number(api, told: Told) -> None:
     answer = api.get("/api/v1/evaluations/drill-down", "assessor", params={
         "level": "department", "unit_id": told.um, "figure": "response_rate",
