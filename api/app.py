@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 import redis as redis_lib
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import console, docs, problems
+from api.deps import body_media_type
 from api.metrics import RequestMetrics
 from api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from api.open311.routes import router as open311_router
@@ -108,7 +109,7 @@ def create_app(
         health,
     )
     for module in routers:
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(body_media_type)])
     app.include_router(open311_router)
     docs.install(app)
     console.install(app)

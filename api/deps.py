@@ -15,8 +15,10 @@ from typing import Annotated
 import redis
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from api.errors import UnsupportedMediaType
 from api.ratelimit import IntakeLimiter
 from api.settings import ApiSettings
 from engine.access import Actor
@@ -29,8 +31,21 @@ from engine.runtime import Runtime
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request, closed when the answer is sent."""
-    with request.app.state.session_factory() as session:
+    session: Session = request.app.state.session_factory()
+    try:
         yield session
+    finally:
+        _close(session)
+
+
+def _close(session: Session) -> None:
+    try:
+        session.close()
+    except DBAPIError as exc:
+        # The connection died after the answer was made (a restart, a cut): its rollback
+        # cannot run, and need not; writes commit inside their use case. The pool drops it.
+        if not exc.connection_invalidated:
+            raise
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -51,6 +66,26 @@ async def get_redis(request: Request) -> redis.Redis | None:
 
 async def get_limiter(request: Request) -> IntakeLimiter:
     return request.app.state.limiter  # type: ignore[no-any-return]
+
+
+async def body_media_type(request: Request) -> None:
+    """415 when a body comes in another media type than the operation takes (the one its
+    OpenAPI entry names), before the body is validated as if it were one."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    if field is None:
+        return  # the operation takes no body
+    takes = str(getattr(field.field_info, "media_type", "application/json"))
+    given = request.headers.get("content-type")
+    if given is None:
+        if not await request.body():
+            return  # no body at all: the validation names what is missing
+        raise UnsupportedMediaType(f"the body has no Content-Type; this operation takes {takes}")
+    media = given.partition(";")[0].strip().lower()
+    json_alike = takes == "application/json" and re.fullmatch(r"application/[\w.+-]*\+json", media)
+    if media != takes and not json_alike:
+        raise UnsupportedMediaType(
+            f"the body is {media or 'untyped'}; this operation takes {takes}"
+        )
 
 
 # Ids are 32-bit in the database; a larger one is refused here, not by the driver.

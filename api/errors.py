@@ -29,6 +29,10 @@ class BodyTooLarge(WhistleError):
     """The request body is over the configured cap."""
 
 
+class UnsupportedMediaType(WhistleError):
+    """The request body comes in a media type the operation does not take."""
+
+
 class MalformedRequest(WhistleError):
     """The request cannot be read at all (e.g. the body is not JSON)."""
 

@@ -17,10 +17,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import BodyTooLarge, MalformedRequest, RateLimited, ServiceUnavailable
+from api.errors import (
+    BodyTooLarge,
+    MalformedRequest,
+    RateLimited,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
 from engine.errors import (
     ChainBroken,
     Forbidden,
@@ -29,8 +35,10 @@ from engine.errors import (
     InvalidInput,
     NotFound,
     StaleVersion,
+    StoreUnavailable,
     TooLarge,
     Unauthenticated,
+    UnsupportedType,
     WhistleError,
     WorkflowError,
 )
@@ -43,6 +51,8 @@ TYPE_PREFIX = "tag:whistle,2026:problem/"
 # Redis is away (killed, restarting): the request could not be served now, but may be soon.
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 REDIS_RETRY_AFTER = 5
+# The database connection was lost (a restart, a cut): the pool connects afresh on the next try.
+DATABASE_RETRY_AFTER = 1
 
 
 @dataclass(frozen=True)
@@ -73,8 +83,11 @@ KINDS: dict[type[Exception], Kind] = {
     StaleVersion: Kind(409, "stale-version", "The resource has changed since it was read"),
     BodyTooLarge: Kind(413, "body-too-large", "The request body is too large"),
     TooLarge: Kind(413, "body-too-large", "The request body is too large"),
+    UnsupportedMediaType: Kind(415, "unsupported-media-type", "The body's media type is not taken"),
+    UnsupportedType: Kind(415, "unsupported-media-type", "The body's media type is not taken"),
     RateLimited: Kind(429, "rate-limited", "Too many requests; slow down"),
     ServiceUnavailable: Kind(503, "unavailable", "A service this request needs is down"),
+    StoreUnavailable: Kind(503, "unavailable", "A service this request needs is down"),
     redis.exceptions.ConnectionError: Kind(
         503, "unavailable", "A service this request needs is down"
     ),
@@ -108,10 +121,17 @@ def kind_of(exc: BaseException) -> Kind:
         return _HTTP_KINDS.get(
             exc.status_code, Kind(exc.status_code, f"http-{exc.status_code}", "HTTP error")
         )
+    if _connection_lost(exc):
+        return KINDS[StoreUnavailable]
     for cls in type(exc).__mro__:
         if cls in KINDS:
             return KINDS[cls]
     return INTERNAL
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """A database error that cost us the connection (outside a use case: a read)."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -139,8 +159,10 @@ def problem_for(exc: BaseException, instance: str | None = None) -> tuple[Kind, 
         )  # fmt: skip
     kind = kind_of(exc)
     detail: str | None
-    if isinstance(exc, ServiceUnavailable):
+    if isinstance(exc, ServiceUnavailable | StoreUnavailable):
         detail = str(exc)
+    elif _connection_lost(exc):
+        detail = "the database connection was lost; try again"
     elif isinstance(exc, REDIS_DOWN):
         detail = f"the queue (Redis) is not answering; try again in {REDIS_RETRY_AFTER} s"
     elif kind.status >= 500:
@@ -164,6 +186,8 @@ def headers_for(exc: BaseException) -> dict[str, str]:
         return {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, REDIS_DOWN):
         return {"Retry-After": str(REDIS_RETRY_AFTER)}
+    if isinstance(exc, StoreUnavailable) or _connection_lost(exc):
+        return {"Retry-After": str(DATABASE_RETRY_AFTER)}
     if isinstance(exc, StarletteHTTPException) and exc.headers:
         return dict(exc.headers)  # e.g. the Allow of a 405
     return {}
@@ -225,7 +249,8 @@ async def _handle(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Answer every error of ``app`` as a problem document."""
     for cls in (
-        WhistleError, RequestValidationError, StarletteHTTPException, DataError, OverflowError,
+        WhistleError, RequestValidationError, StarletteHTTPException, DataError, DBAPIError,
+        OverflowError,
         *REDIS_DOWN,
         Exception,
     ):  # fmt: skip
@@ -275,9 +300,11 @@ def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses.setdefault("422", {"description": KINDS[RequestValidationError].title})
             if "requestBody" in operation:
-                # A body that cannot be read at all (broken JSON or multipart), or one over the cap.
+                # A body that cannot be read at all (broken JSON or multipart), one over the cap,
+                # or one in another media type than the operation takes (api.deps.body_media_type).
                 responses.setdefault("400", {"description": KINDS[MalformedRequest].title})
                 responses.setdefault("413", {"description": KINDS[BodyTooLarge].title})
+                responses.setdefault("415", {"description": KINDS[UnsupportedMediaType].title})
             # Redis away (restarting): the answer says when to try again.
             responses.setdefault("503", {"description": KINDS[ServiceUnavailable].title})
             for status, entry in responses.items():

@@ -7,10 +7,14 @@ decided by the engine's queries (``engine.privacy``); these only copy fields acr
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, TypeAdapter, create_model
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
+from engine.case.bulk_dispatch import MAX_CASES, Outcome
+from engine.case.payloads import FIRED_ON, MAX_TARGETS, NOTE, PAYLOADS
 from engine.case.queries import AssignmentDetail, CaseDetail, Id
 from engine.case.service import CaseDraft
 from engine.organisation.models import OrgNode
@@ -18,13 +22,16 @@ from engine.redaction import redact
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
+    CallbackOutcome,
     CaseState,
+    CloseReason,
     DeadlineState,
     OrgKind,
     Priority,
     Rating,
     Role,
     Source,
+    Subject,
     Trigger,
 )
 
@@ -89,6 +96,7 @@ class AssignmentOut(Out):
     done_at: datetime | None
     withdrawn_at: datetime | None
     objection_reason: str | None
+    instruction: str | None = Field(description="the command centre's order (派单意见)")
     result: str | None
     evidence: list[str]
     service_hours: float | None
@@ -113,7 +121,8 @@ class AssignmentOut(Out):
 
 _ASSIGNMENT_FIELDS = (
     "id", "case_id", "org_id", "role", "state", "created_at", "accepted_at", "on_site_at",
-    "done_at", "withdrawn_at", "objection_reason", "result", "evidence", "service_hours", "version",
+    "done_at", "withdrawn_at", "objection_reason", "instruction", "result", "evidence",
+    "service_hours", "version",
 )  # fmt: skip
 
 
@@ -137,6 +146,12 @@ class CaseOut(CaseSummary):
     extension_count: int
     merged_into_id: int | None
     cancel_reason: str | None
+    close_reason: CloseReason | None = Field(
+        description="why a resolved case closed without a rating (never a dissatisfaction)"
+    )
+    callback_attempts: int = Field(description="callbacks on the current result")
+    callback_outcome: CallbackOutcome | None = Field(description="how the last callback went")
+    callback_at: datetime | None = Field(description="when the last callback was made")
     assignments: list[AssignmentOut]
     deadlines: list[DeadlineOut]
     allowed_triggers: list[Trigger]
@@ -166,6 +181,18 @@ def _redacted(text: str | None) -> str | None:
     return None if text is None else redact(text)
 
 
+class CallbackOut(Out):
+    """One callback attempt (回访), as the command centre recorded it."""
+
+    attempt: int
+    called_at: datetime
+    outcome: CallbackOutcome
+    note: str | None
+    recorded_at: datetime
+    operator_id: int | None
+    operator_role: Role
+
+
 class EventOut(Out):
     seq: int
     at: datetime
@@ -179,20 +206,114 @@ class EventOut(Out):
     payload: dict[str, Any]
 
 
-class TransitionIn(BaseModel):
-    """A trigger to fire, the version it is meant for, and the trigger's own fields."""
+VersionField = Field(default=None, ge=0, le=2**63 - 1, description="or send If-Match")
 
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={"examples": [{"trigger": "dispatch", "version": 1, "lead": 5}]},
-    )
+
+class TransitionIn(BaseModel):
+    """A trigger to fire, the version it is meant for, and the trigger's own fields.
+
+    Read loosely here (any trigger name, any other fields): the service answers a trigger this
+    subject does not have with 404 or 409 (scope first), and checks the fields with the trigger's
+    payload model (``engine/case/payloads.py``), naming a wrong one in a 422.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     trigger: Trigger
-    version: int | None = Field(default=None, ge=0, le=2**63 - 1, description="or send If-Match")
+    version: int | None = VersionField
 
     @property
     def payload(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+class BulkCaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Id
+    version: int | None = Field(default=None, ge=0, le=2**63 - 1, description="as the board showed")
+
+
+class BulkDispatchIn(BaseModel):
+    """Cases to dispatch, each by its routing rule unless one lead is named for all of them."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"cases": [{"id": 7, "version": 1}, {"id": 9}]}]},
+    )
+
+    cases: list[BulkCaseIn] = Field(min_length=1, max_length=MAX_CASES)
+    lead: Id | None = None
+    assisting: list[Id] = Field(default_factory=list, max_length=MAX_TARGETS)
+    instruction: str | None = Field(default=None, max_length=NOTE)
+
+
+class BulkOutcomeOut(Out):
+    case_id: int
+    dispatched: bool
+    version: int | None = Field(description="the case's version after its dispatch")
+    lead: int | None
+    failure: str | None = Field(description="not_found, forbidden, stale, illegal or invalid")
+    detail: str | None
+
+
+class BulkDispatchOut(BaseModel):
+    dispatched: int
+    failed: int
+    results: list[BulkOutcomeOut]
+
+    @classmethod
+    def of(cls, outcomes: list[Outcome]) -> BulkDispatchOut:
+        done = sum(o.dispatched for o in outcomes)
+        return cls(
+            dispatched=done,
+            failed=len(outcomes) - done,
+            results=[BulkOutcomeOut.model_validate(o) for o in outcomes],
+        )
+
+
+def _fired(trigger: Trigger) -> type[BaseModel]:
+    """What the service accepts for one trigger: its payload model, the name and the version."""
+    name = "".join(part.title() for part in trigger.split("_")) + "Transition"
+    model: type[BaseModel] = create_model(
+        name,
+        __base__=PAYLOADS[trigger],
+        __doc__=(PAYLOADS[trigger].__doc__ or f"The fields of '{trigger}'.").strip(),
+        trigger=(Literal[trigger.value], ...),  # type: ignore[arg-type]
+        version=(int | None, VersionField),
+    )
+    return model
+
+
+def _one_of(subject: Subject) -> CoreSchema:
+    """The bodies a subject's route accepts, one per trigger people fire, told apart by name."""
+    models = tuple(_fired(trigger) for trigger in FIRED_ON[subject])
+    union = Annotated[Union[models], Field(discriminator="trigger")]  # type: ignore[valid-type]  # noqa: UP007
+    return TypeAdapter(union).core_schema
+
+
+class _Documented(TransitionIn):
+    """A transition body documented as what the service accepts: a ``oneOf`` on ``trigger``."""
+
+    subject: ClassVar[Subject]
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(_one_of(cls.subject))
+
+
+class CaseTransitionIn(_Documented):
+    """A case trigger to fire, with its fields."""
+
+    subject = Subject.CASE
+
+
+class AssignmentTransitionIn(_Documented):
+    """An assignment trigger to fire, with its fields."""
+
+    subject = Subject.ASSIGNMENT
 
 
 class AssignmentMoveOut(BaseModel):

@@ -50,7 +50,7 @@ def count_statements(url: str, cases: int) -> dict[str, Counter[str]]:
 
 def statement_table(counts: dict[str, Counter[str]], cases: int) -> list[str]:
     """Statements per step (averaged over the cases) as a Markdown table."""
-    verbs = ["SELECT", "INSERT", "UPDATE", "COMMIT"]
+    verbs = ["SELECT", "INSERT", "UPDATE", "WITH", "COMMIT"]
     lines = [
         "| step | " + " | ".join(verbs) + " | statements |",
         "|---|" + "---:|" * (len(verbs) + 1),

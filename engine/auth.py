@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Integer, String, select, update
+from sqlalchemy import ForeignKey, Integer, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.access import Actor
@@ -21,7 +21,7 @@ from engine.errors import InvalidInput, NotFound, Unauthenticated
 from engine.organisation.models import Account, OrgNode, UnitRegistration
 from engine.organisation.service import create_account
 from engine.uow import committed
-from engine.vocabulary import Role
+from engine.vocabulary import OrgKind, Role
 
 # Recording every use would be a write per request; a token's last use is kept to this precision.
 LAST_USED_PRECISION = timedelta(minutes=5)
@@ -74,6 +74,26 @@ def tokens_of(session: Session, *, account_id: int) -> list[ApiToken]:
     return list(session.scalars(stmt))
 
 
+_TOKEN_LOOKUP = (
+    select(
+        ApiToken.id,
+        ApiToken.last_used_at,
+        Account.id,
+        Account.role,
+        OrgNode.id,
+        OrgNode.path,
+        OrgNode.kind,
+    )
+    .join(Account, Account.id == ApiToken.account_id)
+    .outerjoin(OrgNode, OrgNode.id == Account.scope_id)
+    .where(
+        ApiToken.token_hash == bindparam("hash"),
+        ApiToken.revoked_at.is_(None),
+        Account.active.is_(True),
+    )
+)
+
+
 def actor_for_token(session: Session, token: str, *, now: datetime | None = None) -> Actor:
     """The actor behind a token, or ``Unauthenticated``.
 
@@ -83,25 +103,24 @@ def actor_for_token(session: Session, token: str, *, now: datetime | None = None
     """
     if not token or len(token) > 200:
         raise Unauthenticated("a bearer token is required")
-    # One round trip for the token, its account and the node it acts for.
-    row = session.execute(
-        select(ApiToken.id, ApiToken.last_used_at, Account, OrgNode)
-        .join(Account, Account.id == ApiToken.account_id)
-        .outerjoin(OrgNode, OrgNode.id == Account.scope_id)
-        .where(
-            ApiToken.token_hash == token_hash(token),
-            ApiToken.revoked_at.is_(None),
-            Account.active.is_(True),
-        )
-    ).one_or_none()
+    # One round trip for the token, its account and the node it acts for (columns, not rows:
+    # every API request makes it).
+    row = session.execute(_TOKEN_LOOKUP, {"hash": token_hash(token)}).one_or_none()
     if row is None:
         raise Unauthenticated("the token is unknown or revoked")
-    token_id, last_used, account, scope = row
+    token_id, last_used, account_id, role, scope_id, scope_path, scope_kind = row
     communities: list[int] = []
-    if account.role == Role.UNIT and scope is not None:
-        stmt = select(UnitRegistration.community_id).where(UnitRegistration.unit_id == scope.id)
+    if role == Role.UNIT and scope_id is not None:
+        stmt = select(UnitRegistration.community_id).where(UnitRegistration.unit_id == scope_id)
         communities = list(session.scalars(stmt))
-    actor = Actor.for_account(account, scope, communities)
+    actor = Actor(
+        role=Role(role),
+        account_id=account_id,
+        scope_id=scope_id,
+        scope_path=scope_path or "",
+        scope_kind=OrgKind(scope_kind) if scope_kind else None,
+        communities=frozenset(communities),
+    )
     if now is not None and (last_used is None or now - last_used >= LAST_USED_PRECISION):
         with committed(session):
             session.execute(

@@ -41,6 +41,17 @@ class ConcurrentChange(WhistleError):
     """
 
 
+class StoreUnavailable(WhistleError):
+    """The database connection was lost in the middle of a use case (the server restarted, the
+    connection was cut). Before the commit nothing of it was written; lost during the commit,
+    whether it was written is not known (``at_commit``), and the caller should read before
+    trying again."""
+
+    def __init__(self, message: str, *, at_commit: bool) -> None:
+        super().__init__(message)
+        self.at_commit = at_commit
+
+
 class InvalidInput(WhistleError):
     """A payload or argument is wrong; the message names the field."""
 
@@ -67,6 +78,10 @@ class Unauthenticated(WhistleError):
 
 class TooLarge(InvalidInput):
     """A file is larger than the configured cap."""
+
+
+class UnsupportedType(InvalidInput):
+    """A file is of a type this deployment does not take (by its declared type)."""
 
 
 class UnmanagedSchema(WhistleError):

@@ -3,7 +3,8 @@
 It imports no domain: a use case that finds its case changed under it (the version-guarded write
 matched no row) raises ``ConcurrentChange``, and the whole use case runs again on fresh rows —
 where the caller's own expected version, if given, is checked anew, so a real conflict still
-surfaces as ``StaleVersion``.
+surfaces as ``StaleVersion``. A database connection lost on the way is ``StoreUnavailable``, never
+retried here: lost during the commit, the write may have been made, and only the caller can tell.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.errors import ConcurrentChange, StaleVersion
+from engine.errors import ConcurrentChange, StaleVersion, StoreUnavailable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -33,18 +35,48 @@ def use_case(fn: Callable[P, R]) -> Callable[P, R]:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 result = fn(*args, **kwargs)
-                session.commit()
+                _commit(session, fn.__name__)
                 return result
             except (ConcurrentChange, StaleDataError) as exc:
                 session.rollback()
                 if attempt == _ATTEMPTS:
                     raise StaleVersion(f"the case kept changing under {fn.__name__}") from exc
+            except DBAPIError as exc:
+                session.rollback()
+                if exc.connection_invalidated:
+                    raise _lost(fn.__name__, at_commit=False) from exc
+                raise
             except BaseException:
                 session.rollback()
                 raise
         raise AssertionError("unreachable")
 
     return run
+
+
+def _commit(session: Session, what: str | None) -> None:
+    try:
+        session.commit()
+    except DBAPIError as exc:
+        session.rollback()
+        if exc.connection_invalidated:
+            raise _lost(what, at_commit=True) from exc
+        raise
+
+
+def _lost(what: str | None, *, at_commit: bool) -> StoreUnavailable:
+    """The error for a database connection lost under ``what``, before or during its commit."""
+    prefix = f"{what}: " if what else ""
+    if at_commit:
+        return StoreUnavailable(
+            f"{prefix}the database connection was lost while committing; the change may or may "
+            "not have been made: read it again before retrying",
+            at_commit=True,
+        )
+    return StoreUnavailable(
+        f"{prefix}the database connection was lost; nothing was written, try again",
+        at_commit=False,
+    )
 
 
 @contextmanager
@@ -56,7 +88,12 @@ def committed(session: Session) -> Iterator[Session]:
     """
     try:
         yield session
-        session.commit()
+    except DBAPIError as exc:
+        session.rollback()
+        if exc.connection_invalidated:
+            raise _lost(None, at_commit=False) from exc
+        raise
     except BaseException:
         session.rollback()
         raise
+    _commit(session, None)

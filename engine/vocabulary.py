@@ -101,6 +101,12 @@ class Trigger(StrEnum):
     APPEAL = "appeal"
     UPHOLD_APPEAL = "uphold_appeal"
     REJECT_APPEAL = "reject_appeal"
+    CALLBACK = "callback"  # 回访: one attempt to call the reporter back about the result
+    # -- case, the command centre's dispatch tools after the first dispatch
+    REASSIGN = "reassign"  # 改派: withdraw the lead, dispatch a new one
+    ADD_ASSISTING = "add_assisting"  # 追加协办
+    MANUAL_REMIND = "manual_remind"  # 催办 by hand: counts as the ladder's reminder does
+    MANUAL_SUPERVISE = "manual_supervise"  # 督办 by hand: counts as the ladder's supervision
     # -- case, fired by the engine as a consequence of an assignment move or a clock
     LEAD_ACCEPTED = "lead_accepted"
     LEAD_OBJECTED = "lead_objected"
@@ -132,6 +138,23 @@ class Rating(StrEnum):
     SATISFIED = "satisfied"
     BASICALLY_SATISFIED = "basically_satisfied"
     DISSATISFIED = "dissatisfied"
+
+
+class CallbackOutcome(StrEnum):
+    """How one callback attempt (回访) went."""
+
+    REACHED = "reached"  # 已接通: the resident heard the result; a rating follows
+    NO_ANSWER = "no_answer"  # 无人接听
+    REFUSED = "refused"  # 拒绝评价: reached, but the resident declines to rate
+    WRONG_NUMBER = "wrong_number"  # 号码错误: the number on file does not reach the resident
+
+
+class CloseReason(StrEnum):
+    """Why a resolved case was closed without a rating; none of them counts as dissatisfied."""
+
+    UNRATED = "unrated"  # 逾期未评: the rating window passed
+    UNREACHABLE = "unreachable"  # 无法联系: the callbacks never reached the resident
+    REFUSED = "refused"  # 拒绝评价: the resident declined to rate
 
 
 class RequestKind(StrEnum):

@@ -23,6 +23,7 @@ from engine.runtime import Runtime
 from engine.vocabulary import (
     AppealKind,
     AssignmentRole,
+    CallbackOutcome,
     CaseState,
     DeadlineState,
     Rating,
@@ -48,6 +49,7 @@ VALID_PAYLOADS: dict[Trigger, dict[str, Any]] = {
     Trigger.RATE: {"solved": True, "rating": Rating.SATISFIED},
     Trigger.REDO: {"reason": "居民表示问题仍未解决"},
     Trigger.VERIFY: {"solved": True},
+    Trigger.CALLBACK: {"outcome": CallbackOutcome.REACHED, "note": "居民表示路灯已亮"},
     Trigger.REQUEST_EXTENSION: {"reason": "需要协调物业", "extend_by": "3wd"},
     Trigger.APPROVE_EXTENSION: {},
     Trigger.DENY_EXTENSION: {"reason": "可在时限内办结"},
@@ -66,6 +68,11 @@ VALID_PAYLOADS: dict[Trigger, dict[str, Any]] = {
     Trigger.REPORT_IN: {},
     Trigger.PROGRESS: {"note": "已联系居民"},
     Trigger.COMPLETE: {"result": "已处理完毕", "service_hours": 2.0},
+    # The departments named here are stand-ins: a test that moves the case names real ones.
+    Trigger.REASSIGN: {"reason": "原派单部门不对口", "lead": 0},
+    Trigger.ADD_ASSISTING: {"assisting": [0]},
+    Trigger.MANUAL_REMIND: {"reason": "居民再次来电催促"},
+    Trigger.MANUAL_SUPERVISE: {"reason": "久拖未办，列入督办"},
 }
 
 

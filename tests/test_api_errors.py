@@ -224,17 +224,20 @@ def test_evidence_over_its_cap__is_413_and_stores_no_file(api, case, session_fac
 
 
 @pytest.mark.parametrize(
-    ("content", "declared"),
-    [(b"GIF89a" + b"\x00" * 10, "image/gif"), (b"MZ\x90\x00", "image/png")],
+    ("content", "declared", "status", "slug"),
+    [
+        (b"GIF89a" + b"\x00" * 10, "image/gif", 415, "unsupported-media-type"),
+        (b"MZ\x90\x00", "image/png", 422, "invalid-input"),
+    ],
     ids=["type-not-allowed", "content-not-its-type"],
 )
-def test_evidence_of_a_wrong_type__is_422_and_stores_no_file(
-    api, case, session_factory, api_settings, content, declared
+def test_evidence_of_a_wrong_type__is_refused_and_stores_no_file(
+    api, case, session_factory, api_settings, content, declared, status, slug
 ):
     before = row_counts(session_factory)
     files = {"file": ("x", content, declared)}
     response = api.post(f"/api/v1/cases/{case.id}/evidence", "cc_s1", files=files)
-    assert_problem(response, 422, "invalid-input")
+    assert_problem(response, status, slug)
     assert row_counts(session_factory) == before
     assert not (api_settings.data_dir / "evidence").exists()
 

@@ -81,6 +81,12 @@ def lived_in(console: Console, session: Session, rt: Runtime, city: City, clock:
     ask = f"/console/cases/{ids[2]}/do/request_extension"
     assert submit(console, "dept_um", ids[2], ask, reason="需要协调物业",
                   extend_by="3个工作日").status_code == 303  # fmt: skip
+    call = f"/console/cases/{ids[3]}/do/callback"
+    assert submit(console, "cc_s1", ids[3], call, outcome="no_answer",
+                  note="无人接听").status_code == 303  # fmt: skip
+    unreachable = make_case(session, rt, city, clock, state=CaseState.RESOLVED)
+    call = f"/console/cases/{unreachable.id}/do/callback"
+    assert submit(console, "cc_s1", unreachable.id, call, outcome="wrong_number").status_code == 303
     accept = session.scalars(
         select(Deadline).where(Deadline.case_id == ids[1], Deadline.clock == "accept")
     ).first()
@@ -90,7 +96,7 @@ def lived_in(console: Console, session: Session, rt: Runtime, city: City, clock:
     apply_step(session=session, rt=rt, deadline_id=accept.id, step_index=0, now=clock.now())
     session.commit()
     assert assignments_of(session, objected.id)
-    return [*ids, objected.id]
+    return [*ids, objected.id, unreachable.id]
 
 
 ROLES = ("cc_s1", "admin", "dept_um", "assessor", "grid_c1", "resident")

@@ -22,6 +22,7 @@ from engine.errors import Forbidden, GuardFailed, IllegalTransition, OutOfScope,
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
+    CallbackOutcome,
     CaseState,
     Rating,
     RequestKind,
@@ -56,7 +57,9 @@ class Scene:
     """The things guards read, as plain ORM instances that no session has seen."""
 
     case: Case = field(
-        default_factory=lambda: Case(id=1, rating=None, redo_count=0, excluded=False)
+        default_factory=lambda: Case(
+            id=1, rating=None, redo_count=0, excluded=False, callback_outcome=None
+        )
     )
     lead: Assignment = field(
         default_factory=lambda: Assignment(
@@ -97,6 +100,10 @@ def _all_done(s: Scene) -> None:
     s.lead.state = s.assisting.state = AssignmentState.DONE
 
 
+def _all_settled(s: Scene) -> None:
+    s.lead.state, s.assisting.state = AssignmentState.DONE, AssignmentState.WITHDRAWN
+
+
 def _objected_from(state: AssignmentState | None) -> Callable[[Scene], None]:
     def apply(s: Scene) -> None:
         s.lead.state, s.lead.objected_from = AssignmentState.OBJECTED, state
@@ -107,6 +114,13 @@ def _objected_from(state: AssignmentState | None) -> Callable[[Scene], None]:
 def _rated(rating: Rating, redo_count: int) -> Callable[[Scene], None]:
     def apply(s: Scene) -> None:
         s.case.rating, s.case.redo_count = rating, redo_count
+
+    return apply
+
+
+def _callback(outcome: CallbackOutcome | None) -> Callable[[Scene], None]:
+    def apply(s: Scene) -> None:
+        s.case.callback_outcome = outcome
 
     return apply
 
@@ -133,6 +147,10 @@ GUARD_TABLE: dict[str, tuple[Callable[[Scene], None], Callable[[Scene], None]]] 
         _rated(Rating.DISSATISFIED, 0),
         _rated(Rating.DISSATISFIED, 1),
     ),
+    "callback_not_reached": (
+        _callback(CallbackOutcome.NO_ANSWER),
+        _callback(CallbackOutcome.REACHED),
+    ),
     "extension_pending": (_pending(RequestKind.EXTENSION), _none_pending(RequestKind.EXTENSION)),
     "no_extension_pending": (
         _none_pending(RequestKind.EXTENSION),
@@ -145,6 +163,8 @@ GUARD_TABLE: dict[str, tuple[Callable[[Scene], None], Callable[[Scene], None]]] 
     ),
     "appeal_pending": (_pending(RequestKind.APPEAL), _none_pending(RequestKind.APPEAL)),
     "no_appeal_pending": (_none_pending(RequestKind.APPEAL), _pending(RequestKind.APPEAL)),
+    "lead_not_done": (_lead_state(AssignmentState.ACCEPTED), _lead_state(AssignmentState.DONE)),
+    "has_open_assignment": (_lead_state(AssignmentState.ON_SITE), _all_settled),
 }
 
 

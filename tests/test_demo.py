@@ -180,7 +180,7 @@ def test_demo__running_it_again_adds_nothing_and_renews_every_login(session):
 def test_demo_cli__prints_the_logins_and_writes_the_accounts_json(cli_env, session):
     out = cli_env / "accounts.json"
 
-    result = whistle("demo", "--accounts-json", str(out))
+    result = whistle("demo", "--accounts-json", str(out), "--history-cases", "0")
 
     assert result.exit_code == 0, result.output
     assert "demo city 青川区 built; logins:" in result.output
@@ -201,10 +201,10 @@ def test_demo_cli__prints_the_logins_and_writes_the_accounts_json(cli_env, sessi
 
 
 def test_demo_cli__a_second_run_says_the_city_is_there_and_adds_nothing(cli_env, session):
-    whistle("demo")
+    whistle("demo", "--history-cases", "0")  # the history's second run: test_demo_history.py
     nodes = _count(session, OrgNode)
 
-    again = whistle("demo")
+    again = whistle("demo", "--history-cases", "0")
 
     assert again.exit_code == 0, again.output
     assert "already there (nothing added); new passwords and tokens" in again.output

@@ -71,9 +71,11 @@ def test_apply_steps__a_case_changed_under_the_batch_is_left_alone_and_the_other
         seen: list[str] = []
 
         def meddle(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            # Cases are written in id order, one guarded UPDATE each: just before the batch
-            # writes the victim's (the second), another writer moves the victim on.
-            if done or not statement.lstrip().startswith("UPDATE cases"):
+            # Cases are written in id order, one guarded UPDATE each (on PostgreSQL the first
+            # part of the move's one statement): just before the batch writes the victim's (the
+            # second), another writer moves the victim on.
+            head = statement.lstrip()
+            if done or not head.startswith(("UPDATE cases", "WITH c AS (UPDATE cases")):
                 return
             seen.append(statement)
             if len(seen) == 2:

@@ -25,8 +25,10 @@ from engine.vocabulary import Rating, Trigger
 from tests.builders import City
 
 # The most statements any one step may send, per backend (the load included, COMMIT excluded).
-# PostgreSQL writes the same statements as SQLite except where SQLite folds two into one upsert
-# (new and changed clocks) or knows a new case's id before writing it.
+# On PostgreSQL a move is the load and one statement of data-modifying CTEs (a dispatch first
+# inserts its assignments, whose ids the events carry; a raise first inserts its case, whose id
+# they carry). SQLite has no such statements: one per table, new and changed clocks folded into
+# one upsert, and a new case's id known before it is written.
 BUDGET = {
     "sqlite": {
         Trigger.RAISE: 3,
@@ -37,12 +39,12 @@ BUDGET = {
         Trigger.RATE: 5,
     },
     "postgresql": {
-        Trigger.RAISE: 4,
-        Trigger.DISPATCH: 7,
-        Trigger.ACCEPT: 5,
-        Trigger.REPORT_IN: 6,
-        Trigger.COMPLETE: 7,
-        Trigger.RATE: 5,
+        Trigger.RAISE: 2,
+        Trigger.DISPATCH: 3,
+        Trigger.ACCEPT: 2,
+        Trigger.REPORT_IN: 2,
+        Trigger.COMPLETE: 2,
+        Trigger.RATE: 2,
     },
 }
 
@@ -121,7 +123,7 @@ def test_lifecycle__each_step_stays_within_its_statement_budget(
 
 
 def test_lifecycle__an_admin_change_is_seen_by_the_next_move_without_a_read_per_move(
-    session: Session, rt: Runtime, city: City, clock: ManualClock
+    session: Session, rt: Runtime, city: City, clock: ManualClock, is_postgres: bool
 ) -> None:
     _lifecycle(session, rt, city, clock)
     known = rt.org.get(session).version
@@ -131,4 +133,4 @@ def test_lifecycle__an_admin_change_is_seen_by_the_next_move_without_a_read_per_
     # The first load after the change saw the new version and read the organisation again.
     assert rt.org.get(session).version > known
     assert rt.org.get(session).nodes[city.departments[0].id].name_en.endswith("(renamed)")
-    assert spent[Trigger.RATE] <= BUDGET["postgresql"][Trigger.RATE]
+    assert spent[Trigger.RATE] <= BUDGET["postgresql" if is_postgres else "sqlite"][Trigger.RATE]

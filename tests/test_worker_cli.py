@@ -311,6 +311,7 @@ def test_up_demo__builds_the_demo_city_serves_the_api_with_its_logins_and_stops_
             timeout=10,
         )
         assert answer.status_code == 200, answer.text
+        history = answer.json()["total"]
         wrong = httpx.get(
             f"{base}/api/v1/cases", headers={"Authorization": "Bearer nope"}, timeout=10
         )
@@ -319,6 +320,8 @@ def test_up_demo__builds_the_demo_city_serves_the_api_with_its_logins_and_stops_
         output = interrupt(up)
     assert up.returncode == 0, output
     assert "demo city" in output
+    assert "demo history: " in output  # a year of closed cases, before the API answered
+    assert history > 0
     assert centre["username"] in output
     assert f"API: {base}/api/v1" in output
     for pid in (server, worker):

@@ -25,6 +25,9 @@ REPORTS = "whistle-reports"
 WORK_QUEUES = (ESCALATIONS, WEBHOOKS, REPORTS)
 
 _FIND_TIMEOUT = 10.0
+# How long one command may wait for its answer on a shared client (sweeps, queue sizes): none of
+# them blocks. A worker's blocking dequeue reads on a client of its own (workers/rq_workers.py).
+COMMAND_TIMEOUT = 10.0
 
 
 def embedded_dir(settings: Settings) -> Path:
@@ -34,7 +37,9 @@ def embedded_dir(settings: Settings) -> Path:
 
 def connect(url: str) -> redis.Redis:
     """A client for ``url`` that notices a dead connection and reconnects."""
-    return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=15)
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=5, socket_timeout=COMMAND_TIMEOUT, health_check_interval=15
+    )
 
 
 def answers(url: str) -> bool:

@@ -5,12 +5,20 @@ redis-py 8, stopping that thread waits until its read returns, so a worker asked
 burst worker, at the end of its burst) could hang for up to a minute before it returned: jobs
 retried "a minute later" and tests that pass or fail on timing. Here the thread reads in short
 slices, so stopping it takes at most ``PUBSUB_POLL_SECONDS``.
+
+A waiting worker blocks in BLPOP for its dequeue timeout (``worker_ttl`` - 15 s, 405 s by default).
+RQ makes that safe by raising the socket timeout in the connection pool's settings, but a
+connection the pool already holds keeps the timeout it was made with (redis-py 8: 5 s), so a
+BLPOP that drew one timed out every few seconds ("could not connect to Redis instance: Timeout
+reading from …/redis.sock"), and RQ backed off up to a minute between tries while jobs waited.
+Here a worker reads from a client of its own whose every connection outlasts its dequeue.
 """
 
 from __future__ import annotations
 
 import threading
 
+import redis
 from rq import SimpleWorker, Worker
 from rq.worker.base import BaseWorker
 
@@ -19,7 +27,26 @@ PUBSUB_POLL_SECONDS = 0.5
 
 
 class PromptShutdown(BaseWorker):
-    """A worker whose command-channel thread notices a stop within ``PUBSUB_POLL_SECONDS``."""
+    """A worker whose command-channel thread notices a stop within ``PUBSUB_POLL_SECONDS``, and
+    whose blocking dequeue never outlasts the socket it reads from."""
+
+    def _set_connection(self, connection: redis.Redis) -> redis.Redis:
+        """A client of the worker's own, to the same server, whose reads wait longer than the
+        worker's blocking dequeue (RQ would only change the settings of the caller's pool, which
+        its connections made earlier, the sweeper's, do not follow)."""
+        given = connection.connection_pool
+        timeout = given.connection_kwargs.get("socket_timeout")
+        kwargs = dict(given.connection_kwargs)
+        if timeout is None or timeout < self.connection_timeout:
+            kwargs["socket_timeout"] = self.connection_timeout
+        pool = redis.ConnectionPool(connection_class=given.connection_class, **kwargs)
+        return redis.Redis(connection_pool=pool)
+
+    def teardown(self) -> None:
+        """Stop as RQ does, then close the worker's own connections."""
+        super().teardown()  # type: ignore[no-untyped-call]
+        if not self.is_horse:
+            self.connection.connection_pool.disconnect()
 
     def subscribe(self) -> None:
         """Listen on this worker's command channel, reading in short slices."""
@@ -47,3 +74,11 @@ class InProcessWorker(PromptShutdown, SimpleWorker):
         if self.stopping is not None:
             self.stopping.set()
         super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]
+
+
+class InspectedWorker(Worker):
+    """A worker read back from Redis only to be looked at, never run: it leaves the caller's
+    client as it is (RQ would raise the socket timeout of the caller's whole pool)."""
+
+    def _set_connection(self, connection: redis.Redis) -> redis.Redis:
+        return connection

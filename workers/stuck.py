@@ -24,6 +24,8 @@ from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
+from workers.rq_workers import InspectedWorker
+
 log = logging.getLogger(__name__)
 
 
@@ -59,7 +61,9 @@ def worker_gone(connection: redis.Redis, name: str | None) -> bool:
     """Whether the worker of this name no longer runs: no record, or a dead process here."""
     if not name:
         return False  # RQ sets the name as it starts the job; a moment later it is there
-    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=connection)
+    worker = InspectedWorker.find_by_key(
+        Worker.redis_worker_namespace_prefix + name, connection=connection
+    )
     if worker is None:
         return True
     pid = worker.pid

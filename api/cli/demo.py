@@ -1,5 +1,5 @@
-"""``whistle demo``: build the demo city (or renew its logins) and print them; optionally keep it
-busy with the live simulation until Ctrl-C.
+"""``whistle demo``: build the demo city (or renew its logins) and print them, give it a year of
+history (once per database); optionally keep it busy with the live simulation until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from pathlib import Path
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
 
-from api.cli.common import CliError, session_scope, settings
+from api.cli.common import CliError, runtime, session_scope, settings
 from engine.clock import SystemClock
+from engine.deadline.epoch import clock_for
 from engine.demo.city import SHARED_DATA, DemoCity, build_demo
+from engine.demo.history import DEFAULT_SEED, DEFAULT_SIZE, LANGUAGES, MAX_SIZE, load_history
 from engine.errors import WhistleError
 
 
@@ -75,6 +78,44 @@ def build_and_print(*, accounts_json: Path | None, data_dir: Path) -> DemoCity:
     return city
 
 
+def load_and_print_history(*, size: int, seed: int, language: str) -> None:
+    """Give the demo city its year of history (``size`` 0: none), unless it has one."""
+    if size == 0:
+        return
+    rt = runtime()
+    try:
+        with session_scope() as session:
+            # The history ends where the demo's clock stands (a scaled clock runs ahead).
+            now = clock_for(settings().clock_speed, sessionmaker(bind=session.get_bind())).now()
+            summary = load_history(session=session, rt=rt, now=now, seed=seed, size=size,
+                                   language=language)  # fmt: skip
+    except WhistleError as exc:
+        raise CliError(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot write the demo history: {exc}") from exc
+    if not summary.created:
+        click.echo(f"demo history already there ({summary.cases} cases; nothing added)")
+        return
+    click.echo(
+        f"demo history: {summary.cases} closed cases from {summary.first_day} to "
+        f"{summary.last_day} (seed {seed}) in {summary.seconds:.1f} s"
+    )
+
+
+history_cases = click.option(
+    "--history-cases", type=click.IntRange(0, MAX_SIZE), default=DEFAULT_SIZE, show_default=True,
+    help="Cases in the year of history given to a new demo city (0: none); once per database.",
+)  # fmt: skip
+history_seed = click.option(
+    "--seed", type=int, default=DEFAULT_SEED, show_default=True,
+    help="Seed of the history: the same seed draws the same year.",
+)  # fmt: skip
+history_language = click.option(
+    "--history-language", type=click.Choice(LANGUAGES), default="zh", show_default=True,
+    help="Language of the history's case titles, details and replies.",
+)  # fmt: skip
+
+
 @click.command("demo")
 @click.option(
     "--accounts-json", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -89,9 +130,22 @@ def build_and_print(*, accounts_json: Path | None, data_dir: Path) -> DemoCity:
     "--data-dir", type=click.Path(path_type=Path, file_okay=False), default=SHARED_DATA,
     show_default=True, help="Where the shared data (taxonomy, complaint texts) are.",
 )  # fmt: skip
-def demo(accounts_json: Path | None, simulate: bool, rate: float, data_dir: Path) -> None:
-    """Build the demo city 青川区 and print a login for every role (run again: new logins)."""
+@history_cases
+@history_seed
+@history_language
+def demo(
+    accounts_json: Path | None,
+    simulate: bool,
+    rate: float,
+    data_dir: Path,
+    history_cases: int,
+    seed: int,
+    history_language: str,
+) -> None:
+    """Build the demo city 青川区 with a year of history and print a login for every role
+    (run again: new logins, nothing else added)."""
     build_and_print(accounts_json=accounts_json, data_dir=data_dir)
+    load_and_print_history(size=history_cases, seed=seed, language=history_language)
     if simulate:
         from workers.simulation import run
 

@@ -16,7 +16,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from api.cli.common import CliError, session_scope, settings
-from api.cli.demo import build_and_print
+from api.cli.demo import (
+    build_and_print,
+    history_cases,
+    history_language,
+    history_seed,
+    load_and_print_history,
+)
 from engine.config import Settings
 from engine.deadline.epoch import clock_for
 from engine.deadline.status import deadline_status
@@ -66,6 +72,9 @@ def worker(burst: bool, processes: int) -> None:
     "--accounts-json", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="With --demo: also write the logins and API tokens to this JSON file.",
 )  # fmt: skip
+@history_cases
+@history_seed
+@history_language
 def up(
     host: str,
     port: int,
@@ -75,6 +84,9 @@ def up(
     rate: float,
     pace: float,
     accounts_json: Path | None,
+    history_cases: int,
+    seed: int,
+    history_language: str,
 ) -> None:
     """Run everything: Redis (embedded unless REDIS_URL), the schema, workers and the API."""
     if simulate and not demo:
@@ -84,6 +96,7 @@ def up(
 
         def prepare() -> None:
             build_and_print(accounts_json=accounts_json, data_dir=SHARED_DATA)
+            load_and_print_history(size=history_cases, seed=seed, language=history_language)
 
     extra = []
     if simulate:

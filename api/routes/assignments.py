@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from api.deps import ActorDep, ClockDep, IdPath, IfMatchDep, RuntimeDep, SessionDep, etag
 from api.problems import documented
 from api.routes.cases import expected_version
-from api.schemas import AssignmentMoveOut, AssignmentOut, CaseSummary, TransitionIn
+from api.schemas import AssignmentMoveOut, AssignmentOut, AssignmentTransitionIn, CaseSummary
 from engine.case.service import move_assignment
 from engine.case.tasks import assignment_detail_of
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1/assignments", tags=["assignments"])
 )
 def transition(
     assignment_id: IdPath,
-    body: TransitionIn,
+    body: AssignmentTransitionIn,
     response: Response,
     session: SessionDep,
     rt: RuntimeDep,

@@ -22,10 +22,22 @@ from api.deps import (
     etag,
 )
 from api.problems import documented
-from api.schemas import CaseOut, CasePage, CaseSummary, EventOut, RaiseIn, TransitionIn
+from api.schemas import (
+    BulkDispatchIn,
+    BulkDispatchOut,
+    CallbackOut,
+    CaseOut,
+    CasePage,
+    CaseSummary,
+    CaseTransitionIn,
+    EventOut,
+    RaiseIn,
+)
 from engine.access import Actor, can_see_case
+from engine.case.bulk_dispatch import Wanted, dispatch_many
 from engine.case.queries import (
     CaseQuery,
+    callback_attempts,
     case_detail,
     case_events,
     detail_of,
@@ -119,6 +131,19 @@ def list_(
     )
 
 
+@router.post("/dispatch", responses=documented(400, 401, 413, 422), summary="Dispatch many cases")
+def dispatch_bulk(
+    body: BulkDispatchIn, session: SessionDep, rt: RuntimeDep, clock: ClockDep, actor: ActorDep
+) -> BulkDispatchOut:
+    """Dispatch each case in its own commit; which went, and which failed and why (a stale or
+    foreign case fails alone)."""
+    outcomes = dispatch_many(
+        session=session, rt=rt, actor=actor, wanted=[Wanted(c.id, c.version) for c in body.cases],
+        lead=body.lead, assisting=body.assisting, instruction=body.instruction, now=clock.now(),
+    )  # fmt: skip
+    return BulkDispatchOut.of(outcomes)
+
+
 @router.get("/{case_id}", responses=READ, summary="One case")
 def get_one(
     case_id: IdPath,
@@ -145,10 +170,20 @@ def events(case_id: IdPath, session: SessionDep, actor: ActorDep) -> list[EventO
     ]
 
 
+@router.get(
+    "/{case_id}/callbacks", responses=documented(401, 403, 404, 422), summary="The callbacks"
+)
+def callbacks(case_id: IdPath, session: SessionDep, actor: ActorDep) -> list[CallbackOut]:
+    """The callback attempts (回访) on the case, oldest first; record one by firing
+    ``callback`` with ``outcome``, ``called_at`` and ``note``. Not for residents."""
+    found = callback_attempts(session, actor=actor, case_id=case_id)
+    return [CallbackOut.model_validate(c) for c in found]
+
+
 @router.post("/{case_id}/transitions", responses=WRITE, summary="Fire a case trigger")
 def transition(
     case_id: IdPath,
-    body: TransitionIn,
+    body: CaseTransitionIn,
     response: Response,
     session: SessionDep,
     rt: RuntimeDep,

@@ -28,6 +28,8 @@ class Assignment(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     result: Mapped[str | None] = mapped_column(Text)
+    # The command centre's order to this department (派单意见), given at dispatch.
+    instruction: Mapped[str | None] = mapped_column(Text)
     evidence: Mapped[list[str]] = mapped_column(JSONType, default=list)
     service_hours: Mapped[float | None] = mapped_column(Float)
     # Facts for the evaluation (engine/case/facts.py): accepted / reported in within the

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
-from engine.case import writer
+from engine.case import callbacks, writer
 from engine.case.facts import ACCEPT_CLOCK, REPORT_IN_CLOCK
 from engine.case.unit import CaseUnit
 from engine.deadline.models import Deadline, EscalationStep
@@ -99,9 +99,11 @@ def _plan(unit: CaseUnit, deadline_id: int, step_index: int, now: datetime) -> _
         "due_at": _stamp(fire_at),
         "clock_due_at": _stamp(deadline.due_at),
     }
+    if step.step == Trigger.CLOSE:
+        payload["close_reason"] = callbacks.window_close_reason(unit.case)
     event = unit.fire_case(SYSTEM, step.step, payload)
     if step.step == Trigger.CLOSE:
-        unit.case.closed_at = now
+        unit.case.closed_at, unit.case.close_reason = now, payload["close_reason"]
     if step.step == Trigger.OVERDUE:
         _mark_late(unit, deadline.clock, deadline.assignment_id)
     deadline.step_index += 1
@@ -172,7 +174,7 @@ def apply_step(
     planned = _plan(unit, deadline_id, step_index, now)
     if planned is None:
         return None
-    writer.write(session, unit, unit.finish(), event_ids=True)  # the event id, for the record
+    writer.write(session, unit, unit.finish())  # gives the event its id, for the record
     (applied,) = _record(session, unit, [planned], now)
     return applied
 
@@ -222,7 +224,7 @@ def apply_steps(
                 unit = CaseUnit.load(session, rt, now, case_id=case_id)
                 planned = [p for d, i in case_steps if (p := _plan(unit, d, i, now))]
                 if planned:
-                    writer.write(session, unit, unit.finish(), event_ids=True)
+                    writer.write(session, unit, unit.finish())
                     recorded = _record(session, unit, planned, now)
         except (ConcurrentChange, DBAPIError) as exc:
             log.warning("escalation of case %s left for the next sweep: %s", case_id, exc)

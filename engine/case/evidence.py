@@ -26,7 +26,14 @@ from engine.access import Actor, can_see_case
 from engine.assignment.models import Assignment
 from engine.case.models import Case
 from engine.db import Base, UTCDateTime
-from engine.errors import Forbidden, InvalidInput, NotFound, OutOfScope, TooLarge
+from engine.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    OutOfScope,
+    TooLarge,
+    UnsupportedType,
+)
 from engine.uow import committed
 from engine.vocabulary import Role
 
@@ -89,7 +96,7 @@ def _visible_case(session: Session, actor: Actor, case_id: int) -> Case:
 def _check_file(policy: EvidencePolicy, content_type: str, data: bytes) -> None:
     kind = content_type.split(";")[0].strip().lower()
     if kind not in policy.allowed_types or kind not in SIGNATURES:
-        raise InvalidInput(
+        raise UnsupportedType(
             f"evidence: content type '{kind}' is not one of {sorted(policy.allowed_types)}"
         )
     if len(data) > policy.max_bytes:

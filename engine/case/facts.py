@@ -25,7 +25,12 @@ ACCEPT_CLOCK = "accept"
 REPORT_IN_CLOCK = "report_in"
 RESOLVE_CLOCK = "resolve"
 _CLOSED = (DeadlineState.MET, DeadlineState.LATE)
-_LADDER_COUNTERS: dict[str, str] = {Trigger.SUPERVISE: "supervise_count", Trigger.RED: "red_count"}
+# A supervision by hand (督办) counts exactly as the ladder's does, charged the same way.
+_LADDER_COUNTERS: dict[str, str] = {
+    Trigger.SUPERVISE: "supervise_count",
+    Trigger.MANUAL_SUPERVISE: "supervise_count",
+    Trigger.RED: "red_count",
+}
 
 
 class RollupTracker:

@@ -14,7 +14,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, JSONType, UTCDateTime
 from engine.vocabulary import (
+    CallbackOutcome,
     CaseState,
+    CloseReason,
     Priority,
     Rating,
     RequestKind,
@@ -72,6 +74,15 @@ class Case(Base):
     resolved_on_time: Mapped[bool | None] = mapped_column(Boolean)
     supervise_count: Mapped[int] = mapped_column(Integer, default=0)
     red_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Callbacks (回访) on the current result (a redo starts a new round): how many attempts, how
+    # the last went and when it was made, on how many different local days nobody answered;
+    # the attempts themselves are the case's ``callback`` events (engine/case/callbacks.py).
+    callback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    callback_outcome: Mapped[CallbackOutcome | None] = mapped_column(String(16))
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    callback_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Why a resolved case was closed without a rating (window passed, unreachable, refused).
+    close_reason: Mapped[CloseReason | None] = mapped_column(String(16))
 
     # The head of the per-case audit chain; kept here so appending needs no read of the events.
     event_count: Mapped[int] = mapped_column(Integer, default=0)

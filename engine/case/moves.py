@@ -14,17 +14,23 @@ from dataclasses import dataclass
 
 from engine.access import Actor
 from engine.assignment.models import Assignment
+from engine.case import callbacks
 from engine.case.models import CaseRequest
 from engine.case.payloads import (
+    AddAssistingPayload,
+    CallbackPayload,
     CompletePayload,
     DispatchPayload,
     ExtensionDecisionPayload,
     ExtensionRequestPayload,
+    Instructed,
+    ManualStepPayload,
     MergePayload,
     ObjectPayload,
     Payload,
     RatePayload,
     Reasoned,
+    ReassignPayload,
     VerifyPayload,
 )
 from engine.case.unit import CaseUnit
@@ -47,6 +53,7 @@ from engine.workflow.guards import active_lead
 SYSTEM = Actor.system()
 _OPEN = (AssignmentState.ASSIGNED, AssignmentState.ACCEPTED, AssignmentState.ON_SITE)
 _ENDED = (CaseState.MERGED, CaseState.CANCELLED)
+_WORKING = (*_OPEN, AssignmentState.OBJECTED)
 
 
 def dispatch_targets(unit: CaseUnit, actor: Actor, p: DispatchPayload) -> tuple[int, list[int]]:
@@ -64,7 +71,51 @@ def dispatch_targets(unit: CaseUnit, actor: Actor, p: DispatchPayload) -> tuple[
         assisting = assisting or [a for a in suggested if a != lead]
     for org_id in [lead, *assisting]:
         _check_target(unit, actor, org_id)
+    p.check_targets(Trigger.DISPATCH, [lead, *assisting])
     return lead, assisting
+
+
+def reassign_target(unit: CaseUnit, actor: Actor, p: ReassignPayload) -> int:
+    """The new lead of a reassignment (改派): an active department other than the lead now."""
+    lead = active_lead(unit.assignments)
+    if lead is not None and lead.org_id == p.lead:
+        raise InvalidInput(
+            f"reassign: department {p.lead} is already the lead of case {unit.case.id}"
+        )
+    _check_target(unit, actor, p.lead)
+    p.check_targets(Trigger.REASSIGN, [p.lead])
+    return p.lead
+
+
+def assisting_targets(unit: CaseUnit, actor: Actor, p: AddAssistingPayload) -> list[int]:
+    """Departments to add as assisting (追加协办): active, and none already working on the case."""
+    busy = {a.org_id for a in unit.assignments if a.state in _WORKING}
+    for org_id in p.assisting:
+        _check_target(unit, actor, org_id)
+        if org_id in busy:
+            raise InvalidInput(
+                f"add_assisting: department {org_id} already has an open task on "
+                f"case {unit.case.id}"
+            )
+    p.check_targets(Trigger.ADD_ASSISTING, p.assisting)
+    return list(p.assisting)
+
+
+def step_target(unit: CaseUnit, p: ManualStepPayload) -> Assignment:
+    """Whom a 催办/督办 by hand is for: the named open assignment, else the open lead."""
+    if p.assignment_id is None:
+        lead = active_lead(unit.assignments)
+        if lead is None or lead.state not in _WORKING:
+            raise InvalidInput(
+                f"case {unit.case.id}'s lead has no open task; name the assignment to press"
+            )
+        return lead
+    for a in unit.assignments:
+        if a.id == p.assignment_id and a.state in _WORKING:
+            return a
+    raise InvalidInput(
+        f"assignment_id: {p.assignment_id} is not an open assignment of case {unit.case.id}"
+    )
 
 
 def _check_target(unit: CaseUnit, actor: Actor, org_id: int) -> None:
@@ -86,12 +137,14 @@ def _check_target(unit: CaseUnit, actor: Actor, org_id: int) -> None:
         )
 
 
-def create_assignments(unit: CaseUnit, lead: int, assisting: Sequence[int]) -> list[Assignment]:
-    """New assignments in the workflow's initial state (with stand-in ids until written)."""
+def create_assignments(
+    unit: CaseUnit, lead: int | None, assisting: Sequence[int], orders: Instructed | None = None
+) -> list[Assignment]:
+    """New assignments in the workflow's initial state (with stand-in ids until written), each
+    with its instruction (派单意见) when ``orders`` gives one."""
     created = []
-    for org_id, role in [(lead, AssignmentRole.LEAD)] + [
-        (a, AssignmentRole.ASSISTING) for a in assisting
-    ]:
+    roles = [(lead, AssignmentRole.LEAD)] if lead is not None else []
+    for org_id, role in roles + [(a, AssignmentRole.ASSISTING) for a in assisting]:
         created.append(
             Assignment(
                 id=unit.temp_id(),
@@ -103,6 +156,7 @@ def create_assignments(unit: CaseUnit, lead: int, assisting: Sequence[int]) -> l
                 evidence=[],
                 supervise_count=0,
                 red_count=0,
+                instruction=orders.instruction_for(org_id) if orders is not None else None,
                 version=1,
             )
         )
@@ -185,6 +239,7 @@ def apply_case_effects(
             case.rating = case.solved = case.stars = case.rated_at = case.resolved_at = None
             # A verification of the first result says nothing about the redone one.
             case.verified_solved = None
+            callbacks.start_round(case)
             lead = active_lead(unit.assignments)
             if lead is None:
                 raise IllegalTransition(f"case {case.id} has no lead assignment to redo")
@@ -193,6 +248,9 @@ def apply_case_effects(
         case Trigger.VERIFY:
             assert isinstance(p, VerifyPayload)
             case.verified_solved = p.solved
+        case Trigger.CALLBACK:
+            assert isinstance(p, CallbackPayload)
+            callbacks.apply(unit, p)
         case Trigger.MERGE:
             assert isinstance(p, MergePayload)
             case.merged_into_id = _merge_target(unit, p, merge_into)
@@ -202,8 +260,24 @@ def apply_case_effects(
             assert isinstance(p, Reasoned)
             case.cancel_reason, case.closed_at = p.reason, now
             _withdraw_open(unit)
+        case Trigger.REASSIGN:
+            assert isinstance(p, ReassignPayload)
+            _withdraw_for_reassign(unit, p.lead)
+        case Trigger.ADD_ASSISTING | Trigger.MANUAL_REMIND | Trigger.MANUAL_SUPERVISE:
+            pass  # the new assignments and the event are the whole move
         case _:
             _apply_request_effects(unit, actor, trigger, p)
+
+
+def _withdraw_for_reassign(unit: CaseUnit, new_lead: int) -> None:
+    """Withdraw the old lead, and the new lead's own assisting task if it had one: their clocks
+    are cancelled (not failed) and they leave the response rate, as an upheld objection does."""
+    old = active_lead(unit.assignments)
+    for a in unit.assignments:
+        replaced = a is old or (a.org_id == new_lead and a.role == AssignmentRole.ASSISTING)
+        if replaced and a.state in _WORKING:
+            unit.fire_assignment(SYSTEM, a, Trigger.WITHDRAW, {"cause": Trigger.REASSIGN})
+            a.withdrawn_at = unit.now
 
 
 def _apply_request_effects(unit: CaseUnit, actor: Actor, trigger: str, p: Payload) -> None:

@@ -6,14 +6,21 @@ A wrong payload is an ``InvalidInput`` naming the field; nothing is written.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.duration import BadDuration, Duration
 from engine.errors import InvalidInput
 from engine.text import StoredModel
-from engine.vocabulary import AppealKind, Rating, Trigger
+from engine.vocabulary import AppealKind, CallbackOutcome, Rating, Subject, Trigger
 
 NOTE = 2000
 
@@ -37,10 +44,48 @@ class Decision(Reasoned):
     the reason is required and recorded in the event."""
 
 
-class DispatchPayload(Payload):
+MAX_TARGETS = 20
+
+
+class Instructed(Payload):
+    """Dispatch orders (派单意见) that go with new assignments: ``instruction`` for every target,
+    ``instructions`` for one department each (by its id; it wins over the common one)."""
+
+    instruction: str | None = Field(default=None, max_length=NOTE)
+    instructions: dict[int, str] | None = Field(default=None, max_length=MAX_TARGETS + 1)
+
+    @field_validator("instruction")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("instructions")
+    @classmethod
+    def _each(cls, given: dict[int, str] | None) -> dict[int, str] | None:
+        if not given:
+            return None
+        for org_id, text in given.items():
+            if not text.strip() or len(text) > NOTE:
+                raise ValueError(f"the instruction for {org_id} is 1..{NOTE} characters")
+        return {org_id: text.strip() for org_id, text in given.items()}
+
+    def instruction_for(self, org_id: int) -> str | None:
+        """The order a new assignment of ``org_id`` carries, if any."""
+        return (self.instructions or {}).get(org_id) or self.instruction
+
+    def check_targets(self, trigger: str, targets: list[int]) -> None:
+        """Refuse an instruction for a department the move does not assign."""
+        stray = sorted(set(self.instructions or {}) - set(targets))
+        if stray:
+            raise InvalidInput(
+                f"'{trigger}' payload: instructions: {stray} not among the departments assigned"
+            )
+
+
+class DispatchPayload(Instructed):
     # None: the routing rule of the case's category and area chooses.
     lead: int | None = None
-    assisting: list[int] = Field(default_factory=list, max_length=20)
+    assisting: list[int] = Field(default_factory=list, max_length=MAX_TARGETS)
 
     @model_validator(mode="after")
     def _distinct(self) -> DispatchPayload:
@@ -48,6 +93,33 @@ class DispatchPayload(Payload):
         if len(ids) != len(set(ids)):
             raise ValueError("a department is named twice among lead and assisting")
         return self
+
+
+class ReassignPayload(Instructed):
+    """改派: a new lead in place of the one withdrawn, and why (recorded in the event)."""
+
+    lead: int
+    reason: str = Field(min_length=2, max_length=NOTE)
+
+
+class AddAssistingPayload(Instructed):
+    """追加协办: departments that join a case already being handled."""
+
+    assisting: list[int] = Field(min_length=1, max_length=MAX_TARGETS)
+
+    @field_validator("assisting")
+    @classmethod
+    def _distinct(cls, ids: list[int]) -> list[int]:
+        if len(ids) != len(set(ids)):
+            raise ValueError("a department is named twice")
+        return ids
+
+
+class ManualStepPayload(Payload):
+    """催办/督办 by hand: whom (an open assignment of the case; else the lead's) and why."""
+
+    assignment_id: int | None = None
+    reason: str = Field(min_length=2, max_length=NOTE)
 
 
 # 5-star scale onto the three grades: 5-4 satisfied, 3 basically satisfied, 2-1 dissatisfied.
@@ -75,6 +147,15 @@ class RatePayload(Payload):
     @property
     def grade(self) -> Rating:
         return self.rating if self.rating is not None else STARS_TO_RATING[self.stars or 0]
+
+
+class CallbackPayload(Payload):
+    """One callback attempt: how it went, when the call was made (now when not given), a note."""
+
+    outcome: CallbackOutcome
+    # With its offset: a time without one could be any zone's. Never ahead of now, never before
+    # the resolution or the last attempt (engine/case/callbacks.py).
+    called_at: AwareDatetime | None = None
 
 
 class VerifyPayload(Payload):
@@ -125,16 +206,11 @@ class ProgressPayload(Payload):
 
 class CompletePayload(Payload):
     result: str = Field(min_length=2, max_length=10_000)
-    evidence: list[str] = Field(default_factory=list, max_length=20)
+    # References to files (``evidence:<id>``, see engine/case/evidence.py) or to elsewhere.
+    evidence: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=20
+    )
     service_hours: float | None = Field(default=None, gt=0, le=10_000)
-
-    @field_validator("evidence")
-    @classmethod
-    def _refs(cls, refs: list[str]) -> list[str]:
-        for ref in refs:
-            if not ref or len(ref) > 500:
-                raise ValueError("each evidence reference is 1..500 characters")
-        return refs
 
 
 PAYLOADS: dict[str, type[Payload]] = {
@@ -143,6 +219,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     Trigger.RATE: RatePayload,
     Trigger.REDO: Reasoned,
     Trigger.VERIFY: VerifyPayload,
+    Trigger.CALLBACK: CallbackPayload,
     Trigger.REQUEST_EXTENSION: ExtensionRequestPayload,
     Trigger.APPROVE_EXTENSION: ExtensionDecisionPayload,
     Trigger.DENY_EXTENSION: Decision,
@@ -161,6 +238,26 @@ PAYLOADS: dict[str, type[Payload]] = {
     Trigger.REPORT_IN: ReportInPayload,
     Trigger.PROGRESS: ProgressPayload,
     Trigger.COMPLETE: CompletePayload,
+    Trigger.REASSIGN: ReassignPayload,
+    Trigger.ADD_ASSISTING: AddAssistingPayload,
+    Trigger.MANUAL_REMIND: ManualStepPayload,
+    Trigger.MANUAL_SUPERVISE: ManualStepPayload,
+}
+
+
+# The triggers people fire, by what they are fired on (the others are the engine's own moves).
+_ON_ASSIGNMENTS = (
+    Trigger.ACCEPT,
+    Trigger.OBJECT,
+    Trigger.UPHOLD_OBJECTION,
+    Trigger.REJECT_OBJECTION,
+    Trigger.REPORT_IN,
+    Trigger.PROGRESS,
+    Trigger.COMPLETE,
+)
+FIRED_ON: dict[Subject, tuple[Trigger, ...]] = {
+    Subject.CASE: tuple(Trigger(t) for t in PAYLOADS if t not in _ON_ASSIGNMENTS),
+    Subject.ASSIGNMENT: _ON_ASSIGNMENTS,
 }
 
 

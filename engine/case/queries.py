@@ -24,19 +24,21 @@ from engine.case.models import Case
 from engine.case.service import allowed_on_assignment, allowed_on_case
 from engine.case.unit import CaseUnit
 from engine.deadline.models import Deadline
-from engine.errors import NotFound, OutOfScope
+from engine.errors import Forbidden, NotFound, OutOfScope
 from engine.event.models import Event
 from engine.organisation.models import Category, OrgNode
 from engine.privacy import reads_text_redacted, reporter_view
 from engine.runtime import Runtime
 from engine.vocabulary import (
     AssignmentState,
+    CallbackOutcome,
     CaseState,
     DeadlineState,
     Priority,
     Role,
     Source,
     Subject,
+    Trigger,
 )
 
 T = TypeVar("T")
@@ -78,6 +80,9 @@ class CaseQuery(BaseModel):
     priority: Priority | None = None
     source: Source | None = Field(default=None, description="where the case came from")
     overdue: bool | None = Field(default=None, description="has a running clock past its due")
+    callback_due: bool | None = Field(
+        default=None, description="resolved, and no callback (回访) has reached the resident yet"
+    )
     created_from: IsoDatetime | None = Field(default=None, description="inclusive")
     created_to: IsoDatetime | None = Field(default=None, description="exclusive")
     q: str | None = Field(
@@ -148,6 +153,27 @@ def _category_and_below(session: Session, category_id: int) -> list[int]:
     return found
 
 
+def _flag_filters(query: CaseQuery, now: datetime) -> list[ColumnElement[bool]]:
+    """The yes/no filters: a running clock past due; a callback still to make."""
+    where: list[ColumnElement[bool]] = []
+    if query.overdue is not None:
+        late = exists(
+            select(Deadline.id).where(
+                Deadline.case_id == Case.id,
+                Deadline.state == DeadlineState.OPEN,
+                Deadline.due_at < now,
+            )
+        )
+        where.append(late if query.overdue else ~late)
+    if query.callback_due is not None:
+        due = and_(
+            Case.state == CaseState.RESOLVED,
+            or_(Case.callback_outcome.is_(None), Case.callback_outcome != CallbackOutcome.REACHED),
+        )
+        where.append(due if query.callback_due else ~due)
+    return where
+
+
 def _filters(session: Session, query: CaseQuery, now: datetime) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if query.state:
@@ -164,15 +190,7 @@ def _filters(session: Session, query: CaseQuery, now: datetime) -> list[ColumnEl
         where.append(Case.priority == query.priority)
     if query.source is not None:
         where.append(Case.source == query.source)
-    if query.overdue is not None:
-        late = exists(
-            select(Deadline.id).where(
-                Deadline.case_id == Case.id,
-                Deadline.state == DeadlineState.OPEN,
-                Deadline.due_at < now,
-            )
-        )
-        where.append(late if query.overdue else ~late)
+    where += _flag_filters(query, now)
     if query.created_from is not None:
         where.append(Case.created_at >= query.created_from)
     if query.created_to is not None:
@@ -219,6 +237,30 @@ def case_titles(session: Session, *, actor: Actor, case_ids: Sequence[int]) -> d
         return {}
     stmt = select(Case.id, Case.title).where(Case.id.in_(case_ids), visible_to(actor))
     return {int(case_id): str(title) for case_id, title in session.execute(stmt)}
+
+
+@dataclass(frozen=True)
+class CallbackFacts:
+    """A case's callbacks in brief: how many, how the last went, why it closed unrated."""
+
+    attempts: int
+    outcome: str | None
+    close_reason: str | None
+
+
+def callback_facts(
+    session: Session, *, actor: Actor, case_ids: Sequence[int]
+) -> dict[int, CallbackFacts]:
+    """The callback facts of those of ``case_ids`` the actor may see (one query)."""
+    if not case_ids:
+        return {}
+    stmt = select(Case.id, Case.callback_attempts, Case.callback_outcome, Case.close_reason).where(
+        Case.id.in_(case_ids), visible_to(actor)
+    )
+    return {
+        int(case_id): CallbackFacts(int(attempts or 0), outcome, reason)
+        for case_id, attempts, outcome, reason in session.execute(stmt)
+    }
 
 
 class OrgName(Protocol):
@@ -343,6 +385,43 @@ def _as_resident_sees(event: Event, actor: Actor) -> Event:
         from_state=event.from_state, to_state=event.to_state,
         payload=dict(event.payload) if own else {}, prev_hash="", hash="",
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CallbackAttempt:
+    """One callback (回访) as recorded: its number in its round, the call, and who recorded it."""
+
+    attempt: int
+    called_at: datetime
+    outcome: CallbackOutcome
+    note: str | None
+    recorded_at: datetime
+    operator_id: int | None
+    operator_role: str
+
+
+def callback_attempts(session: Session, *, actor: Actor, case_id: int) -> list[CallbackAttempt]:
+    """The case's callback attempts, oldest first: the staff's record, never the resident's."""
+    visible_case(session, actor=actor, case_id=case_id)  # 404 before anything else is said
+    if actor.role == Role.RESIDENT:
+        raise Forbidden(f"the callbacks of case {case_id} are the command centre's record")
+    events = session.scalars(
+        select(Event)
+        .where(Event.case_id == case_id, Event.trigger == Trigger.CALLBACK)
+        .order_by(Event.seq)
+    )
+    return [
+        CallbackAttempt(
+            attempt=int(e.payload["attempt"]),
+            called_at=datetime.fromisoformat(e.payload["called_at"]),
+            outcome=CallbackOutcome(e.payload["outcome"]),
+            note=e.payload.get("note"),
+            recorded_at=e.at,
+            operator_id=e.actor_id,
+            operator_role=str(e.actor_role),
+        )
+        for e in events
+    ]
 
 
 def cases_by_state(session: Session) -> dict[str, int]:

@@ -6,9 +6,9 @@ authorise, decide the move in memory (``moves``), hand the change set to the ``w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -23,18 +23,23 @@ from engine.access import (
     check_case_trigger,
 )
 from engine.assignment.models import Assignment
-from engine.case import moves, writer
+from engine.case import callbacks, moves, writer
 from engine.case.evidence import check_evidence_refs
 from engine.case.models import Case
 from engine.case.payloads import (
+    AddAssistingPayload,
+    CallbackPayload,
     CompletePayload,
     DispatchPayload,
+    ManualStepPayload,
     MergePayload,
     Payload,
+    ReassignPayload,
     parse_payload,
 )
 from engine.case.unit import CaseUnit
 from engine.errors import ConcurrentChange, Forbidden, IllegalTransition, InvalidInput, NotFound
+from engine.notification.service import notify_pressed
 from engine.organisation.models import Account
 from engine.organisation.snapshot import Organisation
 from engine.runtime import Runtime
@@ -148,6 +153,8 @@ def _raise(
         excluded=False,
         supervise_count=0,
         red_count=0,
+        callback_attempts=0,
+        callback_days=0,
         event_count=0,
         last_hash="",
         version=1,
@@ -258,6 +265,7 @@ def move_case(
         )
     check_case_trigger(actor, trigger, spec, unit.case, unit.assignments)
     unit.check_version(unit.case, version)
+    callbacks.check_after_callback(actor, trigger, spec, unit)
     p = parse_payload(trigger, payload or {}, spec.requires)
     recorded = p.model_dump(mode="json", exclude_none=True)
     merge_into = _merge_target(session, actor, p) if trigger == Trigger.MERGE else None
@@ -267,13 +275,27 @@ def move_case(
             # Validate targets before the move so that a bad one changes nothing.
             if unit.case.state in unit.workflow.case.sources(trigger):
                 lead, assisting = _dispatch_targets(session, unit, actor, p)
-                created = moves.create_assignments(unit, lead, assisting)
+                created = moves.create_assignments(unit, lead, assisting, p)
                 recorded |= {
                     "lead": lead,
                     "assisting": assisting,
                     "assignments": [a.id for a in created],
                 }
             unit.fire_case(actor, trigger, recorded)
+        case Trigger.REASSIGN | Trigger.ADD_ASSISTING:
+            if unit.may_fire_case(trigger):
+                created = _more_assignments(session, unit, actor, p)
+                recorded["assignments"] = [a.id for a in created]
+            unit.fire_case(actor, trigger, recorded)
+        case Trigger.MANUAL_REMIND | Trigger.MANUAL_SUPERVISE:
+            assert isinstance(p, ManualStepPayload)
+            # Whom it presses is asked only of a move that may happen; else fire_case says why not.
+            pressed = moves.step_target(unit, p) if unit.may_fire_case(trigger) else None
+            if pressed is not None:
+                recorded["assignment_id"] = pressed.id
+            event = unit.fire_case(actor, trigger, recorded)
+            # On the pressed assignment's line: another department's timeline does not show it.
+            event.assignment_id = pressed.id if pressed is not None else None
         case Trigger.CLAIM:
             unit.fire_case(actor, trigger, recorded)
             assignment = moves.claim(unit, actor)
@@ -281,25 +303,54 @@ def move_case(
             unit.sync_clocks()
             unit.fire_assignment(actor, assignment, Trigger.ACCEPT, {"cause": Trigger.CLAIM})
             moves.apply_assignment_effects(unit, actor, assignment, Trigger.ACCEPT, "assigned", p)
+        case Trigger.CALLBACK:
+            assert isinstance(p, CallbackPayload)
+            unit.fire_case(actor, trigger, recorded | callbacks.recorded(unit, p))
         case _:
             unit.fire_case(actor, trigger, recorded)
     moves.apply_case_effects(unit, actor, trigger, p, merge_into)
     writer.write(session, unit, unit.finish())
+    if isinstance(p, ManualStepPayload):
+        pressed = unit.assignment(int(recorded["assignment_id"]))
+        notify_pressed(
+            session, case=unit.case, org_id=pressed.org_id, step=Trigger(trigger),
+            reason=p.reason, now=now,
+        )  # fmt: skip
     return unit
 
 
-def _dispatch_targets(
-    session: Session, unit: CaseUnit, actor: Actor, p: DispatchPayload
-) -> tuple[int, list[int]]:
-    """The dispatch's targets; a target the snapshot does not know is looked for afresh."""
+T = TypeVar("T")
+
+
+def _with_fresh_org(session: Session, unit: CaseUnit, choose: Callable[[], T]) -> T:
+    """Targets chosen on the snapshot; one the snapshot does not know is looked for afresh."""
     try:
-        return moves.dispatch_targets(unit, actor, p)
+        return choose()
     except InvalidInput:
         fresh = unit.rt.org.refresh(session)
         if fresh.version == unit.org.version:
             raise
         unit.org = fresh
-        return moves.dispatch_targets(unit, actor, p)
+        return choose()
+
+
+def _dispatch_targets(
+    session: Session, unit: CaseUnit, actor: Actor, p: DispatchPayload
+) -> tuple[int, list[int]]:
+    """The dispatch's targets, by hand or by routing rule."""
+    return _with_fresh_org(session, unit, lambda: moves.dispatch_targets(unit, actor, p))
+
+
+def _more_assignments(
+    session: Session, unit: CaseUnit, actor: Actor, p: Payload
+) -> list[Assignment]:
+    """The new assignments of a reassignment (a lead) or of added assisting departments."""
+    if isinstance(p, ReassignPayload):
+        lead = _with_fresh_org(session, unit, lambda: moves.reassign_target(unit, actor, p))
+        return moves.create_assignments(unit, lead, [], p)
+    assert isinstance(p, AddAssistingPayload)
+    assisting = _with_fresh_org(session, unit, lambda: moves.assisting_targets(unit, actor, p))
+    return moves.create_assignments(unit, None, assisting, p)
 
 
 def _merge_target(session: Session, actor: Actor, p: Payload) -> moves.MergeTarget | None:
@@ -391,6 +442,8 @@ def allowed_triggers(
                     actor, trigger, spec, assignment, unit.case, unit.assignments
                 )
         except (Forbidden, NotFound):
+            continue
+        if assignment is None and callbacks.waits_for_callback(actor, spec, unit.case):
             continue
         if machine.guards_pass(row, trigger, unit.ctx(assignment)):
             allowed.append(trigger)

@@ -19,13 +19,14 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from engine.assignment.models import Assignment
 from engine.case.models import Case, CaseRequest
+from engine.case.pg_write import insert_case_pg, write_pg
 from engine.case.unit import (
     ASSIGNMENTS,
     CASES,
@@ -41,7 +42,7 @@ from engine.event.service import seal
 from engine.organisation.snapshot import version_expr
 from engine.rollup.contribution import Contribution
 from engine.rollup.models import SHARDS
-from engine.rollup.store import add_to_rollups, rollup_upsert_values
+from engine.rollup.store import add_to_rollups
 
 # Keys of event payloads that name assignments (so new assignments' stand-in ids are replaced).
 _ID_KEYS = ("assignment_id",)
@@ -174,10 +175,11 @@ def _replace_stand_ins(unit: CaseUnit, real: dict[int, int]) -> None:
         e.payload = payload
 
 
-def write(session: Session, unit: CaseUnit, diff: Contribution, *, event_ids: bool = False) -> None:
+def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
     """Persist what the move changed; raise ``ConcurrentChange`` if the case moved on.
 
-    ``event_ids``: give the new events their stored ids (an escalation step records its event).
+    New rows get their stored ids (clocks and events included: an escalation step records its
+    event's).
     """
     _flush_pending(session)
     loaded = unit.loaded
@@ -190,126 +192,64 @@ def write(session: Session, unit: CaseUnit, diff: Contribution, *, event_ids: bo
         _replace_stand_ins(unit, real)
     seal(unit.case, unit.events)
     case_changes = _changes(unit.case, CASES, loaded[id(unit.case)])
-    columns = tuple(sorted(case_changes))
-    result = session.connection().execute(
-        _guarded_case_update(columns),
-        {
-            **case_changes,
-            "_id": unit.case.id,
-            "_version": unit.case.version,
-            "_org": unit.org_version,
-        },
-    )
-    if result.rowcount != 1:
-        raise ConcurrentChange(f"case {unit.case.id} changed under this move")
-    unit.case.version += 1
-    changed = []
-    for a in unit.assignments:
-        if id(a) in loaded:
-            values = _changes(a, ASSIGNMENTS, loaded[id(a)])
-            if values:
-                changed.append((a.id, values))
-                a.version += 1
+    changed = _changed_rows(unit, ASSIGNMENTS, unit.assignments)
     if session.get_bind().dialect.name == "postgresql":
-        if event_ids:
-            _insert(session, EVENTS, unit.events)
-        _combined(session, unit, diff, changed, events=not event_ids)
+        held = write_pg(
+            session, unit, diff, case=case_changes, assignments=changed,
+            clocks=_changed_rows(unit, DEADLINES, unit.deadlines),
+            requests=_changed_rows(unit, REQUESTS, unit.requests),
+        )  # fmt: skip
+        if not held:
+            raise ConcurrentChange(f"case {unit.case.id} changed under this move")
     else:
+        result = session.connection().execute(
+            _guarded_case_update(tuple(sorted(case_changes))),
+            {
+                **case_changes,
+                "_id": unit.case.id,
+                "_version": unit.case.version,
+                "_org": unit.org_version,
+            },
+        )
+        if result.rowcount != 1:
+            raise ConcurrentChange(f"case {unit.case.id} changed under this move")
         _update(session, ASSIGNMENTS, changed)
         _insert(session, EVENTS, unit.events)
         _write_children(session, unit, DEADLINES, unit.deadlines)
         _write_children(session, unit, REQUESTS, unit.requests)
         if diff:
             add_to_rollups(session, diff, shard=unit.case.id % SHARDS)
+    unit.case.version += 1
+    bumped = {row_id for row_id, _ in changed}
+    for a in unit.assignments:
+        if id(a) in loaded and a.id in bumped:
+            a.version += 1
     _forget_cached(session, unit)
 
 
-def _combined(
-    session: Session,
-    unit: CaseUnit,
-    diff: Contribution,
-    assignments: Sequence[tuple[int, dict[str, Any]]],
-    *,
-    events: bool,
-    head: bool = False,
-) -> None:
-    """PostgreSQL: every write after the case row's in one statement of data-modifying CTEs.
-
-    The case row is written (and so locked) first; whatever follows cannot conflict with another
-    mover of this case. New clocks come back with their ids.
-    """
-    parts: list[Any] = [
-        update(ASSIGNMENTS)
-        .where(ASSIGNMENTS.c.id == row_id)
-        .values({**values, "version": ASSIGNMENTS.c.version + 1})
-        for row_id, values in assignments
-    ]
-    if events and unit.events:
-        parts.append(insert(EVENTS).values(_new_rows(unit.events, EVENTS)))
-    if head:
-        parts.append(
-            update(CASES)
-            .where(CASES.c.id == unit.case.id)
-            .values(event_count=unit.case.event_count, last_hash=unit.case.last_hash)
-        )
-    new_clocks = [d for d in unit.deadlines if id(d) not in unit.loaded]
-    parts += _changed_parts(unit, DEADLINES, unit.deadlines)
-    new_requests = [r for r in unit.requests if id(r) not in unit.loaded]
-    if new_requests:
-        parts.append(insert(REQUESTS).values(_new_rows(new_requests, REQUESTS)))
-    parts += _changed_parts(unit, REQUESTS, unit.requests)
-    if diff:
-        parts.append(rollup_upsert_values(diff, shard=unit.case.id % SHARDS))
-    ctes = [p.cte(f"w{i}") for i, p in enumerate(parts)]
-    if not new_clocks:
-        if ctes:
-            session.connection().execute(select(literal(1)).add_cte(*ctes))
-        return
-    keys = _MATCH[DEADLINES.name]
-    opened = (
-        insert(DEADLINES)
-        .values(_new_rows(new_clocks, DEADLINES))
-        .returning(DEADLINES.c.id, *(DEADLINES.c[k] for k in keys))
-        .cte("opened")
-    )
-    waiting: dict[tuple[Any, ...], list[Any]] = {}
-    for d in new_clocks:
-        waiting.setdefault(tuple(getattr(d, k) for k in keys), []).append(d)
-    for new_id, *key in session.connection().execute(select(opened).add_cte(*ctes)):
-        waiting[tuple(key)].pop().id = new_id
-
-
-def _new_rows(rows: Sequence[Any], table: Table) -> list[dict[str, Any]]:
-    out = []
-    for row in rows:
-        values = snapshot_of(row, table)
-        values.pop("id")
-        out.append(values)
-    return out
-
-
-def _changed_parts(unit: CaseUnit, table: Table, rows: Sequence[Any]) -> list[Any]:
+def _changed_rows(
+    unit: CaseUnit, table: Table, rows: Sequence[Any]
+) -> list[tuple[int, dict[str, Any]]]:
+    """The loaded rows the move changed, each with the columns it changed."""
+    loaded = unit.loaded
     return [
-        update(table).where(table.c.id == r.id).values(changes)
+        (r.id, values)
         for r in rows
-        if id(r) in unit.loaded and (changes := _changes(r, table, unit.loaded[id(r)]))
+        if id(r) in loaded and (values := _changes(r, table, loaded[id(r)]))
     ]
 
 
 def _write_children(session: Session, unit: CaseUnit, table: Table, rows: Sequence[Any]) -> None:
-    loaded = unit.loaded
-    new = [r for r in rows if id(r) not in loaded]
-    changed = [
-        (r, values)
-        for r in rows
-        if id(r) in loaded and (values := _changes(r, table, loaded[id(r)]))
-    ]
-    if new and changed and session.get_bind().dialect.name == "sqlite":
+    """SQLite: new rows and changed rows of one child table."""
+    new = [r for r in rows if id(r) not in unit.loaded]
+    changed = _changed_rows(unit, table, rows)
+    if new and changed:
         # One upsert: the new rows take fresh ids, the changed ones overwrite their own row.
-        _insert(session, table, new, [r for r, _ in changed])
+        by_id = {r.id: r for r in rows if id(r) in unit.loaded}
+        _insert(session, table, new, [by_id[row_id] for row_id, _ in changed])
         return
     _insert(session, table, new)
-    _update(session, table, [(r.id, values) for r, values in changed])
+    _update(session, table, changed)
 
 
 def insert_case(session: Session, unit: CaseUnit) -> None:
@@ -319,20 +259,14 @@ def insert_case(session: Session, unit: CaseUnit) -> None:
     if session.get_bind().dialect.name == "sqlite":
         _insert_case_with_its_id(session, unit)
     else:
-        values = snapshot_of(case, CASES)
-        values.pop("id")
-        guard: Any = select(*[bindparam(c, type_=CASES.c[c].type) for c in values]).where(
-            version_expr() == bindparam("_org")
-        )
-        stmt = insert(CASES).from_select(list(values), guard).returning(CASES.c.id)
-        new_id = session.connection().execute(stmt, {**values, "_org": unit.org_version}).scalar()
+        new_id = insert_case_pg(session, unit)
         if new_id is None:
             raise ConcurrentChange("the organisation changed while the case was being raised")
         case.id = new_id
         seal(case, unit.events)
         for d in unit.deadlines:
             d.case_id = new_id
-        _combined(session, unit, {}, [], events=True, head=True)
+        write_pg(session, unit, {}, case=None, head=True)
         unit.loaded[id(case)] = snapshot_of(case, CASES)
         return
     for d in unit.deadlines:
@@ -372,6 +306,21 @@ _NEXT_CASE_ID = _NextCaseId()
 _GUESSES = 20
 
 
+@cache
+def _sqlite_case_insert(columns: tuple[str, ...]) -> Any:
+    """A new case row with the id this process chose, if the organisation is still at the
+    version its move saw and nobody took the id (else nothing, and no id comes back)."""
+    guard: Any = select(*[bindparam(c, type_=CASES.c[c].type) for c in columns]).where(
+        version_expr() == bindparam("_org")
+    )
+    return (
+        sqlite_insert(CASES)
+        .from_select(list(columns), guard)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(CASES.c.id)
+    )
+
+
 def _insert_case_with_its_id(session: Session, unit: CaseUnit) -> None:
     case = unit.case
     for _ in range(_GUESSES):
@@ -379,15 +328,7 @@ def _insert_case_with_its_id(session: Session, unit: CaseUnit) -> None:
         case.event_count, case.last_hash = 0, ""
         seal(case, unit.events)
         values = snapshot_of(case, CASES)
-        guard: Any = select(*[bindparam(c, type_=CASES.c[c].type) for c in values]).where(
-            version_expr() == bindparam("_org")
-        )
-        stmt = (
-            sqlite_insert(CASES)
-            .from_select(list(values), guard)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(CASES.c.id)
-        )
+        stmt = _sqlite_case_insert(tuple(values))
         if (
             session.connection().execute(stmt, {**values, "_org": unit.org_version}).scalar()
             is not None

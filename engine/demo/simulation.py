@@ -29,6 +29,7 @@ from engine.organisation.models import Account, Category, OrgNode
 from engine.runtime import Runtime
 from engine.vocabulary import (
     AssignmentState,
+    CallbackOutcome,
     CaseState,
     OrgKind,
     Rating,
@@ -299,9 +300,17 @@ class Simulation:
         if case.reporter_account_id is not None:
             rater = next((a for a in self._actors.get((Role.RESIDENT, None), [])
                           if a.account_id == case.reporter_account_id), None)  # fmt: skip
-        rater = rater or self._actor(Role.COMMAND_CENTRE, case.street_id)  # a callback
         if rater is None:
-            return
+            # The centre rates what it heard on a callback that reached the resident.
+            rater = self._actor(Role.COMMAND_CENTRE, case.street_id)
+            if rater is None:
+                return
+            if case.callback_outcome != CallbackOutcome.REACHED:
+                transition_case(session=session, rt=rt, actor=rater, case_id=case.id,
+                                trigger=Trigger.CALLBACK,
+                                payload={"outcome": str(CallbackOutcome.REACHED)},
+                                now=now)  # fmt: skip
+                report.moves[Trigger.CALLBACK] += 1
         grade = _grade(rng.random())
         payload = {"solved": grade != Rating.DISSATISFIED, "rating": str(grade)}
         transition_case(session=session, rt=rt, actor=rater, case_id=case.id,

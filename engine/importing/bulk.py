@@ -161,7 +161,7 @@ def write_plans(session: Session, plans: Sequence[CasePlan], rollups: Contributi
         return
     times: dict[Any, Any] = {}
     insert_rows(session, CASES, [p.case for p in plans], times=times)
-    insert_rows(session, ASSIGNMENTS, [p.assignment for p in plans], times=times)
+    insert_rows(session, ASSIGNMENTS, [a for p in plans for a in p.assignments], times=times)
     insert_rows(session, EVENTS, [e for p in plans for e in p.events], times=times)
     insert_rows(session, DEADLINES, [d for p in plans for d in p.deadlines], times=times)
     add_to_rollups(session, rollups, shard=plans[0].case["id"] % SHARDS)

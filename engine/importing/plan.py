@@ -48,6 +48,7 @@ from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
     CaseState,
+    CloseReason,
     DeadlineState,
     Role,
     Source,
@@ -82,10 +83,14 @@ class Context:
 
 @dataclass
 class CasePlan:
-    """The rows of one imported case, ready to insert (its contribution goes to the batch's)."""
+    """The rows of one case, ready to insert (its contribution goes to the batch's).
+
+    An imported case has one assignment (the source's department); a planned demo history case
+    may have more (assisting departments, a lead withdrawn after an upheld objection).
+    """
 
     case: dict[str, Any]
-    assignment: dict[str, Any]
+    assignments: list[dict[str, Any]]
     events: list[dict[str, Any]] = field(default_factory=list)
     deadlines: list[dict[str, Any]] = field(default_factory=list)
 
@@ -133,7 +138,7 @@ def _chain(plan: CasePlan, moves: Sequence[Move]) -> None:
     out here so the payload is serialised once; ``tests/test_import_chain.py`` holds the two to
     the same text.
     """
-    case, aid = plan.case, plan.assignment["id"]
+    case, aid = plan.case, plan.assignments[0]["id"]
     case_id, role, prev = case["id"], _word(Role.SYSTEM), ""
     for seq, (at, trigger, subject, before, after, payload_text) in enumerate(moves, start=1):
         on_assignment = subject == Subject.ASSIGNMENT
@@ -237,9 +242,11 @@ def plan_case(
             "exclusion_reason": None,
             # Out of the on-time figures without a target (it still counts in volume).
             "resolved_on_time": None if closed is None or target is None else closed <= target[1],
-            "supervise_count": 0, "red_count": 0, "version": 1,
+            "supervise_count": 0, "red_count": 0, "callback_attempts": 0,
+            "callback_outcome": None, "callback_at": None, "callback_days": 0,
+            "close_reason": CloseReason.UNRATED if unrated_and_over else None, "version": 1,
         },
-        assignment={
+        assignments=[{
             "id": assignment_id, "case_id": case_id, "org_id": placement.department_id,
             "role": AssignmentRole.LEAD,
             "state": AssignmentState.ASSIGNED if closed is None else AssignmentState.DONE,
@@ -251,7 +258,7 @@ def plan_case(
             "accepted_on_time": None if closed is None else True,
             "reported_in_on_time": None if closed is None else True,
             "supervise_count": 0, "red_count": 0, "version": 1,
-        },
+        }],
     )  # fmt: skip
     # The payloads in their canonical JSON (keys sorted), the fixed ones written out.
     tag = {"import": feed}
@@ -303,7 +310,7 @@ def plan_case(
     _chain(plan, moves)
     contribution(
         cast(CaseFacts, SimpleNamespace(**plan.case)),
-        [cast(AssignmentFacts, SimpleNamespace(**plan.assignment))],
+        [cast(AssignmentFacts, SimpleNamespace(**a)) for a in plan.assignments],
         calendar=cast(WorkCalendar, ctx.days),
         cohort=ctx.cohort,
         into=rollups,

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, column, func, select, table, true, update
+from sqlalchemy import ColumnElement, column, func, insert, select, table, true, update
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
@@ -90,10 +90,33 @@ def notify(
     known = set(session.scalars(select(OrgNode.id).where(OrgNode.id.in_(recipients))))
     if missing := [i for i in recipients if i not in known]:
         raise InvalidInput(f"notify: org_ids: no org node {missing}")
+    return _deliver(
+        session, case=case, recipients=recipients, kind=kind, title_zh=title_zh,
+        title_en=title_en, payload=payload, now=now,
+    )  # fmt: skip
+
+
+# Through the table, not the unit of work: the rows go in one executemany, ids back in order.
+_NEW_NOTIFICATIONS = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
+
+
+def _deliver(
+    session: Session,
+    *,
+    case: WebhookCase,
+    recipients: Sequence[int],
+    kind: Trigger,
+    title_zh: str,
+    title_en: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> list[int]:
+    """Notifications for ``recipients`` (org nodes known to exist: they come from stored rows)
+    about ``case`` as the caller holds it, and their webhook deliveries; the deliveries' ids."""
     notifications = [
         Notification(
             org_id=org_id,
-            case_id=case_id,
+            case_id=case.id,
             kind=kind,
             title_zh=title_zh,
             title_en=title_en,
@@ -102,8 +125,17 @@ def notify(
         )
         for org_id in recipients
     ]
-    session.add_all(notifications)
-    session.flush()
+    rows = [
+        {
+            "org_id": n.org_id, "case_id": n.case_id, "kind": n.kind, "title_zh": n.title_zh,
+            "title_en": n.title_en, "payload": n.payload, "created_at": n.created_at,
+            "read_at": None, "read_by": None,
+        }
+        for n in notifications
+    ]  # fmt: skip
+    ids = session.connection().execute(_NEW_NOTIFICATIONS, rows).scalars().all()
+    for n, new_id in zip(notifications, ids, strict=True):
+        n.id = new_id
     subscriptions: dict[int, list[WebhookSubscription]] = defaultdict(list)
     stmt = select(WebhookSubscription).where(
         WebhookSubscription.org_id.in_(recipients), WebhookSubscription.active.is_(true())
@@ -118,6 +150,8 @@ def notify(
         for sub in subscriptions[n.org_id]
         if wants(sub, kind)
     ]
+    if not deliveries:
+        return []
     session.add_all(deliveries)
     session.flush()
     return [d.id for d in deliveries]
@@ -163,16 +197,44 @@ def notify_step(
         "limit": deadline.limit,
         "due_at": stamp(deadline.due_at),
     }
-    return notify(
+    return _deliver(
         session,
-        org_ids=recipients,
-        case_id=case.id,
+        case=case,
+        recipients=recipients,
         kind=step,
         title_zh=f"【{step_zh}】{noun}{case.id}「{case.title}」{clock_zh}（限时{limit_zh}）",
         title_en=f"[{step_en}] case {case.id} '{case.title}': {clock_en} (limit {limit_en})",
         payload=payload,
         now=now,
     )
+
+
+# A 催办/督办 by hand reaches the inbox under the ladder step's kind (and webhook filter).
+_PRESSED_AS = {Trigger.MANUAL_REMIND: Trigger.REMIND, Trigger.MANUAL_SUPERVISE: Trigger.SUPERVISE}
+
+
+def notify_pressed(
+    session: Session, *, case: NotifiedCase, org_id: int, step: Trigger, reason: str, now: datetime
+) -> list[int]:
+    """Tell a department that the command centre pressed it by hand (催办 or 督办), and why."""
+    kind = _PRESSED_AS[step]
+    step_zh, step_en = _STEP_LABELS[kind]
+    noun = "工单" if case.workflow == "hotline" else "哨件"
+    return _deliver(
+        session,
+        case=case,
+        recipients=[org_id],
+        kind=kind,
+        title_zh=_clip(f"【{step_zh}】{noun}{case.id}「{case.title}」：{reason}"),
+        title_en=_clip(f"[{step_en}] case {case.id} '{case.title}': {reason}"),
+        payload={"step": str(kind), "manual": True, "reason": reason},
+        now=now,
+    )
+
+
+def _clip(title: str, room: int = 400) -> str:
+    """A title that fits its column; the whole reason stays in the payload and the event."""
+    return title if len(title) <= room else title[: room - 1] + "…"
 
 
 def step_recipients(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from engine.rollup.contribution import Contribution
 from engine.rollup.models import Rollup
 
-_PK = ("level", "unit_id", "month", "metric", "shard")
+ROLLUP_KEY = ("level", "unit_id", "month", "metric", "shard")
 
 
 def add_to_rollups(session: Session, diff: Contribution, *, shard: int = 0) -> None:
@@ -34,16 +34,6 @@ def rollup_rows(diff: Contribution, shard: int) -> list[dict[str, Any]]:
     ]
 
 
-def rollup_upsert_values(diff: Contribution, *, shard: int) -> Insert:
-    """The upsert of ``diff`` as one PostgreSQL statement with its rows (for a combined write)."""
-    table = Rollup.__table__
-    assert isinstance(table, Table)
-    stmt = postgresql.insert(table).values(rollup_rows(diff, shard))
-    return stmt.on_conflict_do_update(
-        index_elements=list(_PK), set_={"value": table.c.value + stmt.excluded.value}
-    )
-
-
 @cache
 def _upsert(dialect: str) -> Insert:
     table = Rollup.__table__
@@ -51,5 +41,5 @@ def _upsert(dialect: str) -> Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table)
     return stmt.on_conflict_do_update(
-        index_elements=list(_PK), set_={"value": table.c.value + stmt.excluded.value}
+        index_elements=list(ROLLUP_KEY), set_={"value": table.c.value + stmt.excluded.value}
     )

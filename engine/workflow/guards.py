@@ -14,6 +14,7 @@ from engine.subjects import AssignmentView, CaseView, RequestView
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
+    CallbackOutcome,
     Rating,
     RequestKind,
     RequestStatus,
@@ -92,6 +93,12 @@ def _dissatisfied_without_redo(ctx: GuardContext) -> bool:
     return ctx.case.rating == Rating.DISSATISFIED and ctx.case.redo_count == 0
 
 
+@guard("callback_not_reached")
+def _callback_not_reached(ctx: GuardContext) -> bool:
+    # Once a callback reached the resident the next step is the rating, not another call.
+    return ctx.case.callback_outcome != CallbackOutcome.REACHED
+
+
 @guard("extension_pending")
 def _extension_pending(ctx: GuardContext) -> bool:
     return _pending(ctx, RequestKind.EXTENSION)
@@ -120,3 +127,22 @@ def _appeal_pending(ctx: GuardContext) -> bool:
 @guard("no_appeal_pending")
 def _no_appeal_pending(ctx: GuardContext) -> bool:
     return not _pending(ctx, RequestKind.APPEAL) and not ctx.case.excluded
+
+
+_OPEN_STATES = (
+    AssignmentState.ASSIGNED,
+    AssignmentState.ACCEPTED,
+    AssignmentState.ON_SITE,
+    AssignmentState.OBJECTED,
+)
+
+
+@guard("lead_not_done")
+def _lead_not_done(ctx: GuardContext) -> bool:
+    lead = active_lead(ctx.assignments)
+    return lead is not None and lead.state in _OPEN_STATES
+
+
+@guard("has_open_assignment")
+def _has_open_assignment(ctx: GuardContext) -> bool:
+    return any(a.state in _OPEN_STATES for a in ctx.assignments)

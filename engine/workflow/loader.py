@@ -146,6 +146,11 @@ def _check_trigger(where: str, spec: MachineSpec, tspec: TriggerSpec) -> list[st
             problems.append(f"{tw}.dest: unknown state '{t.dest}'")
         if t.guard is not None and t.guard not in GUARDS:
             problems.append(f"{tw}.guard: unknown guard '{t.guard}'; known: {sorted(GUARDS)}")
+    for k, role in enumerate(tspec.after_callback):
+        if role not in tspec.roles:
+            problems.append(f"{where}.after_callback[{k}]: '{role}' may not fire this trigger")
+    if tspec.after_callback and Trigger.CALLBACK not in spec.triggers:
+        problems.append(f"{where}.after_callback: the workflow has no 'callback' trigger")
     for k, req in enumerate(tspec.requires):
         if req not in KNOWN_PAYLOAD_FIELDS:
             problems.append(f"{where}.requires[{k}]: unknown field '{req}'")

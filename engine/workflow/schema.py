@@ -53,6 +53,9 @@ class TriggerSpec(Strict):
     requires: list[str] = Field(default_factory=list)
     # A command centre must act at district level (e.g. deciding appeals).
     district_only: bool = False
+    # Roles that fire this trigger only after a callback reached the resident (a centre records
+    # the rating it heard on the phone; the resident rating in the app needs none).
+    after_callback: list[Role] = Field(default_factory=list)
 
     @field_validator("roles")
     @classmethod
@@ -128,6 +131,13 @@ class ClockSpec(Strict):
     extendable: bool = False
 
 
+class CallbackSpec(Strict):
+    """How callbacks (回访) on a resolved case end when they do not reach the resident."""
+
+    # Unanswered attempts on this many different local days close the case as unreachable.
+    unreachable_after_days: int = Field(default=3, ge=1, le=10)
+
+
 class WorkflowSpec(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
     labels: Labels
@@ -138,6 +148,7 @@ class WorkflowSpec(Strict):
     ladders: dict[str, list[LadderStep]] = Field(default_factory=dict)
     clocks: dict[str, ClockSpec] = Field(default_factory=dict)
     kind: WorkflowKind = WorkflowKind.CUSTOM
+    callback: CallbackSpec = CallbackSpec()
     # The most one extension may add (asked for or granted): beyond it is a 422, in words.
     max_extension: DurationField = Duration(30, DurationUnit.WORKING_DAYS)
 

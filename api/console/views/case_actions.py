@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from api.console.callbacks import in_zone
 from api.console.deps import FormDep, VisitorDep, text_field
 from api.console.i18n import register
 from api.console.views.case_page import case_page
@@ -95,6 +96,12 @@ register(
             "No routing rule applies; choose the lead department.",
         ),
         "case_actions.dispatch.suggested": ("建议", "suggested"),
+        "case_actions.in.new_lead": ("新的主办部门", "New lead department"),
+        "case_actions.in.instruction": ("派单意见", "Instruction to the department"),
+        # Not "主办部门…": the lead's own field is the only one labelled so in the dialog.
+        "case_actions.in.lead_instruction": ("主办派单意见", "Instruction to the lead"),
+        "case_actions.in.instruction_all": ("其他部门派单意见", "Instruction to the others"),
+        "case_actions.in.pressed": ("催办/督办对象", "Which department"),
     }
 )
 TriggerPath = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z_]+$")]
@@ -150,6 +157,12 @@ def payload_of(trigger: str, form: FormData) -> dict[str, Any]:
         values = [v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip()]
         if values:
             payload[name] = values if get_origin(info.annotation) is list else values[0]
+    # The dispatch dialog's order for the lead alone (派单意见), beside the one for the others.
+    lead, lead_order = payload.get("lead"), text_field(form, "lead_instruction")
+    if trigger == Trigger.DISPATCH and lead_order:
+        if not lead or not lead.isdigit() or len(lead) > 10:
+            raise InvalidInput("lead_instruction: choose the lead department it is for")
+        payload["instructions"] = {lead: lead_order}
     return payload
 
 
@@ -202,9 +215,12 @@ def case_action(
             session=session, rt=rt, actor=visitor.actor, case_id=case_id, now=clock.now()
         ):
             confirmed(trigger, form)
+        payload = payload_of(trigger, form)
+        if trigger == Trigger.CALLBACK and "called_at" in payload:
+            payload["called_at"] = in_zone(payload["called_at"], rt.calendar.zone)
         transition_case(
             session=session, rt=rt, actor=visitor.actor, case_id=case_id, trigger=trigger,
-            payload=payload_of(trigger, form), version=version_of(form), now=clock.now(),
+            payload=payload, version=version_of(form), now=clock.now(),
         )  # fmt: skip
     except (InvalidInput, IllegalTransition, StaleVersion, Forbidden) as exc:
         return _refused(request, visitor, session, rt, clock, case_id, exc, form,

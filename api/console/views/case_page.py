@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy.orm import Session
 
+from api.console.callbacks import OUTCOMES, callback_rows
 from api.console.deps import VisitorDep
 from api.console.i18n import register, translate
 from api.console.insight import case_insight
@@ -94,6 +95,7 @@ register(
         "case_page.a.clocks": ("计时", "Clocks"),
         "case_page.a.result": ("结果", "Result"),
         "case_page.a.objection": ("退单理由", "Objection"),
+        "case_page.a.instruction": ("派单意见", "Instruction"),
         "case_page.role.lead": ("主办", "Lead"),
         "case_page.role.assisting": ("协办", "Assisting"),
         "case_page.deadlines": ("办理时限", "Clocks"),
@@ -138,6 +140,8 @@ register(
         "case_page.p.stars": ("星级", "Stars"),
         "case_page.p.rating": ("评价", "Rating"),
         "case_page.p.clock": ("计时环节", "Clock"),
+        "case_page.p.instruction": ("派单意见", "Instruction"),
+        "case_page.p.instructions": ("各部门派单意见", "Instructions per department"),
         "case_page.p.evidence": ("附件", "Files"),
         "case_page.p.place": ("位置", "Place"),
         "case_page.p.priority": ("优先级", "Priority"),
@@ -153,10 +157,13 @@ register(
 WITH_FIELDS = frozenset(
     {
         "object", "cancel", "redo", "request_hard_case", "request_extension", "approve_extension",
-        "report_in", "progress", "complete", "rate", "verify", "merge", "appeal",
-        "uphold_objection", "reject_objection", "deny_extension",
+        "report_in", "progress", "complete", "rate", "verify", "merge", "appeal", "callback",
+        "uphold_objection", "reject_objection", "deny_extension", "reassign", "add_assisting",
+        "manual_remind", "manual_supervise",
     }
 )  # fmt: skip
+# Case triggers whose forms choose departments: the page lists the candidates for them.
+_CHOOSING = (Trigger.DISPATCH, Trigger.REASSIGN, Trigger.ADD_ASSISTING)
 
 
 @dataclass(frozen=True)
@@ -238,7 +245,7 @@ def actions_of(
 
 
 def _dispatch(session: Session, rt: Runtime, detail: CaseDetail) -> Dispatch | None:
-    if Trigger.DISPATCH not in detail.allowed_triggers:
+    if not any(t in detail.allowed_triggers for t in _CHOOSING):
         return None
     case = detail.case
     units = rt.workflows.get(case.workflow).spec.kind == WorkflowKind.COMMUNITY_WHISTLE
@@ -254,10 +261,22 @@ def _dispatch(session: Session, rt: Runtime, detail: CaseDetail) -> Dispatch | N
     return Dispatch(candidates, lead, [a for a in assisting if a != lead])
 
 
+# Payload values that are one of a vocabulary: shown by their message (key prefix) in words.
+_IN_WORDS = {
+    "rating": "case_page.rating",
+    "kind": "case_page.appeal",
+    "priority": "priority",
+    "outcome": "callback.outcome",
+    "close_reason": "callback.close_reason",
+}
+
+
 def _value(
     key: str, value: Any, t: Translate, label: Labels, orgs: dict[int, OrgNode]
 ) -> str | None:
     lang = label.lang
+    if key in _IN_WORDS:
+        return t(f"{_IN_WORDS[key]}.{value}")
     match key:
         case "lead":
             return org_name(orgs.get(value), lang) or f"#{value}"
@@ -269,14 +288,8 @@ def _value(
             return in_words(value, lang)
         case "stars":
             return t("case_page.stars", n=value)
-        case "rating":
-            return t(f"case_page.rating.{value}")
-        case "kind":
-            return t(f"case_page.appeal.{value}")
         case "clock":
             return label("clock", value)
-        case "priority":
-            return t(f"priority.{value}")
         case "into":
             return f"#{value}"
         case "evidence":
@@ -287,8 +300,9 @@ def _value(
 
 
 _SHOWN = (
-    "lead", "assisting", "reason", "note", "result", "comment", "extend_by", "kind", "into",
-    "solved", "stars", "rating", "clock", "evidence", "priority", "service_hours",
+    "lead", "assisting", "reason", "outcome", "attempt", "close_reason", "note", "result",
+    "comment", "extend_by", "kind", "into", "solved", "stars", "rating", "clock", "evidence",
+    "priority", "service_hours", "instruction",
 )  # fmt: skip
 
 
@@ -302,9 +316,22 @@ def summary(
             value = _value(key, payload[key], t, label, orgs)
             if value:
                 lines.append(f"{t('case_page.p.' + key)}: {value}")
+    if isinstance(payload.get("instructions"), dict):
+        lines.append(
+            f"{t('case_page.p.instructions')}: {_orders(payload['instructions'], label.lang, orgs)}"
+        )
     if payload.get("latitude") is not None and payload.get("longitude") is not None:
         lines.append(f"{t('case_page.p.place')}: {payload['latitude']}, {payload['longitude']}")
     return lines
+
+
+def _orders(given: dict[str, str], lang: str, orgs: dict[int, OrgNode]) -> str:
+    """Instructions per department (派单意见), each after the department's name."""
+    parts = []
+    for key, text in given.items():
+        node = orgs.get(int(key)) if str(key).isdigit() else None
+        parts.append(f"{org_name(node, lang)}: {text}" if node is not None else str(text))
+    return ("; " if lang == "en" else "；").join(parts)
 
 
 def _timeline(
@@ -312,7 +339,9 @@ def _timeline(
 ) -> list[Entry]:
     org_ids: set[int] = set(detail.orgs)
     for e in events:
-        org_ids.update(v for v in [e.payload.get("lead"), *e.payload.get("assisting", [])] if v)
+        named = [e.payload.get("lead"), *e.payload.get("assisting", [])]
+        named += [int(k) for k in (e.payload.get("instructions") or {}) if str(k).isdigit()]
+        org_ids.update(v for v in named if v)
     orgs = orgs_by_id(session, {int(i) for i in org_ids if isinstance(i, int)})
     task_org = {a.assignment.id: a.org for a in detail.assignments}
     names = account_names(session, ids={e.actor_id for e in events if e.actor_id is not None})
@@ -382,6 +411,9 @@ def case_page(
         error=error, failed=failed, entered=kept, form_values=form_values,
         task_org={a.assignment.id: a.org for a in detail.assignments},
         request_lines=lambda r: summary(r.payload or {}, t, label, {}),
+        callbacks=callback_rows(session, actor=actor, case_id=case_id, lang=lang),
+        callback_limit=rt.workflows.get(case.workflow).spec.callback.unreachable_after_days,
+        callback_outcomes=OUTCOMES,
         insight=case_insight(
             session, actor=actor, case=case, allowed=list(detail.allowed_triggers),
             lexicon=lexicon_for(request.app.state.settings.urgency_lexicon), now=now,

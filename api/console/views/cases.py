@@ -61,6 +61,9 @@ register(
         "cases.f.q_hint": ("在标题和描述中查找", "Found in the title or description"),
         "cases.f.state": ("状态", "State"),
         "cases.f.overdue": ("超期", "Overdue"),
+        "cases.f.callback_due": ("回访", "Callback"),
+        "cases.callback_due.yes": ("待回访", "Awaiting a callback"),
+        "cases.callback_due.no": ("无需回访", "No callback due"),
         "cases.f.department_id": ("承办部门", "Department"),
         "cases.f.street_id": ("街道", "Street"),
         "cases.f.sort": ("排序", "Order"),
@@ -182,8 +185,8 @@ def page_count(total: int, limit: int) -> int:
 # -- the board ----------------------------------------------------------------------------------
 
 
-FILTERS = ("q", "priority", "overdue", "page", "category_id", "department_id", "street_id",
-           "source", "sort", "from", "to")  # fmt: skip
+FILTERS = ("q", "priority", "overdue", "callback_due", "page", "category_id", "department_id",
+           "street_id", "source", "sort", "from", "to")  # fmt: skip
 
 
 def _query_of(
@@ -247,6 +250,7 @@ def board(
         priorities=list(Priority), qs=lambda **more: urlencode(keep | more),
         options=board_options(session, rt), sources=list(Source),
         export=urlencode({k: v for k, v in keep.items() if k != "page"}),
+        bulk=actor.role in BOARD_ROLES and any(c.state == CaseState.REPORTED for c in page.items),
     )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from openpyxl import Workbook
 
+from api.console.callbacks import drill_summary
 from api.console.deps import VisitorDep
 from api.console.i18n import register, translate
 from api.console.views.evaluation import (
@@ -32,7 +33,7 @@ from api.console.views.evaluation import (
 )
 from api.console.web import lang_of, render
 from api.deps import ClockDep, RuntimeDep, SessionDep
-from engine.case.queries import MAX_ID
+from engine.case.queries import MAX_ID, callback_facts
 from engine.evaluation.scope import check_reader
 from engine.evaluation.service import DRILL, DrillDown, drill_down, drill_titles, evaluate
 from engine.rollup.metrics import Figure
@@ -159,11 +160,15 @@ def drill_view(request: Request, visitor: VisitorDep, session: SessionDep, rt: R
         session=session, actor=visitor.actor, case_ids=[c["case_id"] for c in shown]
     )
     lang = lang_of(request)
+    facts = callback_facts(session, actor=visitor.actor, case_ids=[c["case_id"] for c in shown])
+    calls = {
+        i: drill_summary(f.outcome, f.attempts, f.close_reason, lang) for i, f in facts.items()
+    }
     return render(
         request, visitor, "drilldown.html", view=view, error=None, figure=figure,
         unit=unit_name(rows[0], lang) if rows else str(unit_id), unit_id=unit_id,
         value=fmt(figure, rows[0][figure]) if rows else "—", fl=lambda k: figure_label(k, lang),
-        cases=shown, titles=titles, page=page,
+        cases=shown, titles=titles, calls=calls, page=page,
         pages=max(1, -(-len(cases) // DRILL_PAGE)), total_cases=len(cases),
         num=(sum(s.value for s in found.numerator), len({s.case_id for s in found.numerator})),
         den=(sum(s.value for s in found.denominator),

@@ -29,6 +29,7 @@ MAX_PAGE = 100_000
 register(
     {
         "tasks.title": ("待办任务", "Task inbox"),
+        "tasks.instruction": ("派单意见", "Instruction"),
         "tasks.intro": (
             "本单位承办的任务，按最近到期排序。办理操作在工单页面进行。",
             "Your organisation's assignments, soonest due first. Act on them on the case page.",
