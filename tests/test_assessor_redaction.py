@@ -28,8 +28,8 @@ from engine.privacy import case_text, reads_text_redacted
 from engine.rollup.metrics import Level
 from engine.rollup.scheme import get_scheme
 from engine.runtime import Runtime
-from engine.vocabulary import AppealKind, Rating, Role, Trigger
-from tests.builders import City
+from engine.vocabulary import AppealKind, CallbackOutcome, CaseState, Rating, Role, Trigger
+from tests.builders import City, make_case
 from tests.evaluation_support import (
     SYSTEM,
     dispatch,
@@ -341,3 +341,24 @@ def test_board_and_case_page__an_assessor_reads_the_text_redacted(
         assert REDACTED in page.text
         assert_clean(page.text)
     assert TITLE in centre.text
+
+
+def test_callback_notes__an_assessor_reads_them_redacted_the_centre_in_clear(
+    api, console: Console, session: Session, rt: Runtime, city: City, clock: ManualClock
+) -> None:
+    case_id = make_case(session, rt, city, clock, state=CaseState.RESOLVED).id
+    note = f"无人接听，居民另留号码{MOBILE}"
+    body = {"trigger": Trigger.CALLBACK, "outcome": CallbackOutcome.NO_ANSWER, "note": note}
+    recorded = api.post(f"/api/v1/cases/{case_id}/transitions", "cc_s1", json=body)
+    assert recorded.status_code == 200, recorded.text
+
+    listed = api.get(f"/api/v1/cases/{case_id}/callbacks", "assessor")
+    timeline = api.get(f"/api/v1/cases/{case_id}/events", "assessor")
+    page = console.as_("assessor").get(f"/console/cases/{case_id}")
+    centre = api.get(f"/api/v1/cases/{case_id}/callbacks", "cc_s1").json()
+
+    assert [c["note"] for c in listed.json()] == ["无人接听，居民另留号码[电话]"]
+    assert "无人接听，居民另留号码[电话]" in page.text
+    for answer in (listed, timeline, page):
+        assert_clean(answer.text)
+    assert [c["note"] for c in centre] == [note]

@@ -27,7 +27,7 @@ from engine.deadline.models import Deadline
 from engine.errors import Forbidden, NotFound, OutOfScope
 from engine.event.models import Event
 from engine.organisation.models import Category, OrgNode
-from engine.privacy import reads_text_redacted, reporter_view
+from engine.privacy import case_text, reads_text_redacted, reporter_view
 from engine.runtime import Runtime
 from engine.vocabulary import (
     AssignmentState,
@@ -401,7 +401,8 @@ class CallbackAttempt:
 
 
 def callback_attempts(session: Session, *, actor: Actor, case_id: int) -> list[CallbackAttempt]:
-    """The case's callback attempts, oldest first: the staff's record, never the resident's."""
+    """The case's callback attempts, oldest first: the staff's record, never the resident's
+    (an assessor reads the operator's notes redacted of personal data)."""
     visible_case(session, actor=actor, case_id=case_id)  # 404 before anything else is said
     if actor.role == Role.RESIDENT:
         raise Forbidden(f"the callbacks of case {case_id} are the command centre's record")
@@ -415,7 +416,7 @@ def callback_attempts(session: Session, *, actor: Actor, case_id: int) -> list[C
             attempt=int(e.payload["attempt"]),
             called_at=datetime.fromisoformat(e.payload["called_at"]),
             outcome=CallbackOutcome(e.payload["outcome"]),
-            note=e.payload.get("note"),
+            note=case_text(actor, e.payload.get("note")),  # an assessor's redacted
             recorded_at=e.at,
             operator_id=e.actor_id,
             operator_role=str(e.actor_role),
