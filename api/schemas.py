@@ -1,7 +1,7 @@
 """The shapes the HTTP API answers with (and documents in OpenAPI), built from engine objects.
 
-Times are ISO 8601 in UTC. Nothing here decides anything: masking and scoping happened in the
-engine's queries; these only copy fields across.
+Times are ISO 8601 in UTC. Nothing here decides anything: masking, redaction and scoping were
+decided by the engine's queries (``engine.privacy``); these only copy fields across.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from engine.case.payloads import FIRED_ON, MAX_TARGETS, NOTE, PAYLOADS
 from engine.case.queries import AssignmentDetail, CaseDetail, Id
 from engine.case.service import CaseDraft
 from engine.organisation.models import OrgNode
+from engine.redaction import redact
 from engine.vocabulary import (
     AssignmentRole,
     AssignmentState,
@@ -103,11 +104,14 @@ class AssignmentOut(Out):
     allowed_triggers: list[Trigger]
 
     @classmethod
-    def of(cls, detail: AssignmentDetail) -> AssignmentOut:
+    def of(cls, detail: AssignmentDetail, *, redacted: bool = False) -> AssignmentOut:
         a, org = detail.assignment, detail.org
+        fields = {k: getattr(a, k) for k in _ASSIGNMENT_FIELDS}
+        if redacted:
+            fields |= {k: _redacted(fields[k]) for k in ("objection_reason", "result")}
         return cls.model_validate(
             {
-                **{k: getattr(a, k) for k in _ASSIGNMENT_FIELDS},
+                **fields,
                 "org_name_zh": org.name_zh,
                 "org_name_en": org.name_en,
                 "allowed_triggers": detail.allowed_triggers,
@@ -154,18 +158,27 @@ class CaseOut(CaseSummary):
 
     @classmethod
     def of(cls, detail: CaseDetail) -> CaseOut:
-        case = detail.case
+        case, redacted = detail.case, detail.text_redacted
         fields = {k: getattr(case, k) for k in cls.model_fields if hasattr(case, k)}
+        if redacted:
+            fields |= {k: _redacted(fields[k]) for k in _CASE_TEXT}
         return cls.model_validate(
             fields
             | {
                 "reporter_name": detail.reporter_name,
                 "reporter_phone": detail.reporter_phone,
-                "assignments": [AssignmentOut.of(a) for a in detail.assignments],
+                "assignments": [AssignmentOut.of(a, redacted=redacted) for a in detail.assignments],
                 "deadlines": [DeadlineOut.model_validate(d) for d in detail.deadlines],
                 "allowed_triggers": detail.allowed_triggers,
             }
         )
+
+
+_CASE_TEXT = ("title", "description", "address", "rating_comment", "cancel_reason")
+
+
+def _redacted(text: str | None) -> str | None:
+    return None if text is None else redact(text)
 
 
 class CallbackOut(Out):

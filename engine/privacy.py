@@ -2,14 +2,17 @@
 
 The name and phone of a reporter are shown in clear only to the command centre whose area holds
 the case, to the case's lead department, and to the reporting resident; everyone else (assisting
-departments, assessors, grid workers, admins) sees ``138****1234`` and ``张*``.
+departments, assessors, grid workers, admins) sees ``138****1234`` and ``张*``. Assessors read a
+case's own text (title, description, address) redacted of personal data (``engine.redaction``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from engine.access import Actor
+from engine.redaction import redact
 from engine.subjects import AssignmentView, CaseView
 from engine.vocabulary import Role
 from engine.workflow.guards import active_lead
@@ -65,3 +68,33 @@ def reporter_view(
     if may_see_reporter(actor, case, assignments):
         return case.reporter_name, case.reporter_phone
     return mask_name(case.reporter_name), mask_phone(case.reporter_phone)
+
+
+def reads_text_redacted(actor: Actor) -> bool:
+    """Whether a case's free text reaches this actor redacted of personal data.
+
+    Assessors judge how a case was handled, never act on it, and what they read goes into
+    reports and spreadsheets that travel further; the phone numbers and ID card numbers residents
+    type into a complaint are of no use to them.
+    """
+    return actor.role == Role.ASSESSOR
+
+
+def case_text(actor: Actor, text: str | None) -> str | None:
+    """A case's free text as this actor may read it (redacted for assessors); none stays none."""
+    if text is None or not reads_text_redacted(actor):
+        return text
+    return redact(text)
+
+
+def redacted_payload(value: Any) -> Any:
+    """An event's payload with every text in it redacted (numbers, flags and ids kept)."""
+    match value:
+        case str():
+            return redact(value)
+        case dict():
+            return {key: redacted_payload(item) for key, item in value.items()}
+        case list() | tuple():
+            return [redacted_payload(item) for item in value]
+        case _:
+            return value

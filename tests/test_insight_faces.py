@@ -17,6 +17,7 @@ from engine.case.models import Case
 from engine.case.service import CaseDraft, raise_case
 from engine.demo.city import SHARED_DATA
 from engine.event.models import Event
+from engine.insight import queries
 from engine.insight.models import CaseLink, InsightModel
 from engine.insight.service import train
 from engine.organisation import service as org
@@ -61,6 +62,20 @@ def _history(session, rt, city, clock) -> list[Case]:
 def trained(session, rt, city, clock) -> InsightModel:
     _history(session, rt, city, clock)
     return train(session=session, now=clock.now())
+
+
+def test_category_paths__root_to_leaf_with_names_and_keywords(session, city):
+    org.create_category(session, code="CITY-LIGHT-POLE", name_zh="灯杆", name_en="Light poles",
+                        parent=city.sub_category, keywords=["灯杆倾斜", "灯杆倒伏"])  # fmt: skip
+
+    paths = queries.category_paths(session)
+
+    assert [
+        ("CITY", "城市管理 City management"),
+        ("CITY-LIGHT", "路灯 Street lights"),
+        ("CITY-LIGHT-POLE", "灯杆 Light poles 灯杆倾斜 灯杆倒伏"),
+    ] in paths
+    assert all(len(p) < 3 or p[-1][0] != "CITY-LIGHT" for p in paths)  # a parent is no leaf
 
 
 def test_suggestions__four_lists_from_the_trained_model(api, session, rt, city, clock, trained):

@@ -163,6 +163,38 @@ def test_classifier__cross_validation_reports_macro_f1_per_class_and_top3():
     assert 0.5 < metrics.macro_f1 <= 1.0
 
 
+def test_subcategory_texts__the_names_below_each_category_down_to_each_leaf():
+    paths = [
+        [("C", "城乡建设"), ("C1", "安全生产"), ("C11", "事故处理")],
+        [("C", "城乡建设"), ("C1", "安全生产"), ("C12", "安全隐患 隐患")],
+        [("C", "城乡建设"), ("C2", "物业管理")],
+        [("E", "环境保护")],
+    ]
+
+    assert classifier.subcategory_texts(paths) == {
+        "C": ["安全生产 事故处理", "安全生产 安全隐患 隐患", "物业管理"],
+        "C1": ["事故处理", "安全隐患 隐患"],
+    }
+    assert classifier.subcategory_texts([]) == {}
+
+
+def test_classifier__a_subcategory_name_teaches_its_category_words_its_cases_never_used():
+    items, labels = _training_set()
+    # The words come from an unclassified case; only the subcategory ties them to WATER.
+    loose = [Item("下水道堵塞", "污水冒出来了")]
+    query = [Item("小区下水道堵塞", "")]
+    described = {"WATER": ["排水 下水道堵塞"], "GHOST": ["下水道堵塞"]}
+
+    plain = classifier.fit(items, labels, unlabelled=loose)
+    taught = classifier.fit(items, labels, unlabelled=loose, described=described)
+
+    before = dict(classifier.top(plain, query, k=3)[0])
+    after = dict(classifier.top(taught, query, k=3)[0])
+    assert max(after, key=after.__getitem__) == "WATER"
+    assert after["WATER"] > before["WATER"]
+    assert taught.labels == plain.labels == ["LIGHT", "NOISE", "WATER"]  # GHOST has no cases
+
+
 def test_classifier__too_few_cases_to_learn_is_a_clear_error():
     with pytest.raises(ValueError, match="at least two categories"):
         classifier.fit([Item("路灯不亮")] * 3, ["LIGHT"] * 3)

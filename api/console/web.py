@@ -21,6 +21,7 @@ from markupsafe import Markup
 from api.console.i18n import pick_lang, translate
 from engine.duration import in_words
 from engine.login import Visitor
+from engine.privacy import case_text
 from engine.runtime import Runtime
 from engine.vocabulary import Role
 
@@ -209,6 +210,8 @@ def render(
         "csrf": visitor.csrf_token if visitor is not None else context.pop("csrf", ""),
         "nav": nav_for(visitor.actor.role) if visitor is not None else [],
         "path": request.url.path,
+        # A case's free text as the visitor may read it (an assessor's is redacted).
+        "seen": (lambda text: case_text(visitor.actor, text)) if visitor is not None else str,
     }
     response = templates.TemplateResponse(
         request, template, {**common, **context}, status_code=status_code

@@ -47,6 +47,7 @@ from engine.case.service import move_case, raise_unit
 from engine.clock import Clock
 from engine.errors import InvalidInput, OutOfScope
 from engine.idempotency import first_case, raise_case_once
+from engine.privacy import case_text, reads_text_redacted, redacted_payload
 from engine.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -120,7 +121,10 @@ def list_(
     """The cases the caller may see, filtered, searched (``q``), sorted and paged."""
     page = list_cases(session, actor=actor, query=query, now=clock.now())
     return CasePage(
-        items=[CaseSummary.model_validate(c) for c in page.items],
+        items=[
+            CaseSummary.model_validate(c).model_copy(update={"title": case_text(actor, c.title)})
+            for c in page.items
+        ],
         total=page.total,
         page=page.page,
         limit=page.limit,
@@ -155,8 +159,15 @@ def get_one(
 
 @router.get("/{case_id}/events", responses=READ, summary="The case's timeline")
 def events(case_id: IdPath, session: SessionDep, actor: ActorDep) -> list[EventOut]:
-    """Every event of the case, oldest first, ladder steps included."""
-    return [EventOut.model_validate(e) for e in case_events(session, actor=actor, case_id=case_id)]
+    """Every event of the case, oldest first, ladder steps included (an assessor reads the texts
+    in them redacted of personal data)."""
+    found = case_events(session, actor=actor, case_id=case_id)
+    if not reads_text_redacted(actor):
+        return [EventOut.model_validate(e) for e in found]
+    return [
+        EventOut.model_validate(e).model_copy(update={"payload": redacted_payload(e.payload or {})})
+        for e in found
+    ]
 
 
 @router.get(

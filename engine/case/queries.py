@@ -27,7 +27,7 @@ from engine.deadline.models import Deadline
 from engine.errors import Forbidden, NotFound, OutOfScope
 from engine.event.models import Event
 from engine.organisation.models import Category, OrgNode
-from engine.privacy import reporter_view
+from engine.privacy import case_text, reads_text_redacted, reporter_view
 from engine.runtime import Runtime
 from engine.vocabulary import (
     AssignmentState,
@@ -290,6 +290,8 @@ class CaseDetail:
     deadlines: list[Deadline]
     allowed_triggers: list[str]
     orgs: Mapping[int, OrgName] = field(default_factory=dict)
+    # The case's free text reaches this reader redacted of personal data (an assessor).
+    text_redacted: bool = False
 
 
 def _assignments(session: Session, case_id: int) -> list[Assignment]:
@@ -341,7 +343,9 @@ def detail_of(unit: CaseUnit, actor: Actor) -> CaseDetail:
         AssignmentDetail(a, orgs[a.org_id], allowed_on_assignment(unit, actor, a)) for a in mine
     ]
     allowed = allowed_on_case(unit, actor)
-    return CaseDetail(unit.case, name, phone, details, deadlines, allowed, orgs)
+    return CaseDetail(
+        unit.case, name, phone, details, deadlines, allowed, orgs, reads_text_redacted(actor)
+    )
 
 
 def orgs_by_id(session: Session, ids: set[int]) -> dict[int, OrgNode]:
@@ -397,7 +401,8 @@ class CallbackAttempt:
 
 
 def callback_attempts(session: Session, *, actor: Actor, case_id: int) -> list[CallbackAttempt]:
-    """The case's callback attempts, oldest first: the staff's record, never the resident's."""
+    """The case's callback attempts, oldest first: the staff's record, never the resident's
+    (an assessor reads the operator's notes redacted of personal data)."""
     visible_case(session, actor=actor, case_id=case_id)  # 404 before anything else is said
     if actor.role == Role.RESIDENT:
         raise Forbidden(f"the callbacks of case {case_id} are the command centre's record")
@@ -411,7 +416,7 @@ def callback_attempts(session: Session, *, actor: Actor, case_id: int) -> list[C
             attempt=int(e.payload["attempt"]),
             called_at=datetime.fromisoformat(e.payload["called_at"]),
             outcome=CallbackOutcome(e.payload["outcome"]),
-            note=e.payload.get("note"),
+            note=case_text(actor, e.payload.get("note")),  # an assessor's redacted
             recorded_at=e.at,
             operator_id=e.actor_id,
             operator_role=str(e.actor_role),

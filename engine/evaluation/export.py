@@ -1,7 +1,8 @@
 """Writing a report as JSON, CSV or XLSX, streamed: memory stays flat however many cases it lists.
 
 The figures (units × months) are small; the case lists (red steps, exclusions) grow with the
-cases and are pulled from the database in batches and written as they come. XLSX uses openpyxl's
+cases and are pulled from the database in batches and written as they come, their titles redacted
+of personal data (a report travels further than the cases' own audience). XLSX uses openpyxl's
 write-only workbook, which spools rows to disk instead of holding cells.
 """
 
@@ -58,6 +59,7 @@ CSV_FIELDS = ("level", "unit_id", "unit_name", "unit_name_en", "month", "rank",
 RATE_FIELDS = frozenset(f for f in (*FIGURE_FIELDS, *UNIT_FIELDS) if f.endswith("_rate"))
 CASE_LABELS = {
     "case_id": "工单编号 Case",
+    "title": "标题 Title",
     "month": "月份 Month",
     "street_id": "街道编号 Street",
     "community_id": "社区编号 Community",

@@ -3,8 +3,10 @@
 Pure: texts and labels in, a model out; no database. The learned model reads character 1–3-grams
 of the case document, jieba words, and the title's own character n-grams (TF-IDF fitted on every
 text at hand, labelled or not), and scores with linear SVMs calibrated by cross-validation
-(sigmoid), so a score is a probability an operator can read. ``bench/insight_eval.py`` measures
-why this and not a plain TF-IDF + LinearSVC.
+(sigmoid), so a score is a probability an operator can read. A category's subcategories (the
+names down to each leaf of the category tree, with its keywords) are learned as short examples
+of it: they name the kinds of case it holds that its history may not show yet.
+``bench/insight_eval.py`` measures why this and not a plain TF-IDF + LinearSVC.
 
 A deployment with no history starts from its category names and keywords (``SeedModel``).
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import io
 import pickle
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -117,9 +119,14 @@ def learnable(labels: Sequence[str]) -> set[str]:
 
 
 def fit(
-    items: Sequence[Item], labels: Sequence[str], *, unlabelled: Sequence[Item] = ()
+    items: Sequence[Item],
+    labels: Sequence[str],
+    *,
+    unlabelled: Sequence[Item] = (),
+    described: Mapping[str, Sequence[str]] | None = None,
 ) -> LearnedModel:
-    """Learn from the labelled items (labels with too few examples are left out)."""
+    """Learn from the labelled items (labels with too few examples are left out); ``described``
+    gives a label's subcategory texts (``subcategory_texts``), each one more example of it."""
     keep = learnable(labels)
     if len(keep) < 2:
         raise ValueError(
@@ -129,6 +136,11 @@ def fit(
     xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
     features = Features(min_df=2 if len(xs) + len(unlabelled) >= 2000 else 1)
     features.fit([*xs, *unlabelled])
+    # The vocabulary comes from cases only: a subcategory's name adds examples, not words.
+    extra = [
+        (Item(text), label) for label in sorted(keep) for text in (described or {}).get(label, ())
+    ]
+    xs, ys = [*xs, *(e[0] for e in extra)], [*ys, *(e[1] for e in extra)]
     classifier = _classifier(Counter(ys))
     classifier.fit(features.transform(xs), ys)
     return LearnedModel(features, classifier, [str(c) for c in classifier.classes_])
@@ -194,14 +206,28 @@ class Metrics:
         }  # fmt: skip
 
 
+def subcategory_texts(paths: Sequence[Sequence[tuple[str, str]]]) -> dict[str, list[str]]:
+    """For each category on the tree's root-to-leaf paths, the texts of the names below it down
+    to each leaf. A path is a list of (category key, its text: name and keywords):
+    ``[[("C", "城乡建设"), ("C1", "安全生产"), ("C11", "事故处理")]]`` →
+    ``{"C": ["安全生产 事故处理"], "C1": ["事故处理"]}``."""
+    out: dict[str, list[str]] = {}
+    for path in paths:
+        for depth in range(len(path) - 1):
+            out.setdefault(path[depth][0], []).append(" ".join(t for _, t in path[depth + 1 :]))
+    return out
+
+
 def cross_validate(
     items: Sequence[Item],
     labels: Sequence[str],
     *,
     unlabelled: Sequence[Item] = (),
+    described: Mapping[str, Sequence[str]] | None = None,
     folds: int = FOLDS,
 ) -> Metrics:
-    """Macro-F1, accuracy and top-3 accuracy by stratified k-fold cross-validation."""
+    """Macro-F1, accuracy and top-3 accuracy by stratified k-fold cross-validation (the
+    subcategory texts join every training fold, never a test fold)."""
     keep = learnable(labels)
     pairs = [(i, y) for i, y in zip(items, labels, strict=True) if y in keep]
     xs, ys = [p[0] for p in pairs], np.array([p[1] for p in pairs])
@@ -212,7 +238,9 @@ def cross_validate(
     predicted = np.empty(len(ys), dtype=object)
     in_top3 = np.zeros(len(ys), dtype=bool)
     for train, test in StratifiedKFold(k, shuffle=True, random_state=SEED).split(xs, ys):
-        model = fit([xs[i] for i in train], ys[train].tolist(), unlabelled=unlabelled)
+        model = fit(
+            [xs[i] for i in train], ys[train].tolist(), unlabelled=unlabelled, described=described
+        )
         ranked = top(model, [xs[i] for i in test], k=3)
         for index, best in zip(test, ranked, strict=True):
             names = [name for name, _ in best]

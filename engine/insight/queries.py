@@ -62,6 +62,23 @@ def category_refs(session: Session) -> dict[str, CategoryRef]:
     }
 
 
+def category_paths(session: Session) -> list[list[tuple[str, str]]]:
+    """The active category tree's root-to-leaf paths, each category as (code, its names and
+    keywords): what ``classifier.subcategory_texts`` reads."""
+    cats = {c.id: c for c in categories(session) if not is_unlabelled(c)}
+    parents = {c.parent_id for c in cats.values()}
+    paths = []
+    for leaf in (c for c in cats.values() if c.id not in parents):
+        path: list[tuple[str, str]] = []
+        node: Category | None = leaf
+        while node is not None:
+            text = " ".join([node.name_zh, node.name_en, *(node.keywords or [])])
+            path.append((node.code, text))
+            node = cats.get(node.parent_id) if node.parent_id is not None else None
+        paths.append(path[::-1])
+    return paths
+
+
 def training_rows(
     session: Session, *, limit: int, unlabelled_limit: int
 ) -> tuple[list[Item], list[str], list[Item]]:

@@ -315,15 +315,17 @@ def train(*, session: Session, now: datetime, max_cases: int = MAX_TRAINING) -> 
     items, labels, loose = queries.training_rows(
         session, limit=max_cases, unlabelled_limit=MAX_UNLABELLED
     )
+    described = classifier.subcategory_texts(queries.category_paths(session))
     metrics: dict[str, Any] = {}
     if len(classifier.learnable(labels)) >= 2:
         try:
             metrics = classifier.cross_validate(
-                items[:MAX_VALIDATION], labels[:MAX_VALIDATION], unlabelled=loose
-            ).as_dict()
+                items[:MAX_VALIDATION], labels[:MAX_VALIDATION], unlabelled=loose,
+                described=described,
+            ).as_dict()  # fmt: skip
         except ValueError as exc:
             metrics = {"note": str(exc)}
-        model: Scorer = classifier.fit(items, labels, unlabelled=loose)
+        model: Scorer = classifier.fit(items, labels, unlabelled=loose, described=described)
         kind = "learned"
     else:
         model, kind = _seed(session), "seed"

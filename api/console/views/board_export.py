@@ -1,5 +1,6 @@
 """The case board's option lists (category, department, street) and the export of its list:
-the same filters as the board, as CSV or XLSX, up to ``EXPORT_LIMIT`` rows, bilingual headers."""
+the same filters as the board, as CSV or XLSX, up to ``EXPORT_LIMIT`` rows, bilingual headers;
+titles as the visitor reads them (an assessor's redacted of personal data)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from engine.case.queries import list_cases, orgs_by_id
 from engine.errors import InvalidInput
 from engine.organisation.models import Category, OrgNode
 from engine.organisation.queries import all_categories
+from engine.privacy import case_text
 from engine.runtime import Runtime
 from engine.vocabulary import OrgKind
 
@@ -72,7 +74,7 @@ def _rows(request: Request, visitor: VisitorDep, session: SessionDep, rt: Runtim
     names = {c.id: c.name_zh for c in all_categories(session)}
     zone = rt.calendar.zone
     return [
-        [c.id, c.title, labels("case_state", c.state, c.workflow),
+        [c.id, case_text(visitor.actor, c.title), labels("case_state", c.state, c.workflow),
          translate(f"priority.{c.priority}", "zh-CN"), translate(f"source.{c.source}", "zh-CN"),
          names.get(c.category_id or 0, ""),
          orgs[c.street_id].name_zh if c.street_id in orgs else "",

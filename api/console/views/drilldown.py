@@ -1,23 +1,31 @@
 """The drill-down from one figure of one unit to the cases behind it: each case once, with the
-counters it adds to the figure's numerator and denominator, each linking to its case page.
+counters it adds to the figure's numerator and denominator, each linking to its case page beside
+its title (redacted of personal data).
 
 The cases come from the engine's ``drill_down``, which asks the same function that keeps the
 rollups, so the list always adds up to the figure. A unit outside the visitor's scope is 404.
+The whole list downloads as CSV or XLSX (``drill.csv``, ``drill.xlsx``), titles redacted too.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import re
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from openpyxl import Workbook
 
 from api.console.callbacks import drill_summary
 from api.console.deps import VisitorDep
-from api.console.i18n import register
+from api.console.i18n import register, translate
 from api.console.views.evaluation import (
     BadQuery,
+    View,
     figure_label,
     fmt,
     parse_view,
@@ -25,10 +33,11 @@ from api.console.views.evaluation import (
 )
 from api.console.web import lang_of, render
 from api.deps import ClockDep, RuntimeDep, SessionDep
-from engine.case.queries import MAX_ID, callback_facts, case_titles
+from engine.case.queries import MAX_ID, callback_facts
 from engine.evaluation.scope import check_reader
-from engine.evaluation.service import DRILL, DrillDown, drill_down, evaluate
+from engine.evaluation.service import DRILL, DrillDown, drill_down, drill_titles, evaluate
 from engine.rollup.metrics import Figure
+from engine.runtime import Runtime
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -51,6 +60,7 @@ register(
         ),
         "drilldown.empty": ("没有工单构成该指标。", "No case stands behind this figure."),
         "drilldown.back": ("返回排名", "Back to the ranking"),
+        "drilldown.download": ("下载全部工单：", "Download every case:"),
         "drilldown.bad_unit": ("单位编号无效。", "The unit id is not valid."),
         "drilldown.bad_figure": (
             "指标“{value}”不能下钻，可选：{allowed}。",
@@ -119,17 +129,23 @@ def by_case(found: DrillDown) -> list[dict[str, Any]]:
     return [cases[case_id] for case_id in sorted(cases)]
 
 
+def _query(request: Request, rt: Runtime, now: datetime) -> tuple[View, int, Figure, int]:
+    """The view, unit, figure and page asked for, else ``BadQuery``."""
+    params = request.query_params
+    view = parse_view(params, rt=rt, now=now)
+    unit_id = _whole(params.get("unit_id"), "drilldown.bad_unit", MAX_ID)
+    figure = _drillable(params.get("figure", ""))
+    page = _whole(params.get("page") or "1", "drilldown.bad_page", 100_000)
+    return view, unit_id, figure, page
+
+
 @router.get("/evaluation/drill", response_class=HTMLResponse)
 def drill_view(request: Request, visitor: VisitorDep, session: SessionDep, rt: RuntimeDep,
                clock: ClockDep) -> HTMLResponse:  # fmt: skip
     """The cases behind one figure of one unit, with what each adds to either side."""
     check_reader(visitor.actor)
-    params = request.query_params
     try:
-        view = parse_view(params, rt=rt, now=clock.now())
-        unit_id = _whole(params.get("unit_id"), "drilldown.bad_unit", MAX_ID)
-        figure = _drillable(params.get("figure", ""))
-        page = _whole(params.get("page") or "1", "drilldown.bad_page", 100_000)
+        view, unit_id, figure, page = _query(request, rt, clock.now())
     except BadQuery as bad:
         return render(request, visitor, "drilldown.html", status_code=422, view=None,
                       error=(bad.key, bad.values))  # fmt: skip
@@ -140,7 +156,9 @@ def drill_view(request: Request, visitor: VisitorDep, session: SessionDep, rt: R
                        unit_id=unit_id, figure=figure, period=view.period)  # fmt: skip
     cases = by_case(found)
     shown = cases[(page - 1) * DRILL_PAGE : page * DRILL_PAGE]
-    titles = case_titles(session, actor=visitor.actor, case_ids=[c["case_id"] for c in shown])
+    titles = drill_titles(
+        session=session, actor=visitor.actor, case_ids=[c["case_id"] for c in shown]
+    )
     lang = lang_of(request)
     facts = callback_facts(session, actor=visitor.actor, case_ids=[c["case_id"] for c in shown])
     calls = {
@@ -156,3 +174,52 @@ def drill_view(request: Request, visitor: VisitorDep, session: SessionDep, rt: R
         den=(sum(s.value for s in found.denominator),
              len({s.case_id for s in found.denominator})),
     )  # fmt: skip
+
+
+DOWNLOAD_HEADERS = ("工单编号 Case", "标题 Title", "月份 Month", "分子 Numerator",
+                    "分母 Denominator")  # fmt: skip
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/evaluation/drill.{ext}", response_model=None)
+def drill_download(request: Request, ext: str, visitor: VisitorDep, session: SessionDep,
+                   rt: RuntimeDep, clock: ClockDep) -> Response:  # fmt: skip
+    """Every case behind the figure (not one page) as CSV or XLSX, its title redacted."""
+    check_reader(visitor.actor)
+    if ext not in ("csv", "xlsx"):
+        raise HTTPException(404, f"no drill-down download as '{ext[:10]}'")
+    try:
+        view, unit_id, figure, _ = _query(request, rt, clock.now())
+    except BadQuery as bad:
+        return render(request, visitor, "drilldown.html", status_code=422, view=None,
+                      error=(bad.key, bad.values))  # fmt: skip
+    found = drill_down(session=session, rt=rt, actor=visitor.actor, level=view.level,
+                       unit_id=unit_id, figure=figure, period=view.period)  # fmt: skip
+    cases = by_case(found)
+    titles = drill_titles(session=session, actor=visitor.actor,
+                          case_ids=[c["case_id"] for c in cases])  # fmt: skip
+    lang = lang_of(request)
+
+    def shares(pairs: list[tuple[str, int]]) -> str:
+        return "; ".join(f"{translate('drilldown.metric.' + m, lang)} +{v}" for m, v in pairs)
+
+    rows = [[c["case_id"], titles.get(c["case_id"], ""), c["month"], shares(c["num"]),
+             shares(c["den"])] for c in cases]  # fmt: skip
+    name = f"drill-{view.level}-{unit_id}-{figure}-{view.params()['from']}-{view.params()['to']}"
+    if ext == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(DOWNLOAD_HEADERS)
+        writer.writerows(rows)
+        body, media = codecs.BOM_UTF8 + text.getvalue().encode("utf-8"), "text/csv; charset=utf-8"
+    else:
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("下钻 Drill-down")
+        sheet.append(list(DOWNLOAD_HEADERS))
+        for row in rows:
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        body, media = out.getvalue(), XLSX
+    disposition = f'attachment; filename="{name}.{ext}"'
+    return Response(body, media_type=media, headers={"Content-Disposition": disposition})
