@@ -23,11 +23,17 @@ from workers.redis_server import EmbeddedRedis, EmbeddedRedisError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEADLINE = 10.0
 
-# A parent process that owns an embedded Redis until it is interrupted or killed.
+# A parent process that owns an embedded Redis until it is interrupted or killed. It takes Ctrl-C
+# as a program started from a terminal does: a test run started in the background by a shell
+# without job control ignores SIGINT, and a child inherits an ignored signal (the owner then
+# slept through the test's Ctrl-C and the test failed, one run in a few, depending on how the
+# suite was started).
 OWNER_SCRIPT = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
 from workers.redis_server import EmbeddedRedis
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 with EmbeddedRedis(data_dir=Path(sys.argv[1])) as server:
     print(server.pid, flush=True)
