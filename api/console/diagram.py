@@ -20,7 +20,7 @@ from engine.workflow.schema import Labels, MachineSpec
 
 Line = tuple[str, bool]  # one line of an edge label: (text, is a guard)
 FONT = "'Noto Sans CJK SC', 'PingFang SC', 'Microsoft YaHei', system-ui, sans-serif"
-STATE_FS, ID_FS, LABEL_FS, GUARD_FS, LEGEND_FS = 14.0, 10.5, 11.5, 10.0, 11.5
+STATE_FS, LABEL_FS, GUARD_FS, LEGEND_FS = 14.0, 11.5, 10.0, 11.5
 LINE, NODE_H, PAD, MARGIN, RANK_GAP, GAP, THIN, LOOP, PORT = 14, 46, 14, 24, 24, 12, 4, 26, 9
 INK, EDGE, BACK, MUTED = "#1e293b", "#64748b", "#b45309", "#64748b"
 WORDS = {
@@ -158,7 +158,7 @@ def _build(
             rank[b] = max(rank[b], rank[a] + 1)
     g = _Graph([[] for _ in range(2 * max(rank.values()) + 1)])
     for s in found:
-        w = max(text_width(_say(spec.states[s], lang), STATE_FS), text_width(s, ID_FS))
+        w = text_width(_say(spec.states[s], lang), STATE_FS)
         g.node[s], g.up[s], g.down[s], g.lead[s] = (max(w + 2 * PAD, 88.0), NODE_H), [], [], 0.0
         g.layers[2 * rank[s]].append(s)
     for i, (pair, lines) in enumerate(pairs.items()):
@@ -336,7 +336,6 @@ def _text(x: float, y: float, text: str, cls: str, /, **attrs: object) -> str:
 
 # Presentation attributes, so a diagram reads well with no stylesheet (CSS classes win over them).
 STATE_LABEL = {"font_size": STATE_FS, "font_weight": 600, "fill": INK}
-STATE_ID = {"font_size": ID_FS, "fill": MUTED}
 GUARD = {"font_size": GUARD_FS, "font_style": "italic", "fill": MUTED}
 LEGEND, LEGEND_TITLE = {"fill": MUTED}, {"fill": INK, "font_weight": 600}
 MARKER = {"viewBox": "0 0 10 10", "refX": 9, "refY": 5, "markerWidth": 7, "markerHeight": 7}
@@ -364,15 +363,15 @@ def _edge_svg(e: EdgeRoute, uid: str, name: dict[str, str]) -> tuple[str, str]:
 
 
 def _state_svg(s: str, label: str, b: Box, initial: bool, terminal: bool) -> str:
-    """A rounded box (doubled for a terminal state) with the label and, small, the state id."""
+    """A rounded box (doubled for a terminal state) with the state's label; its id only in
+    ``data-state``, for scripts and tests (a page shows no raw ids)."""
     cls = "wf-state" + " wf-initial" * initial + " wf-terminal" * terminal
     fill = "#e0f2fe" if initial else "#f8fafc"
     body = _rect(b, cls="wf-state-box", rx=10, fill=fill, stroke=INK, stroke_width=1.5)
     if terminal:
         body += _rect(b, 4, cls="wf-state-inner", rx=7, fill="none", stroke=INK, stroke_width=1)
     cx, cy = b.x + b.w / 2, b.y + b.h / 2
-    body += _text(cx, cy - 2, label, "wf-state-label", **STATE_LABEL)
-    body += _text(cx, cy + 13, s, "wf-state-id", **STATE_ID)
+    body += _text(cx, cy + STATE_FS * 0.35, label, "wf-state-label", **STATE_LABEL)
     return _tag("g", body, cls=cls, data_state=s)
 
 
