@@ -37,6 +37,7 @@ from engine.calendar import WorkCalendar
 from engine.case.models import Case
 from engine.db import make_engine, make_session_factory
 from engine.deadline.models import Deadline
+from engine.demo.city import SHARED_DATA
 from engine.evaluation.period import Period
 from engine.evaluation.recompute import recompute
 from engine.evaluation.service import evaluate
@@ -51,10 +52,6 @@ from engine.runtime import Runtime
 from engine.vocabulary import DeadlineState
 from engine.workflow.loader import WorkflowRegistry
 
-# The shared data sits beside the repo, or where WHISTLE_SHARED_DATA says (a worktree elsewhere).
-SHARED_DATA = Path(
-    os.environ.get("WHISTLE_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
 BOSTON = SHARED_DATA / "boston311_2015_h1.csv.gz"
 TIMEZONE = "America/New_York"
 PERIOD = Period(201501, 201506)

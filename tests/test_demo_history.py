@@ -6,10 +6,8 @@ outcome present, chains that verify, rollups equal to a recompute, and rankings 
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -20,7 +18,7 @@ from engine.case.models import Case
 from engine.case.statistics import statistics
 from engine.deadline.models import Deadline
 from engine.demo import build_demo
-from engine.demo.city import TAXONOMY
+from engine.demo.city import SHARED_DATA, TAXONOMY
 from engine.demo.history import (
     REF_PREFIX,
     city_view,
@@ -97,10 +95,7 @@ def test_history__the_same_seed_draws_the_same_year_and_another_seed_another(ses
     assert len({life.ref for life in first}) == len(first)
 
 
-# The shared data sits beside the repo, or where WHISTLE_SHARED_DATA says (a worktree elsewhere).
-SHARED = Path(
-    os.environ.get("WHISTLE_SHARED_DATA") or Path(__file__).parents[2] / "shared" / "data"
-)
+SHARED = SHARED_DATA
 
 
 @pytest.mark.parametrize("taxonomy", ["built-in", "file"])

@@ -12,7 +12,6 @@ import contextlib
 import csv
 import gzip
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from engine.assignment.models import Assignment
 from engine.case.models import Case
 from engine.db import make_engine, make_session_factory
 from engine.deadline.models import Deadline
+from engine.demo.city import SHARED_DATA
 from engine.evaluation.recompute import recompute
 from engine.event.models import Event
 from engine.event.service import verify_chains
@@ -51,8 +51,6 @@ from tests.databases import postgres_database
 from tests.fixtures_shared import whistle
 
 ROOT = Path(__file__).resolve().parents[1]
-# The shared data sits beside the repo, or where WHISTLE_SHARED_DATA says (a worktree elsewhere).
-SHARED_DATA = Path(os.environ.get("WHISTLE_SHARED_DATA") or ROOT.parent / "shared" / "data")
 BOSTON = SHARED_DATA / "boston311_2015_h1.csv.gz"
 EXAMPLE = ROOT / "examples" / "mapping_boston.yaml"
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
-import os
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from engine.access import Actor
 from engine.calendar import WorkCalendar
 from engine.case.models import Case
 from engine.db import make_engine, make_session_factory
+from engine.demo.city import SHARED_DATA
 from engine.evaluation.period import Period
 from engine.evaluation.recompute import recompute
 from engine.evaluation.service import evaluate
@@ -39,8 +39,6 @@ from engine.workflow.loader import WorkflowRegistry
 from tests.databases import postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
-# The shared data sits beside the repo, or where WHISTLE_SHARED_DATA says (a worktree elsewhere).
-SHARED_DATA = Path(os.environ.get("WHISTLE_SHARED_DATA") or ROOT.parent / "shared" / "data")
 BOSTON = SHARED_DATA / "boston311_2015_h1.csv.gz"
 pytestmark = pytest.mark.skipif(
     not BOSTON.is_file(), reason=f"the shared Boston 311 data is not at {BOSTON}"

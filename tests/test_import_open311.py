@@ -5,15 +5,14 @@ not a requests array.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from engine.assignment.models import Assignment
 from engine.case.models import Case
+from engine.demo.city import SHARED_DATA
 from engine.event.service import verify_chains
 from engine.importing.records import Reject
 from engine.importing.rejects import read_rejects
@@ -21,10 +20,6 @@ from engine.organisation.models import Category, OrgNode
 from engine.vocabulary import CaseState, OrgKind, Source
 from tests.fixtures_shared import whistle
 
-# The shared data sits beside the repo, or where WHISTLE_SHARED_DATA says (a worktree elsewhere).
-SHARED_DATA = Path(
-    os.environ.get("WHISTLE_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
 SAMPLE = SHARED_DATA / "open311" / "bloomington_IN_requests.json"
 
 

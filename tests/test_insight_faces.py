@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -289,8 +288,7 @@ def test_training_job__a_real_worker_stores_a_new_version(cli_env, session, rt, 
     assert job.latest_result().return_value["kind"] == "learned"  # type: ignore[union-attr]
 
 
-# The shared data beside the project, or where WHISTLE_SHARED_DATA says (a worktree elsewhere).
-DATA = Path(os.environ.get("WHISTLE_SHARED_DATA", SHARED_DATA))
+DATA = SHARED_DATA
 HOT = DATA / "china" / "tipdm2020C_hot_issue_messages_4326.csv.gz"
 
 

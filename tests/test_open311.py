@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +18,12 @@ from referencing.jsonschema import DRAFT7
 
 from api.open311.formats import read_xml
 from engine.case.models import Case
+from engine.demo.city import SHARED_DATA
 from engine.vocabulary import CaseState, Source
 from tests.builders import make_case
 from tests.fixtures_api import row_counts
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = SHARED_DATA.parent
 SPECS = SHARED / "specs" / "open311"
 REAL = SHARED / "data" / "open311"
 pytestmark = pytest.mark.skipif(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,8 +27,11 @@ from engine.organisation.models import Account, Category, OrgNode
 from engine.uow import committed
 from engine.vocabulary import OrgKind, Role
 
-# The shared data sit beside the project: <repo>/../shared/data.
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+# The shared data sit beside the project (<repo>/../shared/data), or where WHISTLE_SHARED_DATA
+# says (a checkout elsewhere, such as a git worktree). Tests and benchmarks find them here too.
+SHARED_DATA = Path(
+    os.environ.get("WHISTLE_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
+)
 TAXONOMY = Path("china/tipdm2020C_category_taxonomy_3level.csv")
 
 DISTRICT = ("QC", "青川区", "Qingchuan District")
