@@ -10,7 +10,8 @@ compares every row with what it held at load and writes only the difference:
 * changed assignments, new events, new and changed clocks and requests — each one executemany;
 * the rollup change, with the evaluation's own upsert.
 
-Statements are SQLAlchemy Core, compiled once per shape and cached by SQLAlchemy.
+That is SQLite's way: SQLAlchemy Core statements, compiled once per shape and cached. On
+PostgreSQL the case row and everything after it are one statement (``engine/case/pg_write.py``).
 """
 
 from __future__ import annotations
