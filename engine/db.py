@@ -7,7 +7,7 @@ production backend. Both run the same models and the same Alembic migrations.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -78,3 +78,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded rows usable after commit (the services return them)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+M = TypeVar("M")
+
+
+def unattached(model: type[M], values: dict[str, Any]) -> M:
+    """A row of ``model`` held in memory only, built without firing attribute events.
+
+    The case's writer persists such rows with Core; building them through the mapped
+    constructor would record a change history nobody reads (a tenth of a step's time).
+    """
+    row: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    row.__dict__.update(values)
+    return row

@@ -23,9 +23,10 @@ from engine.assignment.models import Assignment
 from engine.calendar import WorkCalendar
 from engine.case.facts import RollupTracker
 from engine.case.models import Case, CaseRequest
-from engine.db import JSONType, UTCDateTime
+from engine.db import JSONType, UTCDateTime, unattached
 from engine.deadline.models import Deadline
 from engine.deadline.service import sync_clocks
+from engine.driver_sql import prepared
 from engine.errors import NotFound, StaleVersion
 from engine.event.models import Event
 from engine.event.service import new_event
@@ -92,11 +93,15 @@ def _load_sql(dialect: str, by_assignment: bool) -> Any:
     return text(" UNION ALL ".join(parts) + " ORDER BY 1, 2")
 
 
+def _is_json(kind: Any) -> bool:
+    return kind is JSONType or "JSON" in type(kind).__name__
+
+
 def _decoder(table: Table) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """Turns a row's JSON object back into the Python values the mapped class holds."""
     times = [c.name for c in table.columns if isinstance(c.type, UTCDateTime)]
     flags = [c.name for c in table.columns if isinstance(c.type, Boolean)]
-    blobs = [c.name for c in table.columns if c.type is JSONType or "JSON" in type(c.type).__name__]
+    blobs = [c.name for c in table.columns if _is_json(c.type)]
 
     def decode(raw: Mapping[str, Any]) -> dict[str, Any]:
         row = dict(raw)
@@ -122,6 +127,11 @@ _DECODERS = {table.name: _decoder(table) for table, _ in _KINDS}
 _COLUMNS = {
     table.name: tuple(c.name for c in table.columns) for table in (*(t for t, _ in _KINDS), EVENTS)
 }
+# The columns whose values may be lists or dicts (copied, not shared, in a snapshot).
+_JSON_COLUMNS = {
+    table.name: tuple(c.name for c in table.columns if _is_json(c.type))
+    for table in (*(t for t, _ in _KINDS), EVENTS)
+}
 
 
 def snapshot_of(row: Any, table: Table) -> dict[str, Any]:
@@ -131,18 +141,13 @@ def snapshot_of(row: Any, table: Table) -> dict[str, Any]:
     deferred or expired and an attribute never set is simply absent (None).
     """
     held = row.__dict__
-    out = {}
-    for name in _COLUMNS[table.name]:
-        value = held.get(name)
-        out[name] = json.loads(json.dumps(value)) if isinstance(value, (list, dict)) else value
+    name = table.name
+    out = {c: held.get(c) for c in _COLUMNS[name]}
+    for c in _JSON_COLUMNS[name]:
+        value = out[c]
+        if isinstance(value, (list, dict)):
+            out[c] = json.loads(json.dumps(value))
     return out
-
-
-def _row(model: type[Any], values: dict[str, Any]) -> Any:
-    """A plain in-memory row of ``model`` holding ``values`` (no attribute events fired)."""
-    row = model.__mapper__.class_manager.new_instance()
-    row.__dict__.update(values)
-    return row
 
 
 @dataclass
@@ -196,8 +201,9 @@ class CaseUnit:
         """Read the case (by its id or one of its assignments') and its children, afresh."""
         by_assignment = assignment_id is not None
         key = assignment_id if by_assignment else case_id
-        dialect = session.get_bind().dialect.name
-        rows = session.connection().execute(_load_sql(dialect, by_assignment), {"key": key}).all()
+        conn = session.connection()
+        load = prepared(_load_sql(conn.dialect.name, by_assignment), conn.dialect)
+        rows: list[Any] = list(load.run(conn, {"key": key}))
         if not rows or rows[0].kind != 0:
             what = f"assignment {assignment_id}" if by_assignment else f"case {case_id}"
             raise NotFound(f"{what} not found")
@@ -206,7 +212,7 @@ class CaseUnit:
         for kind, _id, body, _org in rows:
             table, model = _KINDS[kind]
             values = _DECODERS[table.name](json.loads(body))
-            row = _row(model, values)
+            row = unattached(model, values)
             loaded[id(row)] = snapshot_of(row, table)
             built[kind].append(row)
         org = rt.org.get(session)

@@ -38,6 +38,7 @@ from engine.case.unit import (
     snapshot_of,
 )
 from engine.deadline.models import Deadline
+from engine.driver_sql import prepared, rows_insert
 from engine.errors import ConcurrentChange
 from engine.event.service import seal
 from engine.organisation.snapshot import version_expr
@@ -117,6 +118,48 @@ def _insert(
     statement as an upsert); the ids the database chose are set on the new rows."""
     if not rows and not changed:
         return
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        _insert_core(session, table, rows, changed)
+        return
+    fresh = []
+    for row in rows:
+        data = snapshot_of(row, table)
+        data["id"] = None  # SQLite gives a NULL integer key the next rowid
+        fresh.append(data)
+    values = fresh + [snapshot_of(row, table) for row in changed]
+    keys = _MATCH[table.name]
+    columns = tuple(values[0])
+    known = {row.id for row in changed}
+    waiting: dict[tuple[Any, ...], list[Any]] = {}
+    for start in range(0, len(values), _ROWS_PER_INSERT):
+        part = values[start : start + _ROWS_PER_INSERT]
+        stmt = rows_insert(
+            table, columns, len(part), conn.dialect, upsert=bool(changed), returning=("id", *keys)
+        )
+        if start == 0:
+            # Matched on the values as sent: that is what the database hands back.
+            for row, data in zip(rows, fresh, strict=True):
+                waiting.setdefault(tuple(stmt.sent(data, k) for k in keys), []).append(row)
+        for new_id, *key in stmt.run(conn, part):
+            if new_id in known:
+                continue
+            waiting[tuple(key)].pop().id = new_id
+
+
+# Rows per multi-row INSERT on SQLite (well under its limit of bound parameters).
+_ROWS_PER_INSERT = 200
+
+
+def _insert_core(
+    session: Session,
+    table: Table,
+    rows: Sequence[Any],
+    changed: Sequence[Any] = (),
+) -> None:
+    """``_insert`` through SQLAlchemy's own executemany (any backend)."""
+    if not rows and not changed:
+        return
     values = []
     for row in rows:
         data = snapshot_of(row, table)
@@ -149,8 +192,9 @@ def _update(session: Session, table: Table, changed: Iterable[tuple[int, dict[st
         columns = tuple(sorted(values))
         groups.setdefault(columns, []).append({"_id": row_id, **values})
     bump = "version" in table.c
+    conn = session.connection()
     for columns, params in groups.items():
-        session.connection().execute(_update_by_id(table, columns, bump), params)
+        prepared(_update_by_id(table, columns, bump), conn.dialect).run_many(conn, params)
 
 
 def _replace_stand_ins(unit: CaseUnit, real: dict[int, int]) -> None:
@@ -203,8 +247,9 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
         if not held:
             raise ConcurrentChange(f"case {unit.case.id} changed under this move")
     else:
-        result = session.connection().execute(
-            _guarded_case_update(tuple(sorted(case_changes))),
+        conn = session.connection()
+        result = prepared(_guarded_case_update(tuple(sorted(case_changes))), conn.dialect).run(
+            conn,
             {
                 **case_changes,
                 "_id": unit.case.id,
@@ -329,11 +374,9 @@ def _insert_case_with_its_id(session: Session, unit: CaseUnit) -> None:
         case.event_count, case.last_hash = 0, ""
         seal(case, unit.events)
         values = snapshot_of(case, CASES)
-        stmt = _sqlite_case_insert(tuple(values))
-        if (
-            session.connection().execute(stmt, {**values, "_org": unit.org_version}).scalar()
-            is not None
-        ):
+        conn = session.connection()
+        stmt = prepared(_sqlite_case_insert(tuple(values)), conn.dialect)
+        if stmt.run(conn, {**values, "_org": unit.org_version}).scalar() is not None:
             return
         stored = session.scalar(select(version_expr()))
         if int(stored or 0) != unit.org_version:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from engine.calendar import WorkCalendar
+from engine.db import unattached
 from engine.deadline.models import Deadline
 from engine.duration import Duration
 from engine.vocabulary import DeadlineState, Priority, Subject
@@ -135,16 +136,19 @@ def _sync_one(
         running.remove(current)
     if state in spec.starts_in:
         limit = spec.limits[priority]
-        deadline = Deadline(
-            case_id=case.id,
-            assignment_id=assignment_id,
-            clock=name,
-            limit=str(limit),
-            started_at=now,
-            due_at=calendar.add(now, limit),
-            state=DeadlineState.OPEN,
-            extension_count=0,
-            step_index=0,
+        deadline = unattached(
+            Deadline,
+            {
+                "case_id": case.id,
+                "assignment_id": assignment_id,
+                "clock": name,
+                "limit": str(limit),
+                "started_at": now,
+                "due_at": calendar.add(now, limit),
+                "state": DeadlineState.OPEN,
+                "extension_count": 0,
+                "step_index": 0,
+            },
         )
         schedule(deadline, workflow.spec.ladder_of(name), calendar)
         running.append(deadline)

@@ -17,6 +17,7 @@ from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
+from engine.db import unattached
 from engine.event.models import Event
 
 # The chain heads, named here without the case model (events sit below cases).
@@ -75,17 +76,20 @@ def new_event(
     assignment_id: int | None = None,
 ) -> Event:
     """The next event of the case, not yet linked: ``seal`` gives it its place and hash."""
-    return Event(
-        case_id=case.id,
-        at=now,
-        actor_id=actor.account_id,
-        actor_role=actor.role,
-        trigger=str(trigger),
-        subject=str(subject),
-        assignment_id=assignment_id,
-        from_state=from_state,
-        to_state=to_state,
-        payload=json.loads(json.dumps(dict(payload or {}), ensure_ascii=False, default=str)),
+    return unattached(
+        Event,
+        {
+            "case_id": case.id,
+            "at": now,
+            "actor_id": actor.account_id,
+            "actor_role": actor.role,
+            "trigger": str(trigger),
+            "subject": str(subject),
+            "assignment_id": assignment_id,
+            "from_state": from_state,
+            "to_state": to_state,
+            "payload": json.loads(json.dumps(dict(payload or {}), ensure_ascii=False, default=str)),
+        },
     )
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Insert, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from engine.driver_sql import prepared
 from engine.rollup.contribution import Contribution
 from engine.rollup.models import Rollup
 
@@ -21,9 +22,9 @@ ROLLUP_KEY = ("level", "unit_id", "month", "metric", "shard")
 def add_to_rollups(session: Session, diff: Contribution, *, shard: int = 0) -> None:
     """Add ``diff`` to the rollup rows of ``shard`` (INSERT … ON CONFLICT DO UPDATE)."""
     rows = rollup_rows(diff, shard)
-    # One compiled statement whatever the number of rows (SQLAlchemy batches an executemany of
-    # an INSERT into multi-row VALUES on both backends).
-    session.execute(_upsert(session.get_bind().dialect.name), rows)
+    # One statement compiled once, sent as one executemany whatever the number of rows.
+    conn = session.connection()
+    prepared(upsert_statement(conn.dialect.name), conn.dialect).run_many(conn, rows)
 
 
 def rollup_rows(diff: Contribution, shard: int) -> list[dict[str, Any]]:
@@ -35,11 +36,12 @@ def rollup_rows(diff: Contribution, shard: int) -> list[dict[str, Any]]:
 
 
 @cache
-def _upsert(dialect: str) -> Insert:
+def upsert_statement(dialect: str) -> Insert:
+    """The rollup upsert, one named parameter per column of ``rollup_rows``."""
     table = Rollup.__table__
     assert isinstance(table, Table)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
+    stmt = insert(table).values({c: bindparam(c) for c in (*ROLLUP_KEY, "value")})
     return stmt.on_conflict_do_update(
         index_elements=list(ROLLUP_KEY), set_={"value": table.c.value + stmt.excluded.value}
     )
