@@ -22,9 +22,18 @@ ROLLUP_KEY = ("level", "unit_id", "month", "metric", "shard")
 def add_to_rollups(session: Session, diff: Contribution, *, shard: int = 0) -> None:
     """Add ``diff`` to the rollup rows of ``shard`` (INSERT … ON CONFLICT DO UPDATE)."""
     rows = rollup_rows(diff, shard)
-    # One statement compiled once, sent as one executemany whatever the number of rows.
     conn = session.connection()
-    prepared(upsert_statement(conn.dialect.name), conn.dialect).run_many(conn, rows)
+    stmt = upsert_statement(conn.dialect.name)
+    if len(rows) > _FEW:
+        # An import's or a recompute's many rows: SQLAlchemy batches them into multi-row VALUES.
+        conn.execute(stmt, rows)
+    else:
+        # A move's few rows: the statement compiled once, one executemany straight to the driver.
+        prepared(stmt, conn.dialect).run_many(conn, rows)
+
+
+# Up to this many rows go straight to the driver (a move adds a dozen or so).
+_FEW = 64
 
 
 def rollup_rows(diff: Contribution, shard: int) -> list[dict[str, Any]]:
