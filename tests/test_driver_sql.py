@@ -130,3 +130,15 @@ def test_multi_row_upsert_overwrites_the_row_it_names(engine: Engine) -> None:
         both.run(conn, [{**clock, "id": stored_id, "state": "met"}, {**clock, "id": None}])
         states = conn.execute(select(DEADLINES.c.state).order_by(DEADLINES.c.id)).scalars().all()
     assert states == ["met", "open"]
+
+
+def test_psycopg_keeps_the_move_statement_converted() -> None:
+    # The PostgreSQL move statement is longer than psycopg's default limit for keeping a query's
+    # conversion; pg_write raises the limit. If psycopg renames it, this says so.
+    from psycopg import _queries
+
+    from engine.case.pg_write import combined_sql
+
+    sql = combined_sql().encode("utf-8")
+    assert len(sql) > 4096
+    assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH
