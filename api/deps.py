@@ -2,16 +2,15 @@
 
 ``Annotated`` aliases keep a route's signature to what it means (``actor: ActorDep``); the
 objects come from ``app.state``, set once by ``api.app.create_app``. Dependencies that only read
-``app.state`` are ``async`` (no hop to the thread pool); those that touch the database are not,
-except ``CallerDep``, which does its database work in one hop of its own (for hot writes).
+``app.state`` are ``async`` (no hop to the thread pool); those that touch the database are not
+(a route that does all its work in one hop uses ``api.onehop`` instead).
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Annotated
 
 import redis
@@ -19,7 +18,6 @@ from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from api.errors import UnsupportedMediaType
 from api.ratelimit import IntakeLimiter
@@ -122,45 +120,6 @@ def get_actor(
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
 
-
-@dataclass(frozen=True)
-class Caller:
-    """The actor of a request's token with the session it was read in (its transaction still
-    open), and what a write needs from ``app.state``: for an ``async`` route that then does all
-    its own database work in one thread-pool hop (closing the session at its end)."""
-
-    session: Session
-    actor: Actor
-    rt: Runtime
-    clock: Clock
-    limiter: IntakeLimiter
-
-
-async def get_caller(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> AsyncIterator[Caller]:
-    """``get_actor`` in one hop to the thread pool, not three (the session's opening and
-    closing are hops of their own there): 401 before the body is validated, as there."""
-    if credentials is None:
-        raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
-    state = request.app.state
-    session: Session = state.session_factory()
-    try:
-        actor = await run_in_threadpool(_actor_of, session, credentials.credentials, state.clock)
-        yield Caller(session, actor, state.runtime, state.clock, state.limiter)
-    finally:
-        # The route closes the session in its own hop; only when it did not run (the body was
-        # not valid) or failed before, is a transaction still open, and its rollback is IO.
-        if session.in_transaction():
-            await run_in_threadpool(close_session, session)
-
-
-def _actor_of(session: Session, token: str, clock: Clock) -> Actor:
-    return actor_for_token(session, token, now=clock.now())
-
-
-CallerDep = Annotated[Caller, Depends(get_caller)]
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
