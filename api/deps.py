@@ -2,7 +2,8 @@
 
 ``Annotated`` aliases keep a route's signature to what it means (``actor: ActorDep``); the
 objects come from ``app.state``, set once by ``api.app.create_app``. Dependencies that only read
-``app.state`` are ``async`` (no hop to the thread pool); those that touch the database are not.
+``app.state`` are ``async`` (no hop to the thread pool); those that touch the database are not
+(a route that does all its work in one hop uses ``api.onehop`` instead).
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ def get_session(request: Request) -> Iterator[Session]:
     try:
         yield session
     finally:
-        _close(session)
+        close_session(session)
 
 
-def _close(session: Session) -> None:
+def close_session(session: Session) -> None:
+    """Close a request's session; a connection that died after the answer was made is let go."""
     try:
         session.close()
     except DBAPIError as exc:
@@ -117,6 +119,7 @@ def get_actor(
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
+
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 

@@ -8,6 +8,7 @@ limit fails closed instead: no password is checked while it cannot be counted (5
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 
@@ -17,6 +18,16 @@ from api.errors import RateLimited, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "whistle:intake:"
+
+
+# Count one intake and give a new window key its lifetime, atomically, in one command: cheaper
+# for the API than a pipeline of two (SET NX EX, INCR), and no key is ever left without expiry.
+_COUNT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+_COUNT_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()
 
 
 class IntakeLimiter:
@@ -38,12 +49,10 @@ class IntakeLimiter:
         number = int(now // self.window)
         key = f"{KEY_PREFIX}{who}:{number}"
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            # SET NX EX gives the window key its lifetime once; INCR counts (Redis 6 has no
-            # EXPIRE NX).
-            pipe.set(key, 0, ex=self.window + 1, nx=True)
-            pipe.incr(key)
-            _, count = pipe.execute()
+            try:
+                count = self.redis.evalsha(_COUNT_SHA, 1, key, self.window + 1)
+            except redis.exceptions.NoScriptError:  # a Redis that has not seen it (or restarted)
+                count = self.redis.eval(_COUNT, 1, key, self.window + 1)
         except redis.RedisError as exc:
             log.warning("intake rate limit not enforced: Redis unavailable (%s)", exc)
             return

@@ -7,6 +7,7 @@ decided by the engine's queries (``engine.privacy``); these only copy fields acr
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, TypeAdapter, create_model
@@ -159,7 +160,7 @@ class CaseOut(CaseSummary):
     @classmethod
     def of(cls, detail: CaseDetail) -> CaseOut:
         case, redacted = detail.case, detail.text_redacted
-        fields = {k: getattr(case, k) for k in cls.model_fields if hasattr(case, k)}
+        fields = {k: getattr(case, k) for k in _copied(cls, type(case))}
         if redacted:
             fields |= {k: _redacted(fields[k]) for k in _CASE_TEXT}
         return cls.model_validate(
@@ -172,6 +173,13 @@ class CaseOut(CaseSummary):
                 "allowed_triggers": detail.allowed_triggers,
             }
         )
+
+
+@cache
+def _copied(model: type[BaseModel], source: type) -> tuple[str, ...]:
+    """The fields of ``model`` that instances of ``source`` carry (found once per pair, not by
+    two attribute lookups per field on every answer)."""
+    return tuple(k for k in model.model_fields if hasattr(source, k))
 
 
 _CASE_TEXT = ("title", "description", "address", "rating_comment", "cancel_reason")

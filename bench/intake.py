@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"{workers} worker(s): {result.rate:,.0f} cases/s, p50 "
                 f"{result.percentile(0.5):.1f} ms, p99 {result.percentile(0.99):.1f} ms, "
-                f"errors {result.failed}, API CPU {result.cpu_ms_per_case:.1f} ms/case, "
+                f"errors {result.failed}, API CPU {result.cpu_ms_per_case:.2f} ms/case, "
                 f"peak RSS {result.peak_rss_mib:,.0f} MiB"
             )
             results.append(result)

@@ -52,6 +52,16 @@ class SharedMachine:
                         "conditions": [_condition(t.guard)] if t.guard else [],
                     }
                 )
+        # Found once, not per call: every answer lists the triggers open to its caller, and
+        # that asks for the sources of each trigger of the workflow.
+        self._sources = {
+            trigger: frozenset(s for t in tspec.transitions for s in t.source)
+            for trigger, tspec in spec.triggers.items()
+        }
+        self._from = {
+            state: tuple(t for t in spec.triggers if state in self._sources[t])
+            for state in spec.states
+        }
         self.machine = Machine(
             model=None,
             states=list(spec.states),
@@ -62,16 +72,13 @@ class SharedMachine:
             name=f"{workflow}.{subject}",
         )
 
-    def sources(self, trigger: str) -> set[str]:
+    def sources(self, trigger: str) -> frozenset[str]:
         """Every state the trigger may be fired from (guards aside)."""
-        tspec = self.spec.triggers.get(trigger)
-        if tspec is None:
-            return set()
-        return {s for t in tspec.transitions for s in t.source}
+        return self._sources.get(trigger, frozenset())
 
     def triggers_from(self, state: str) -> list[str]:
         """The triggers declared from ``state``, in the file's order."""
-        return [t for t in self.spec.triggers if state in self.sources(t)]
+        return list(self._from.get(state, ()))
 
     def guards_pass(self, row: Subjected, trigger: str, ctx: GuardContext) -> bool:
         """Whether some transition of ``trigger`` from the row's state has its guard holding."""
