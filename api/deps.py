@@ -9,7 +9,6 @@ objects come from ``app.state``, set once by ``api.app.create_app``. Dependencie
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -150,6 +149,7 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def check_intake(limiter: IntakeLimiter, actor: Actor) -> None:
-    """Count one intake against the actor's account (``RateLimited`` when over)."""
-    limiter.hit(f"account:{actor.account_id}", now=time.time())
+def check_intake(limiter: IntakeLimiter, actor: Actor, clock: Clock) -> None:
+    """Count one intake against the actor's account at the app's time (``RateLimited`` when
+    over); a test's manual clock decides which window it falls in, not the wall clock."""
+    limiter.hit(f"account:{actor.account_id}", now=clock.now().timestamp())

@@ -284,7 +284,7 @@ def create_request(
     """Raise a case from a form-encoded GeoReport request (``api_key`` required)."""
     actor = _actor(session, fields.api_key or api_key, clock)
     draft = draft_from_form(session, actor=actor, form=fields, attributes=attributes_of(raw))
-    check_intake(limiter, actor)
+    check_intake(limiter, actor, clock)
     case = raise_case(session=session, rt=rt, actor=actor, draft=draft, now=clock.now())
     dispatch_by = due_times(session, [case.id], clock="dispatch").get(case.id)
     notice = "已受理 Received"

@@ -108,7 +108,7 @@ def _raise_now(caller: Caller, *, draft: RaiseIn, key: str | None) -> Response:
     ):
         detail = case_detail(session, rt=rt, actor=actor, case_id=first.id, now=now)
         return _created(CaseOut.of(detail), replayed=True)
-    check_intake(caller.limiter, actor)
+    check_intake(caller.limiter, actor, caller.clock)
     if key is not None:
         case, _new = raise_case_once(
             session=session, rt=rt, actor=actor, draft=draft, key=key, now=now

@@ -6,7 +6,6 @@ agree) since there is no session yet; logging out and switching language are for
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -81,7 +80,7 @@ async def login(request: Request, session: SessionDep, clock: ClockDep) -> Respo
     login_limiter = request.app.state.login_limiter
     address = request.client.host if request.client else "unknown"
     try:
-        login_limiter.hit(username=username, address=address, now=time.time())
+        login_limiter.hit(username=username, address=address, now=clock.now().timestamp())
     except RateLimited:
         return _login_page(request, next_path=next_path, error="auth.throttled", status_code=429,
                            username=username)  # fmt: skip

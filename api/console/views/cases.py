@@ -351,7 +351,7 @@ def intake(
     try:
         case = first_case(session=session, actor=actor, draft=draft, key=key)
         if case is None:
-            check_intake(limiter, actor)
+            check_intake(limiter, actor, clock)
             case, _ = raise_case_once(
                 session=session, rt=rt, actor=actor, draft=draft, key=key, now=clock.now()
             )

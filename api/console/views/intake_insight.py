@@ -196,7 +196,7 @@ def raise_and_merge(
     try:
         case = first_case(session=session, actor=actor, draft=draft, key=key)
         if case is None:
-            check_intake(limiter, actor)
+            check_intake(limiter, actor, clock)
             case, _ = raise_case_once(
                 session=session, rt=rt, actor=actor, draft=draft, key=key, now=clock.now()
             )
