@@ -27,7 +27,7 @@ from engine.deadline.models import Deadline, EscalationStep
 from engine.deadline.service import schedule
 from engine.errors import ConcurrentChange, NotFound
 from engine.event.models import Event
-from engine.notification.service import notify_step
+from engine.notification.service import StepNotice, notify_steps
 from engine.runtime import Runtime
 from engine.uow import committed, use_case
 from engine.vocabulary import DeadlineState, Trigger
@@ -124,16 +124,22 @@ def _mark_late(unit: CaseUnit, clock: str, assignment_id: int | None) -> None:
 
 
 def _record(
-    session: Session, unit: CaseUnit, planned: Sequence[_Planned], now: datetime
+    session: Session, written: Sequence[tuple[CaseUnit, Sequence[_Planned]]], now: datetime
 ) -> list[AppliedStep]:
-    """After the unit is written: tell the people concerned and record each step as applied."""
-    applied = []
-    for p in planned:
-        deliveries = notify_step(
-            session, case=unit.case, deadline=p.deadline, step=p.step, now=now,
-            workflow=unit.workflow, assignments=unit.assignments,
-        )  # fmt: skip
-        applied.append(AppliedStep(step=p.step, event_id=p.event.id, deliveries=tuple(deliveries)))
+    """After the units are written: tell the people concerned about every step (one INSERT of
+    notifications) and record each step as applied (one INSERT)."""
+    notices = [
+        StepNotice(
+            case=unit.case, deadline=p.deadline, step=p.step, workflow=unit.workflow,
+            assignments=unit.assignments,
+        )
+        for unit, planned in written
+        for p in planned
+    ]  # fmt: skip
+    if not notices:
+        return []
+    deliveries = notify_steps(session, notices, now=now)
+    steps = [p for _, planned in written for p in planned]
     session.execute(
         insert(EscalationStep),
         [
@@ -145,10 +151,13 @@ def _record(
                 "applied_at": now,
                 "event_id": p.event.id,
             }
-            for p in planned
+            for p in steps
         ],
     )
-    return applied
+    return [
+        AppliedStep(step=p.step, event_id=p.event.id, deliveries=tuple(d))
+        for p, d in zip(steps, deliveries, strict=True)
+    ]
 
 
 @use_case
@@ -175,22 +184,65 @@ def apply_step(
     if planned is None:
         return None
     writer.write(session, unit, unit.finish())  # gives the event its id, for the record
-    (applied,) = _record(session, unit, [planned], now)
+    (applied,) = _record(session, [(unit, [planned])], now)
     return applied
 
 
 def apply_steps(
     *, session: Session, rt: Runtime, steps: Sequence[tuple[int, int]], now: datetime
 ) -> list[AppliedStep]:
-    """Apply a claimed batch of ladder steps: each case loaded, written and committed once.
+    """Apply a claimed batch of ladder steps: the cases loaded in one statement, each written
+    once, and one commit for the batch.
 
     Each step is still applied at most once, checked against its deadline row and the record of
-    applied steps; a case that fails (changed under us, or any database error on its rows) is
-    rolled back alone and its steps are left for the next sweep — the others commit.
+    applied steps. A case that fails (changed under us, or a database error on its rows) is left
+    for the next sweep and the batch runs again without it; should the batch fail where no case
+    is to blame, each case is applied and committed on its own.
     """
+    by_case = _due_by_case(session, steps, now)
+    session.rollback()  # the reads above end here
+    left: set[int] = set()
+    for _ in range(_BATCH_ATTEMPTS):
+        todo = {c: s for c, s in by_case.items() if c not in left}
+        if not todo:
+            return []
+        try:
+            with committed(session):
+                return _apply_together(session, rt, todo, now)
+        except _CaseFailed as failed:
+            log.warning(
+                "escalation of case %s left for the next sweep: %s", failed.case_id, failed.cause
+            )
+            left.add(failed.case_id)
+        except (ConcurrentChange, DBAPIError) as exc:
+            log.warning(
+                "escalation batch of %s cases failed (%s); one case at a time", len(todo), exc
+            )
+            break
+    return _apply_one_by_one(session, rt, {c: s for c, s in by_case.items() if c not in left}, now)
+
+
+# Cases one batch may leave out before the rest go one at a time: the batch is written again
+# after each, so a batch with many failing cases should not be.
+_BATCH_ATTEMPTS = 4
+
+
+class _CaseFailed(Exception):
+    """One case of a batch could not be written: the batch rolls back and runs without it."""
+
+    def __init__(self, case_id: int, cause: Exception) -> None:
+        super().__init__(f"case {case_id}: {cause}")
+        self.case_id = case_id
+        self.cause = cause
+
+
+def _due_by_case(
+    session: Session, steps: Sequence[tuple[int, int]], now: datetime
+) -> dict[int, list[tuple[int, int]]]:
+    """The steps still to apply, by case, as their deadline rows and the applied record say."""
     wanted = {(int(d), int(i)) for d, i in steps}
     if not wanted:
-        return []
+        return {}
     ids = sorted({d for d, _ in wanted})
     rows = session.execute(
         select(
@@ -216,19 +268,50 @@ def apply_steps(
                 continue
             if (i == index and _is_due_step(state, index, fire_at, i, now)) or i > index:
                 by_case.setdefault(case_id, []).append((d, i))
-    session.rollback()  # the reads above end here; each case is its own transaction
+    return dict(sorted(by_case.items()))
+
+
+def _apply_together(
+    session: Session, rt: Runtime, todo: dict[int, list[tuple[int, int]]], now: datetime
+) -> list[AppliedStep]:
+    """Every case of the batch in the caller's transaction; ``_CaseFailed`` names a case that
+    could not be written (a lost connection is no case's fault and goes through as it is)."""
+    units = CaseUnit.load_many(session, rt, now, case_ids=list(todo))
+    written: list[tuple[CaseUnit, list[_Planned]]] = []
+    for case_id, case_steps in todo.items():  # in case id order, so two batches never deadlock
+        unit = units.get(case_id)
+        if unit is None:
+            continue  # gone meanwhile
+        try:
+            planned = [p for d, i in case_steps if (p := _plan(unit, d, i, now))]
+            if planned:
+                writer.write(session, unit, unit.finish())
+                written.append((unit, planned))
+        except ConcurrentChange as exc:
+            raise _CaseFailed(case_id, exc) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise
+            raise _CaseFailed(case_id, exc) from exc
+    return _record(session, written, now)
+
+
+def _apply_one_by_one(
+    session: Session, rt: Runtime, todo: dict[int, list[tuple[int, int]]], now: datetime
+) -> list[AppliedStep]:
+    """Each case loaded, written and committed on its own; one that fails is left alone."""
     applied: list[AppliedStep] = []
-    for case_id, case_steps in sorted(by_case.items()):
+    for case_id, case_steps in todo.items():
         try:
             with committed(session):
                 unit = CaseUnit.load(session, rt, now, case_id=case_id)
                 planned = [p for d, i in case_steps if (p := _plan(unit, d, i, now))]
+                recorded = []
                 if planned:
                     writer.write(session, unit, unit.finish())
-                    recorded = _record(session, unit, planned, now)
+                    recorded = _record(session, [(unit, planned)], now)
         except (ConcurrentChange, DBAPIError) as exc:
             log.warning("escalation of case %s left for the next sweep: %s", case_id, exc)
             continue
-        if planned:
-            applied += recorded
+        applied += recorded
     return applied
