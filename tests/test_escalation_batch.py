@@ -11,14 +11,16 @@ from typing import Any
 
 from sqlalchemy import event, insert, select, update
 
+from engine.assignment.models import Assignment
 from engine.case.escalation import apply_steps
 from engine.case.models import Case
-from engine.deadline.models import EscalationStep
+from engine.deadline.models import Deadline, EscalationStep
 from engine.event.models import Event
 from engine.event.service import verify_chains
-from engine.vocabulary import CaseState, Trigger
+from engine.vocabulary import CaseState, DeadlineState, Trigger
 from tests.builders import make_case
 from tests.escalation_support import applied_count, deadline_of, step_counts
+from tests.evaluation_support import rollup_differences
 from workers.sweeper import STEPS_PER_JOB, batch_job_id
 
 
@@ -154,3 +156,34 @@ def test_batch_job_id__one_step_keeps_its_own_id_and_a_batch_is_named_by_its_ste
     assert batch_job_id(many) == batch_job_id(list(many))
     assert batch_job_id(many).startswith(f"esc-1-0_{STEPS_PER_JOB}_")
     assert batch_job_id(many) != batch_job_id(many[:-1])
+
+
+def test_apply_steps__a_batch_of_many_cases_keeps_rollups_equal_to_a_recompute(
+    session, rt, city, clock
+):
+    # Cases waiting for dispatch and cases waiting for their departments to accept: the ladders
+    # of case clocks and of assignment clocks, whose overdue steps mark responses late.
+    for state in (CaseState.REPORTED, CaseState.ASSIGNED) * 3:
+        make_case(session, rt, city, clock, state=state)
+    clock.advance(timedelta(days=40))
+    batches = 0
+    while due := session.execute(
+        select(Deadline.id, Deadline.step_index).where(
+            Deadline.state == DeadlineState.OPEN, Deadline.next_fire_at <= clock.now()
+        )
+    ).all():
+        session.rollback()
+        applied = apply_steps(
+            session=session, rt=rt, steps=[tuple(d) for d in due], now=clock.now()
+        )
+        assert len(applied) == len(due)
+        batches += 1
+    assert batches >= 4  # every rung, one batch each
+    counts = step_counts(session)
+    assert counts
+    assert set(counts.values()) == {1}
+    late = session.scalars(select(Assignment.accepted_on_time)).all()
+    assert late
+    assert not any(late)
+    assert rollup_differences(session, rt) == []
+    assert list(verify_chains(session)) == []

@@ -28,6 +28,7 @@ from engine.deadline.service import schedule
 from engine.errors import ConcurrentChange, NotFound
 from engine.event.models import Event
 from engine.notification.service import StepNotice, notify_steps
+from engine.rollup.contribution import Contribution
 from engine.runtime import Runtime
 from engine.uow import committed, use_case
 from engine.vocabulary import DeadlineState, Trigger
@@ -191,49 +192,28 @@ def apply_step(
 def apply_steps(
     *, session: Session, rt: Runtime, steps: Sequence[tuple[int, int]], now: datetime
 ) -> list[AppliedStep]:
-    """Apply a claimed batch of ladder steps: the cases loaded in one statement, each written
-    once, and one commit for the batch.
+    """Apply a claimed batch of ladder steps: the cases read in one statement, written together
+    (one statement on PostgreSQL), and one commit for the batch.
 
     Each step is still applied at most once, checked against its deadline row and the record of
-    applied steps. A case that fails (changed under us, or a database error on its rows) is left
-    for the next sweep and the batch runs again without it; should the batch fail where no case
-    is to blame, each case is applied and committed on its own.
+    applied steps. A case that moved on meanwhile has nothing written and is left for the next
+    sweep; the others commit. Should the batch fail otherwise (a database error), it is rolled
+    back and each case is applied and committed on its own, so one bad case loses no other.
     """
     by_case = _due_by_case(session, steps, now)
     session.rollback()  # the reads above end here
-    left: set[int] = set()
-    for _ in range(_BATCH_ATTEMPTS):
-        todo = {c: s for c, s in by_case.items() if c not in left}
-        if not todo:
-            return []
-        try:
-            with committed(session):
-                return _apply_together(session, rt, todo, now)
-        except _CaseFailed as failed:
-            log.warning(
-                "escalation of case %s left for the next sweep: %s", failed.case_id, failed.cause
-            )
-            left.add(failed.case_id)
-        except (ConcurrentChange, DBAPIError) as exc:
-            log.warning(
-                "escalation batch of %s cases failed (%s); one case at a time", len(todo), exc
-            )
-            break
-    return _apply_one_by_one(session, rt, {c: s for c, s in by_case.items() if c not in left}, now)
-
-
-# Cases one batch may leave out before the rest go one at a time: the batch is written again
-# after each, so a batch with many failing cases should not be.
-_BATCH_ATTEMPTS = 4
-
-
-class _CaseFailed(Exception):
-    """One case of a batch could not be written: the batch rolls back and runs without it."""
-
-    def __init__(self, case_id: int, cause: Exception) -> None:
-        super().__init__(f"case {case_id}: {cause}")
-        self.case_id = case_id
-        self.cause = cause
+    if not by_case:
+        return []
+    try:
+        with committed(session):
+            return _apply_together(session, rt, by_case, now)
+    except (ConcurrentChange, DBAPIError) as exc:
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            raise
+        log.warning(
+            "escalation batch of %s cases failed (%s); one case at a time", len(by_case), exc
+        )
+    return _apply_one_by_one(session, rt, by_case, now)
 
 
 def _due_by_case(
@@ -274,25 +254,21 @@ def _due_by_case(
 def _apply_together(
     session: Session, rt: Runtime, todo: dict[int, list[tuple[int, int]]], now: datetime
 ) -> list[AppliedStep]:
-    """Every case of the batch in the caller's transaction; ``_CaseFailed`` names a case that
-    could not be written (a lost connection is no case's fault and goes through as it is)."""
+    """Every case of the batch in the caller's transaction; a case that moved on is left out."""
     units = CaseUnit.load_many(session, rt, now, case_ids=list(todo))
-    written: list[tuple[CaseUnit, list[_Planned]]] = []
-    for case_id, case_steps in todo.items():  # in case id order, so two batches never deadlock
+    moves: list[tuple[CaseUnit, Contribution]] = []
+    planned: dict[int, list[_Planned]] = {}
+    for case_id, case_steps in todo.items():  # in case id order, as every batch writes them
         unit = units.get(case_id)
         if unit is None:
             continue  # gone meanwhile
-        try:
-            planned = [p for d, i in case_steps if (p := _plan(unit, d, i, now))]
-            if planned:
-                writer.write(session, unit, unit.finish())
-                written.append((unit, planned))
-        except ConcurrentChange as exc:
-            raise _CaseFailed(case_id, exc) from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise
-            raise _CaseFailed(case_id, exc) from exc
+        if found := [p for d, i in case_steps if (p := _plan(unit, d, i, now))]:
+            moves.append((unit, unit.finish()))
+            planned[case_id] = found
+    moved_on = writer.write_many(session, moves)
+    for case_id in sorted(moved_on):
+        log.warning("escalation of case %s left for the next sweep: it changed meanwhile", case_id)
+    written = [(unit, planned[unit.case.id]) for unit, _ in moves if unit.case.id not in moved_on]
     return _record(session, written, now)
 
 
