@@ -187,3 +187,37 @@ def test_apply_steps__a_batch_of_many_cases_keeps_rollups_equal_to_a_recompute(
     assert not any(late)
     assert rollup_differences(session, rt) == []
     assert list(verify_chains(session)) == []
+
+
+def test_apply_steps__a_clock_met_after_the_check_applies_nothing_and_writes_nothing(
+    session_factory, session, rt, city, clock
+):
+    steps = _due_dispatch_steps(session, rt, city, clock, 2)
+    with session_factory() as other, session_factory() as batch_session:
+        done: list[bool] = []
+
+        def meddle(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            # Between the check of the deadline rows and the read of the cases, both clocks
+            # are met (as a dispatch would meet them).
+            if done or not statement.lstrip().startswith("SELECT 0 AS kind"):
+                return
+            done.append(True)
+            other.execute(
+                update(Deadline)
+                .where(Deadline.id.in_([d for d, _ in steps]))
+                .values(state=DeadlineState.MET)
+            )
+            other.commit()
+
+        engine = batch_session.get_bind()
+        event.listen(engine, "before_cursor_execute", meddle)
+        try:
+            applied = apply_steps(
+                session=batch_session, rt=rt, steps=[(d, 0) for d, _ in steps], now=clock.now()
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", meddle)
+    assert done
+    assert applied == []
+    assert step_counts(session) == {}
+    assert applied_count(session) == 0

@@ -247,6 +247,8 @@ def write_many(session: Session, moves: Sequence[tuple[CaseUnit, Contribution]])
     On PostgreSQL one statement writes them all (``engine/case/pg_batch.py``) when no move made
     new assignments; otherwise each is written as ``write`` does, in the order given.
     """
+    if not moves:
+        return set()
     _flush_pending(session)
     single = (
         session.get_bind().dialect.name != "postgresql"
