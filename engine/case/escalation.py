@@ -1,10 +1,10 @@
-"""Applying one ladder step of one deadline: the use case behind every escalation job.
+"""Applying ladder steps of deadlines: the use cases behind the escalation jobs.
 
-A job may arrive twice, late, or after the case moved on; so the step is applied only if, in the
+A job may arrive twice, late, or after the case moved on; so a step is applied only if, in the
 same transaction, the deadline is still open, still at that step, the step is due and not
 recorded yet. Applying it appends the case event (actor ``system``, the step as trigger, the clock
-in the payload), notifies, records the step, and plans the next one — all in one commit, guarded
-by the case's version like any other move.
+in the payload), notifies, records the step, and plans the next one — guarded by the case's
+version like any other move. A job's batch of steps is read, written and committed together.
 """
 
 from __future__ import annotations
@@ -207,9 +207,7 @@ def apply_steps(
     try:
         with committed(session):
             return _apply_together(session, rt, by_case, now)
-    except (ConcurrentChange, DBAPIError) as exc:
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-            raise
+    except (ConcurrentChange, DBAPIError) as exc:  # a lost connection is StoreUnavailable: out
         log.warning(
             "escalation batch of %s cases failed (%s); one case at a time", len(by_case), exc
         )
