@@ -9,14 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, update
+from sqlalchemy import event, insert, select, update
 
+from engine.assignment.models import Assignment
 from engine.case.escalation import apply_steps
 from engine.case.models import Case
+from engine.deadline.models import Deadline, EscalationStep
+from engine.event.models import Event
 from engine.event.service import verify_chains
-from engine.vocabulary import CaseState, Trigger
+from engine.vocabulary import CaseState, DeadlineState, Trigger
 from tests.builders import make_case
 from tests.escalation_support import applied_count, deadline_of, step_counts
+from tests.evaluation_support import rollup_differences
 from workers.sweeper import STEPS_PER_JOB, batch_job_id
 
 
@@ -68,36 +72,69 @@ def test_apply_steps__a_case_changed_under_the_batch_is_left_alone_and_the_other
     with session_factory() as other, session_factory() as batch_session:
         done: list[bool] = []
 
-        seen: list[str] = []
-
         def meddle(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            # Cases are written in id order, one guarded UPDATE each (on PostgreSQL the first
-            # part of the move's one statement): just before the batch writes the victim's (the
-            # second), another writer moves the victim on.
-            head = statement.lstrip()
-            if done or not head.startswith(("UPDATE cases", "WITH c AS (UPDATE cases")):
+            # Right after the batch read its cases (one statement), another writer moves the
+            # second one on: the batch writes the first, then finds the victim changed.
+            if done or not statement.lstrip().startswith("SELECT 0 AS kind"):
                 return
-            seen.append(statement)
-            if len(seen) == 2:
-                done.append(True)
-                other.execute(
-                    update(Case).where(Case.id == victim_id).values(version=Case.version + 1)
-                )
-                other.commit()
+            done.append(True)
+            other.execute(update(Case).where(Case.id == victim_id).values(version=Case.version + 1))
+            other.commit()
 
         engine = batch_session.get_bind()
-        event.listen(engine, "before_cursor_execute", meddle)
+        event.listen(engine, "after_cursor_execute", meddle)
         try:
             applied = apply_steps(
                 session=batch_session, rt=rt, steps=[(d, 0) for d, _ in steps], now=clock.now()
             )
         finally:
-            event.remove(engine, "before_cursor_execute", meddle)
+            event.remove(engine, "after_cursor_execute", meddle)
     assert done
-    applied_deadlines = {a.event_id for a in applied}
-    assert len(applied_deadlines) == 2
+    assert len(applied) == 2
     counts = step_counts(session)
+    # The first case, written before the victim failed, was rolled back and written again.
     assert counts == {(d, 0): 1 for d, _ in steps if d != steps[1][0]}
+    assert list(verify_chains(session)) == []
+
+
+def test_apply_steps__a_batch_that_fails_as_a_whole_goes_one_case_at_a_time(
+    session_factory, session, rt, city, clock
+):
+    steps = _due_dispatch_steps(session, rt, city, clock, 3)
+    victim = steps[1][0]
+    some_event = session.scalar(select(Event.id).where(Event.case_id == _case_of(session, victim)))
+    with session_factory() as other, session_factory() as batch_session:
+        done: list[bool] = []
+
+        def meddle(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            # After the batch checked what is applied, another writer records the victim's step
+            # (as a second job racing this one would): the batch's one INSERT of applied steps
+            # then fails on the unique key, with no case to blame.
+            if done or not statement.lstrip().startswith("SELECT 0 AS kind"):
+                return
+            done.append(True)
+            other.execute(
+                insert(EscalationStep).values(
+                    deadline_id=victim, step=Trigger.REMIND, step_index=0, due_at=clock.now(),
+                    applied_at=clock.now(), event_id=some_event,
+                )
+            )  # fmt: skip
+            other.commit()
+
+        engine = batch_session.get_bind()
+        event.listen(engine, "after_cursor_execute", meddle)
+        try:
+            applied = apply_steps(
+                session=batch_session, rt=rt, steps=[(d, 0) for d, _ in steps], now=clock.now()
+            )
+        finally:
+            event.remove(engine, "after_cursor_execute", meddle)
+    assert done
+    # Each case on its own: the two others commit, the victim's step stays applied once only
+    # (by the other writer's record; its event here was rolled back).
+    assert len(applied) == 2
+    assert step_counts(session) == {(d, 0): 1 for d, _ in steps if d != victim}
+    assert applied_count(session) == 3
     assert list(verify_chains(session)) == []
 
 
@@ -119,3 +156,68 @@ def test_batch_job_id__one_step_keeps_its_own_id_and_a_batch_is_named_by_its_ste
     assert batch_job_id(many) == batch_job_id(list(many))
     assert batch_job_id(many).startswith(f"esc-1-0_{STEPS_PER_JOB}_")
     assert batch_job_id(many) != batch_job_id(many[:-1])
+
+
+def test_apply_steps__a_batch_of_many_cases_keeps_rollups_equal_to_a_recompute(
+    session, rt, city, clock
+):
+    # Cases waiting for dispatch and cases waiting for their departments to accept: the ladders
+    # of case clocks and of assignment clocks, whose overdue steps mark responses late.
+    for state in (CaseState.REPORTED, CaseState.ASSIGNED) * 3:
+        make_case(session, rt, city, clock, state=state)
+    clock.advance(timedelta(days=40))
+    batches = 0
+    while due := session.execute(
+        select(Deadline.id, Deadline.step_index).where(
+            Deadline.state == DeadlineState.OPEN, Deadline.next_fire_at <= clock.now()
+        )
+    ).all():
+        session.rollback()
+        applied = apply_steps(
+            session=session, rt=rt, steps=[tuple(d) for d in due], now=clock.now()
+        )
+        assert len(applied) == len(due)
+        batches += 1
+    assert batches >= 4  # every rung, one batch each
+    counts = step_counts(session)
+    assert counts
+    assert set(counts.values()) == {1}
+    late = session.scalars(select(Assignment.accepted_on_time)).all()
+    assert late
+    assert not any(late)
+    assert rollup_differences(session, rt) == []
+    assert list(verify_chains(session)) == []
+
+
+def test_apply_steps__a_clock_met_after_the_check_applies_nothing_and_writes_nothing(
+    session_factory, session, rt, city, clock
+):
+    steps = _due_dispatch_steps(session, rt, city, clock, 2)
+    with session_factory() as other, session_factory() as batch_session:
+        done: list[bool] = []
+
+        def meddle(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            # Between the check of the deadline rows and the read of the cases, both clocks
+            # are met (as a dispatch would meet them).
+            if done or not statement.lstrip().startswith("SELECT 0 AS kind"):
+                return
+            done.append(True)
+            other.execute(
+                update(Deadline)
+                .where(Deadline.id.in_([d for d, _ in steps]))
+                .values(state=DeadlineState.MET)
+            )
+            other.commit()
+
+        engine = batch_session.get_bind()
+        event.listen(engine, "before_cursor_execute", meddle)
+        try:
+            applied = apply_steps(
+                session=batch_session, rt=rt, steps=[(d, 0) for d, _ in steps], now=clock.now()
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", meddle)
+    assert done
+    assert applied == []
+    assert step_counts(session) == {}
+    assert applied_count(session) == 0

@@ -1,10 +1,10 @@
-"""Applying one ladder step of one deadline: the use case behind every escalation job.
+"""Applying ladder steps of deadlines: the use cases behind the escalation jobs.
 
-A job may arrive twice, late, or after the case moved on; so the step is applied only if, in the
+A job may arrive twice, late, or after the case moved on; so a step is applied only if, in the
 same transaction, the deadline is still open, still at that step, the step is due and not
 recorded yet. Applying it appends the case event (actor ``system``, the step as trigger, the clock
-in the payload), notifies, records the step, and plans the next one — all in one commit, guarded
-by the case's version like any other move.
+in the payload), notifies, records the step, and plans the next one — guarded by the case's
+version like any other move. A job's batch of steps is read, written and committed together.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from engine.deadline.models import Deadline, EscalationStep
 from engine.deadline.service import schedule
 from engine.errors import ConcurrentChange, NotFound
 from engine.event.models import Event
-from engine.notification.service import notify_step
+from engine.notification.service import StepNotice, notify_steps
+from engine.rollup.contribution import Contribution
 from engine.runtime import Runtime
 from engine.uow import committed, use_case
 from engine.vocabulary import DeadlineState, Trigger
@@ -124,16 +125,22 @@ def _mark_late(unit: CaseUnit, clock: str, assignment_id: int | None) -> None:
 
 
 def _record(
-    session: Session, unit: CaseUnit, planned: Sequence[_Planned], now: datetime
+    session: Session, written: Sequence[tuple[CaseUnit, Sequence[_Planned]]], now: datetime
 ) -> list[AppliedStep]:
-    """After the unit is written: tell the people concerned and record each step as applied."""
-    applied = []
-    for p in planned:
-        deliveries = notify_step(
-            session, case=unit.case, deadline=p.deadline, step=p.step, now=now,
-            workflow=unit.workflow, assignments=unit.assignments,
-        )  # fmt: skip
-        applied.append(AppliedStep(step=p.step, event_id=p.event.id, deliveries=tuple(deliveries)))
+    """After the units are written: tell the people concerned about every step (one INSERT of
+    notifications) and record each step as applied (one INSERT)."""
+    notices = [
+        StepNotice(
+            case=unit.case, deadline=p.deadline, step=p.step, workflow=unit.workflow,
+            assignments=unit.assignments,
+        )
+        for unit, planned in written
+        for p in planned
+    ]  # fmt: skip
+    if not notices:
+        return []
+    deliveries = notify_steps(session, notices, now=now)
+    steps = [p for _, planned in written for p in planned]
     session.execute(
         insert(EscalationStep),
         [
@@ -145,10 +152,13 @@ def _record(
                 "applied_at": now,
                 "event_id": p.event.id,
             }
-            for p in planned
+            for p in steps
         ],
     )
-    return applied
+    return [
+        AppliedStep(step=p.step, event_id=p.event.id, deliveries=tuple(d))
+        for p, d in zip(steps, deliveries, strict=True)
+    ]
 
 
 @use_case
@@ -175,22 +185,42 @@ def apply_step(
     if planned is None:
         return None
     writer.write(session, unit, unit.finish())  # gives the event its id, for the record
-    (applied,) = _record(session, unit, [planned], now)
+    (applied,) = _record(session, [(unit, [planned])], now)
     return applied
 
 
 def apply_steps(
     *, session: Session, rt: Runtime, steps: Sequence[tuple[int, int]], now: datetime
 ) -> list[AppliedStep]:
-    """Apply a claimed batch of ladder steps: each case loaded, written and committed once.
+    """Apply a claimed batch of ladder steps: the cases read in one statement, written together
+    (one statement on PostgreSQL), and one commit for the batch.
 
     Each step is still applied at most once, checked against its deadline row and the record of
-    applied steps; a case that fails (changed under us, or any database error on its rows) is
-    rolled back alone and its steps are left for the next sweep — the others commit.
+    applied steps. A case that moved on meanwhile has nothing written and is left for the next
+    sweep; the others commit. Should the batch fail otherwise (a database error), it is rolled
+    back and each case is applied and committed on its own, so one bad case loses no other.
     """
+    by_case = _due_by_case(session, steps, now)
+    session.rollback()  # the reads above end here
+    if not by_case:
+        return []
+    try:
+        with committed(session):
+            return _apply_together(session, rt, by_case, now)
+    except (ConcurrentChange, DBAPIError) as exc:  # a lost connection is StoreUnavailable: out
+        log.warning(
+            "escalation batch of %s cases failed (%s); one case at a time", len(by_case), exc
+        )
+    return _apply_one_by_one(session, rt, by_case, now)
+
+
+def _due_by_case(
+    session: Session, steps: Sequence[tuple[int, int]], now: datetime
+) -> dict[int, list[tuple[int, int]]]:
+    """The steps still to apply, by case, as their deadline rows and the applied record say."""
     wanted = {(int(d), int(i)) for d, i in steps}
     if not wanted:
-        return []
+        return {}
     ids = sorted({d for d, _ in wanted})
     rows = session.execute(
         select(
@@ -216,19 +246,46 @@ def apply_steps(
                 continue
             if (i == index and _is_due_step(state, index, fire_at, i, now)) or i > index:
                 by_case.setdefault(case_id, []).append((d, i))
-    session.rollback()  # the reads above end here; each case is its own transaction
+    return dict(sorted(by_case.items()))
+
+
+def _apply_together(
+    session: Session, rt: Runtime, todo: dict[int, list[tuple[int, int]]], now: datetime
+) -> list[AppliedStep]:
+    """Every case of the batch in the caller's transaction; a case that moved on is left out."""
+    units = CaseUnit.load_many(session, rt, now, case_ids=list(todo))
+    moves: list[tuple[CaseUnit, Contribution]] = []
+    planned: dict[int, list[_Planned]] = {}
+    for case_id, case_steps in todo.items():  # in case id order, as every batch writes them
+        unit = units.get(case_id)
+        if unit is None:
+            continue  # gone meanwhile
+        if found := [p for d, i in case_steps if (p := _plan(unit, d, i, now))]:
+            moves.append((unit, unit.finish()))
+            planned[case_id] = found
+    moved_on = writer.write_many(session, moves)
+    for case_id in sorted(moved_on):
+        log.warning("escalation of case %s left for the next sweep: it changed meanwhile", case_id)
+    written = [(unit, planned[unit.case.id]) for unit, _ in moves if unit.case.id not in moved_on]
+    return _record(session, written, now)
+
+
+def _apply_one_by_one(
+    session: Session, rt: Runtime, todo: dict[int, list[tuple[int, int]]], now: datetime
+) -> list[AppliedStep]:
+    """Each case loaded, written and committed on its own; one that fails is left alone."""
     applied: list[AppliedStep] = []
-    for case_id, case_steps in sorted(by_case.items()):
+    for case_id, case_steps in todo.items():
         try:
             with committed(session):
                 unit = CaseUnit.load(session, rt, now, case_id=case_id)
                 planned = [p for d, i in case_steps if (p := _plan(unit, d, i, now))]
+                recorded = []
                 if planned:
                     writer.write(session, unit, unit.finish())
-                    recorded = _record(session, unit, planned, now)
+                    recorded = _record(session, [(unit, planned)], now)
         except (ConcurrentChange, DBAPIError) as exc:
             log.warning("escalation of case %s left for the next sweep: %s", case_id, exc)
             continue
-        if planned:
-            applied += recorded
+        applied += recorded
     return applied

@@ -9,7 +9,7 @@ events; nothing reads the database until ``engine/case/writer.py`` persists the 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -95,6 +95,29 @@ def _load_sql(dialect: str, by_assignment: bool) -> Any:
 
 def _is_json(kind: Any) -> bool:
     return kind is JSONType or "JSON" in type(kind).__name__
+
+
+@cache
+def _load_many_sql(dialect: str) -> Any:
+    """The one statement that reads many cases and their children, each case's rows together
+    and its own row first (built once per dialect; the ids travel as one parameter)."""
+    if dialect == "postgresql":
+        keys = "SELECT unnest(CAST(:keys AS INTEGER[]))"
+    else:
+        keys = "SELECT value FROM json_each(:keys)"
+    version = str(version_expr().compile(compile_kwargs={"literal_binds": True}))
+    pending = RequestStatus.PENDING.value
+    parts = [
+        f"SELECT 0 AS kind, id, {_column_json(CASES, dialect)} AS body, {version} AS org, "
+        f"id AS case_key FROM cases WHERE id IN ({keys})",
+        f"SELECT 1, id, {_column_json(ASSIGNMENTS, dialect)}, NULL, case_id FROM assignments "
+        f"WHERE case_id IN ({keys})",
+        f"SELECT 2, id, {_column_json(REQUESTS, dialect)}, NULL, case_id FROM case_requests "
+        f"WHERE case_id IN ({keys}) AND status = '{pending}'",
+        f"SELECT 3, id, {_column_json(DEADLINES, dialect)}, NULL, case_id FROM deadlines "
+        f"WHERE case_id IN ({keys})",
+    ]
+    return text(" UNION ALL ".join(parts) + " ORDER BY 5, 1, 2")
 
 
 def _decoder(table: Table) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
@@ -207,9 +230,36 @@ class CaseUnit:
         if not rows or rows[0].kind != 0:
             what = f"assignment {assignment_id}" if by_assignment else f"case {case_id}"
             raise NotFound(f"{what} not found")
+        return cls.from_rows(session, rt, now, rows)
+
+    @classmethod
+    def load_many(
+        cls, session: Session, rt: Runtime, now: datetime, *, case_ids: Sequence[int]
+    ) -> dict[int, CaseUnit]:
+        """Read many cases and their children in one statement, afresh; by case id (a case
+        that does not exist is absent)."""
+        if not case_ids:
+            return {}
+        dialect = session.get_bind().dialect.name
+        keys: Any = list(case_ids) if dialect == "postgresql" else json.dumps(list(case_ids))
+        rows = session.connection().execute(_load_many_sql(dialect), {"keys": keys}).all()
+        groups: dict[int, list[Any]] = {}
+        for row in rows:
+            groups.setdefault(row.case_key, []).append(row)
+        return {
+            case_id: cls.from_rows(session, rt, now, group)
+            for case_id, group in groups.items()
+            if group[0].kind == 0  # children of a case gone meanwhile have no case row
+        }
+
+    @classmethod
+    def from_rows(
+        cls, session: Session, rt: Runtime, now: datetime, rows: Sequence[Any]
+    ) -> CaseUnit:
+        """The unit of one case from its rows of the load statement (the case's row first)."""
         loaded: dict[int, dict[str, Any]] = {}
         built: list[list[Any]] = [[], [], [], []]
-        for kind, _id, body, _org in rows:
+        for kind, _id, body, *_ in rows:
             table, model = _KINDS[kind]
             values = _DECODERS[table.name](json.loads(body))
             row = unattached(model, values)

@@ -27,6 +27,7 @@ from sqlalchemy.orm.util import identity_key
 
 from engine.assignment.models import Assignment
 from engine.case.models import Case, CaseRequest
+from engine.case.pg_batch import CaseWrite, write_many_pg
 from engine.case.pg_write import insert_case_pg, write_pg
 from engine.case.unit import (
     ASSIGNMENTS,
@@ -235,9 +236,7 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
         _insert(session, ASSIGNMENTS, new_assignments)
         real = dict(zip(stand_ins, (a.id for a in new_assignments), strict=True))
         _replace_stand_ins(unit, real)
-    seal(unit.case, unit.events)
-    case_changes = _changes(unit.case, CASES, loaded[id(unit.case)])
-    changed = _changed_rows(unit, ASSIGNMENTS, unit.assignments)
+    case_changes, changed = _sealed_changes(unit)
     if session.get_bind().dialect.name == "postgresql":
         held = write_pg(
             session, unit, diff, case=case_changes, assignments=changed,
@@ -265,12 +264,66 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
         _write_children(session, unit, REQUESTS, unit.requests)
         if diff:
             add_to_rollups(session, diff, shard=unit.case.id % SHARDS)
+    _written(session, unit, changed)
+
+
+def _sealed_changes(unit: CaseUnit) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any]]]]:
+    """Link the move's events into the chain; the case's changed columns and changed
+    assignments."""
+    seal(unit.case, unit.events)
+    case_changes = _changes(unit.case, CASES, unit.loaded[id(unit.case)])
+    return case_changes, _changed_rows(unit, ASSIGNMENTS, unit.assignments)
+
+
+def _written(session: Session, unit: CaseUnit, changed: Sequence[tuple[int, Any]]) -> None:
+    """The unit now holds the stored versions; the session forgets its copies of the rows."""
     unit.case.version += 1
     bumped = {row_id for row_id, _ in changed}
     for a in unit.assignments:
-        if id(a) in loaded and a.id in bumped:
+        if id(a) in unit.loaded and a.id in bumped:
             a.version += 1
     _forget_cached(session, unit)
+
+
+def write_many(session: Session, moves: Sequence[tuple[CaseUnit, Contribution]]) -> set[int]:
+    """Persist the moves of many cases (an escalation batch); the ids of the cases that moved on
+    meanwhile: none of their rows was written, all the others' were.
+
+    On PostgreSQL one statement writes them all (``engine/case/pg_batch.py``) when no move made
+    new assignments; otherwise each is written as ``write`` does, in the order given.
+    """
+    if not moves:
+        return set()
+    _flush_pending(session)
+    single = (
+        session.get_bind().dialect.name != "postgresql"
+        or len({unit.org_version for unit, _ in moves}) > 1
+    )
+    if single or any(id(a) not in unit.loaded for unit, _ in moves for a in unit.assignments):
+        moved_on = set()
+        for unit, diff in moves:
+            try:
+                write(session, unit, diff)
+            except ConcurrentChange:
+                if any(id(a) not in unit.loaded for a in unit.assignments):
+                    raise  # its new assignments were written before its guarded case row
+                moved_on.add(unit.case.id)  # the guarded row came first: nothing was written
+        return moved_on
+    writes = []
+    for unit, diff in moves:
+        case_changes, changed = _sealed_changes(unit)
+        writes.append(
+            CaseWrite(
+                unit=unit, diff=diff, case=case_changes, assignments=changed,
+                clocks=_changed_rows(unit, DEADLINES, unit.deadlines),
+                requests=_changed_rows(unit, REQUESTS, unit.requests),
+            )
+        )  # fmt: skip
+    written = write_many_pg(session, writes)
+    for w in writes:
+        if w.unit.case.id in written:
+            _written(session, w.unit, w.assignments)
+    return {w.unit.case.id for w in writes} - written
 
 
 def _changed_rows(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -100,6 +101,18 @@ def notify(
 _NEW_NOTIFICATIONS = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """One notification, to be put in each recipient's inbox."""
+
+    case: WebhookCase
+    recipients: Sequence[int]
+    kind: Trigger
+    title_zh: str
+    title_en: str
+    payload: Mapping[str, Any]
+
+
 def _deliver(
     session: Session,
     *,
@@ -113,48 +126,72 @@ def _deliver(
 ) -> list[int]:
     """Notifications for ``recipients`` (org nodes known to exist: they come from stored rows)
     about ``case`` as the caller holds it, and their webhook deliveries; the deliveries' ids."""
+    message = _Message(case, recipients, kind, title_zh, title_en, payload)
+    (ids,) = _deliver_many(session, [message], now=now)
+    return ids
+
+
+def _deliver_many(
+    session: Session, messages: Sequence[_Message], *, now: datetime
+) -> list[list[int]]:
+    """Every message's notifications in one INSERT, their recipients' subscriptions in one read,
+    then the webhook deliveries; the deliveries' ids, message by message."""
     notifications = [
-        Notification(
-            org_id=org_id,
-            case_id=case.id,
-            kind=kind,
-            title_zh=title_zh,
-            title_en=title_en,
-            payload=dict(payload),
-            created_at=now,
-        )
-        for org_id in recipients
-    ]
+        (k, Notification(
+            org_id=org_id, case_id=m.case.id, kind=m.kind, title_zh=m.title_zh,
+            title_en=m.title_en, payload=dict(m.payload), created_at=now,
+        ))
+        for k, m in enumerate(messages)
+        for org_id in m.recipients
+    ]  # fmt: skip
+    out: list[list[int]] = [[] for _ in messages]
+    if not notifications:
+        return out
     rows = [
         {
             "org_id": n.org_id, "case_id": n.case_id, "kind": n.kind, "title_zh": n.title_zh,
             "title_en": n.title_en, "payload": n.payload, "created_at": n.created_at,
             "read_at": None, "read_by": None,
         }
-        for n in notifications
+        for _, n in notifications
     ]  # fmt: skip
     ids = session.connection().execute(_NEW_NOTIFICATIONS, rows).scalars().all()
-    for n, new_id in zip(notifications, ids, strict=True):
+    for (_, n), new_id in zip(notifications, ids, strict=True):
         n.id = new_id
     subscriptions: dict[int, list[WebhookSubscription]] = defaultdict(list)
+    recipients = sorted({n.org_id for _, n in notifications})
     stmt = select(WebhookSubscription).where(
         WebhookSubscription.org_id.in_(recipients), WebhookSubscription.active.is_(true())
     )
     for sub in session.scalars(stmt.order_by(WebhookSubscription.id)):
         subscriptions[sub.org_id].append(sub)
     deliveries = [
-        new_delivery(
-            subscription=sub, notification=n, body=event_body(notification=n, case=case), now=now
-        )
-        for n in notifications
+        (k, new_delivery(
+            subscription=sub, notification=n, body=event_body(notification=n,
+            case=messages[k].case), now=now,
+        ))
+        for k, n in notifications
         for sub in subscriptions[n.org_id]
-        if wants(sub, kind)
-    ]
+        if wants(sub, messages[k].kind)
+    ]  # fmt: skip
     if not deliveries:
-        return []
-    session.add_all(deliveries)
+        return out
+    session.add_all([d for _, d in deliveries])
     session.flush()
-    return [d.id for d in deliveries]
+    for k, d in deliveries:
+        out[k].append(d.id)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StepNotice:
+    """A ladder step to tell about: what ``notify_step`` takes, for ``notify_steps``."""
+
+    case: NotifiedCase
+    deadline: Deadline
+    step: Trigger
+    workflow: Workflow | None = None
+    assignments: Sequence[AssignmentView] | None = None
 
 
 def notify_step(
@@ -172,11 +209,31 @@ def notify_step(
     ``workflow`` (the case's) supplies the zh/en labels of the step and the clock; without it the
     titles use the product's step names and the clock's id.
     """
+    (ids,) = notify_steps(
+        session, [StepNotice(case, deadline, step, workflow, assignments)], now=now
+    )
+    return ids
+
+
+def notify_steps(
+    session: Session, notices: Sequence[StepNotice], *, now: datetime
+) -> list[list[int]]:
+    """``notify_step`` for many steps in one go (one INSERT of notifications, one read of
+    subscriptions); the deliveries created, step by step."""
+    messages = [_step_message(session, n) for n in notices]
+    told = [m for m in messages if m is not None]
+    delivered = iter(_deliver_many(session, told, now=now))
+    return [next(delivered) if m is not None else [] for m in messages]
+
+
+def _step_message(session: Session, notice: StepNotice) -> _Message | None:
+    """What a ladder step tells, and to whom (None: nobody is told)."""
+    case, deadline, step, workflow = notice.case, notice.deadline, notice.step, notice.workflow
     recipients = step_recipients(
-        session, case=case, deadline=deadline, step=step, assignments=assignments
+        session, case=case, deadline=deadline, step=step, assignments=notice.assignments
     )
     if not recipients:
-        return []
+        return None
     step_zh, step_en = _STEP_LABELS[step]
     clock_zh = clock_en = deadline.clock
     if workflow is not None:
@@ -197,15 +254,13 @@ def notify_step(
         "limit": deadline.limit,
         "due_at": stamp(deadline.due_at),
     }
-    return _deliver(
-        session,
+    return _Message(
         case=case,
         recipients=recipients,
         kind=step,
         title_zh=f"【{step_zh}】{noun}{case.id}「{case.title}」{clock_zh}（限时{limit_zh}）",
         title_en=f"[{step_en}] case {case.id} '{case.title}': {clock_en} (limit {limit_en})",
         payload=payload,
-        now=now,
     )
 
 
