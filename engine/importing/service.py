@@ -12,16 +12,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.case.models import Case
 from engine.errors import InvalidInput
 from engine.importing.bulk import (
     ASSIGNMENTS,
     CASES,
     allocate_ids,
     lock_for_writing,
+    present_refs,
     write_plans,
 )
 from engine.importing.catalogue import Catalogue
@@ -108,14 +107,7 @@ def _write_batch(
     try:
         with committed(session):
             lock_for_writing(session)
-            refs = [r.source_ref for r in batch]
-            present = set(
-                session.scalars(
-                    select(Case.source_ref).where(
-                        Case.source == Source.IMPORT, Case.source_ref.in_(refs)
-                    )
-                )
-            )
+            present = present_refs(session, Source.IMPORT, [r.source_ref for r in batch])
             fresh = [r for r in batch if r.source_ref not in present]
             placements = [catalogue.place(r) for r in fresh]
             case_ids = allocate_ids(session, CASES, len(fresh))
