@@ -7,21 +7,22 @@ Rows already present (same source and source id) are skipped, so a re-run adds n
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.case.models import Case
 from engine.errors import InvalidInput
 from engine.importing.bulk import (
     ASSIGNMENTS,
     CASES,
     allocate_ids,
     lock_for_writing,
+    present_refs,
     write_plans,
 )
 from engine.importing.catalogue import Catalogue
@@ -77,23 +78,43 @@ def run_import(
         if on_batch is not None:
             on_batch(summary)
 
-    for row in rows:
-        summary.read += 1
-        if isinstance(row, Record) and row.source_ref in first_line:
-            first = first_line[row.source_ref]
-            row = Reject(row.line, row.source_ref, f"duplicate source id: first on line {first}")
-        if isinstance(row, Reject):
-            rejects.add(row)
-            summary.rejected += 1
-            continue
-        first_line[row.source_ref] = row.line
-        batch.append(row)
-        if len(batch) >= batch_size:
-            flush()
-    flush()
+    with _cycle_collector_paused():
+        for row in rows:
+            summary.read += 1
+            if isinstance(row, Record) and row.source_ref in first_line:
+                first = first_line[row.source_ref]
+                row = Reject(
+                    row.line, row.source_ref, f"duplicate source id: first on line {first}"
+                )
+            if isinstance(row, Reject):
+                rejects.add(row)
+                summary.rejected += 1
+                continue
+            first_line[row.source_ref] = row.line
+            batch.append(row)
+            if len(batch) >= batch_size:
+                flush()
+        flush()
     summary.created = dict(catalogue.created)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while importing (turned back on after, if it was on).
+
+    A batch allocates hundreds of thousands of small containers, none of them in a cycle, and
+    each full collection walks every object the process holds: about an eighth of the import's
+    CPU. Reference counting still frees every row as soon as its batch is written.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def _write_batch(
@@ -108,14 +129,7 @@ def _write_batch(
     try:
         with committed(session):
             lock_for_writing(session)
-            refs = [r.source_ref for r in batch]
-            present = set(
-                session.scalars(
-                    select(Case.source_ref).where(
-                        Case.source == Source.IMPORT, Case.source_ref.in_(refs)
-                    )
-                )
-            )
+            present = present_refs(session, Source.IMPORT, [r.source_ref for r in batch])
             fresh = [r for r in batch if r.source_ref not in present]
             placements = [catalogue.place(r) for r in fresh]
             case_ids = allocate_ids(session, CASES, len(fresh))
