@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Table
+from sqlalchemy import ARRAY, Connection, CursorResult, Integer, Table, any_, bindparam
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 
 Processor = Callable[[Any], Any] | None
 
@@ -139,3 +140,14 @@ def rows_insert(
         columns=columns,
         processors=tuple(table.c[c].type._cached_bind_processor(dialect) for c in columns),
     )
+
+
+def id_among(
+    column: ColumnElement[int] | QueryableAttribute[int], ids: Sequence[int], dialect: str
+) -> ColumnElement[bool]:
+    """``column IN ids``: on PostgreSQL one array parameter (``= ANY``), so the statement's text
+    and its one parameter stay the same whatever the number of ids (psycopg keeps its conversion
+    of such a statement; an IN list of hundreds of parameters is converted afresh each time)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(list(ids))

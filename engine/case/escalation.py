@@ -25,6 +25,7 @@ from engine.case.facts import ACCEPT_CLOCK, REPORT_IN_CLOCK
 from engine.case.unit import CaseUnit
 from engine.deadline.models import Deadline, EscalationStep
 from engine.deadline.service import schedule
+from engine.driver_sql import id_among
 from engine.errors import ConcurrentChange, NotFound
 from engine.event.models import Event
 from engine.notification.service import StepNotice, notify_steps
@@ -222,6 +223,7 @@ def _due_by_case(
     if not wanted:
         return {}
     ids = sorted({d for d, _ in wanted})
+    dialect = session.get_bind().dialect.name
     rows = session.execute(
         select(
             Deadline.id,
@@ -229,23 +231,26 @@ def _due_by_case(
             Deadline.state,
             Deadline.step_index,
             Deadline.next_fire_at,
-        ).where(Deadline.id.in_(ids))
+        ).where(id_among(Deadline.id, ids, dialect))
     ).all()
     done = {
         (int(d), int(i))
         for d, i in session.execute(
             select(EscalationStep.deadline_id, EscalationStep.step_index).where(
-                EscalationStep.deadline_id.in_(ids)
+                id_among(EscalationStep.deadline_id, ids, dialect)
             )
         )
     }
+    wanted_of: dict[int, list[int]] = {}
+    for d, i in sorted(wanted):
+        wanted_of.setdefault(d, []).append(i)
     by_case: dict[int, list[tuple[int, int]]] = {}
-    for deadline_id, case_id, state, index, fire_at in rows:
-        for d, i in sorted(wanted):
-            if d != deadline_id or (d, i) in done:
+    for deadline_id, case_id, state, index, fire_at in sorted(rows, key=lambda r: r[0]):
+        for i in wanted_of.get(deadline_id, ()):
+            if (deadline_id, i) in done:
                 continue
             if (i == index and _is_due_step(state, index, fire_at, i, now)) or i > index:
-                by_case.setdefault(case_id, []).append((d, i))
+                by_case.setdefault(case_id, []).append((deadline_id, i))
     return dict(sorted(by_case.items()))
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, Update, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.deadline.models import Deadline
+from engine.driver_sql import id_among
 from engine.errors import InvalidInput
 from engine.uow import committed
 from engine.vocabulary import DeadlineState
@@ -89,7 +90,7 @@ def claim_due_steps(
         if dialect == "postgresql" and rows:
             session.execute(
                 update(Deadline)
-                .where(Deadline.id.in_([row[0] for row in rows]))
+                .where(id_among(Deadline.id, [row[0] for row in rows], dialect))
                 .values(claim_token=token, claimed_at=now)
                 .execution_options(synchronize_session=False)
             )

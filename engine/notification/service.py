@@ -7,10 +7,11 @@ actor-facing services each commit once. A thing in another org node's inbox is `
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -100,6 +101,34 @@ def notify(
 # Through the table, not the unit of work: the rows go in one executemany, ids back in order.
 _NEW_NOTIFICATIONS = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
 
+# PostgreSQL: the rows travel as one JSON array, so the text is one fixed statement that psycopg
+# converts once (a multi-row VALUES of a batch's notifications runs to thousands of parameters
+# and tens of kB, converted afresh every time). Ids come from the sequence in order of the rows.
+_NEW_NOTIFICATIONS_PG = (
+    "WITH x AS MATERIALIZED (SELECT x.*, e._n,"
+    " nextval(pg_get_serial_sequence('notifications', 'id')) AS _id"
+    " FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS e(j, _n),"
+    " jsonb_to_record(e.j) AS x(org_id integer, case_id integer, kind varchar,"
+    " title_zh varchar, title_en varchar, payload jsonb, created_at timestamp)),"
+    " i AS (INSERT INTO notifications (id, org_id, case_id, kind, title_zh, title_en, payload,"
+    " created_at) SELECT _id, org_id, case_id, kind, title_zh, title_en, payload, created_at"
+    " FROM x)"
+    " SELECT _id FROM x ORDER BY _n"
+)
+
+
+def _insert_notifications_pg(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    plain = [
+        {
+            **{k: v for k, v in r.items() if k not in ("read_at", "read_by")},
+            "created_at": r["created_at"].astimezone(UTC).replace(tzinfo=None).isoformat(),
+        }
+        for r in rows
+    ]
+    text = json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
+    result = session.connection().exec_driver_sql(_NEW_NOTIFICATIONS_PG, {"rows": text})
+    return [int(new_id) for (new_id,) in result]
+
 
 @dataclass(frozen=True, slots=True)
 class _Message:
@@ -155,7 +184,11 @@ def _deliver_many(
         }
         for _, n in notifications
     ]  # fmt: skip
-    ids = session.connection().execute(_NEW_NOTIFICATIONS, rows).scalars().all()
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        ids = _insert_notifications_pg(session, rows)
+    else:
+        ids = list(conn.execute(_NEW_NOTIFICATIONS, rows).scalars())
     for (_, n), new_id in zip(notifications, ids, strict=True):
         n.id = new_id
     subscriptions: dict[int, list[WebhookSubscription]] = defaultdict(list)
