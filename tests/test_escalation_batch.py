@@ -64,32 +64,45 @@ def test_apply_steps__a_step_not_yet_due_waits_and_the_others_apply(session, rt,
     assert step_counts(session) == {(d1.id, 0): 1}
 
 
+def _apply_while(
+    batch_session: Any, rt: Any, steps: list[tuple[int, Any]], now: datetime, interfere: Any
+) -> list[Any]:
+    """``apply_steps`` in ``batch_session``, with ``interfere()`` run once right after the
+    batch has read its cases (the one statement whose rows start with the case's kind)."""
+    done: list[bool] = []
+
+    def meddle(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if done or not statement.lstrip().startswith("SELECT 0 AS kind"):
+            return
+        done.append(True)
+        interfere()
+
+    engine = batch_session.get_bind()
+    event.listen(engine, "after_cursor_execute", meddle)
+    try:
+        applied = apply_steps(
+            session=batch_session, rt=rt, steps=[(d, 0) for d, _ in steps], now=now
+        )
+    finally:
+        event.remove(engine, "after_cursor_execute", meddle)
+    assert done
+    return applied
+
+
 def test_apply_steps__a_case_changed_under_the_batch_is_left_alone_and_the_others_commit(
     session_factory, session, rt, city, clock
 ):
     steps = _due_dispatch_steps(session, rt, city, clock, 3)
     victim_id = _case_of(session, steps[1][0])
     with session_factory() as other, session_factory() as batch_session:
-        done: list[bool] = []
 
-        def meddle(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            # Right after the batch read its cases (one statement), another writer moves the
-            # second one on: the batch writes the first, then finds the victim changed.
-            if done or not statement.lstrip().startswith("SELECT 0 AS kind"):
-                return
-            done.append(True)
+        def move_the_victim() -> None:
+            # Right after the batch read its cases, another writer moves the second one on: the
+            # batch writes the first, then finds the victim changed.
             other.execute(update(Case).where(Case.id == victim_id).values(version=Case.version + 1))
             other.commit()
 
-        engine = batch_session.get_bind()
-        event.listen(engine, "after_cursor_execute", meddle)
-        try:
-            applied = apply_steps(
-                session=batch_session, rt=rt, steps=[(d, 0) for d, _ in steps], now=clock.now()
-            )
-        finally:
-            event.remove(engine, "after_cursor_execute", meddle)
-    assert done
+        applied = _apply_while(batch_session, rt, steps, clock.now(), move_the_victim)
     assert len(applied) == 2
     counts = step_counts(session)
     # The first case, written before the victim failed, was rolled back and written again.
@@ -104,15 +117,11 @@ def test_apply_steps__a_batch_that_fails_as_a_whole_goes_one_case_at_a_time(
     victim = steps[1][0]
     some_event = session.scalar(select(Event.id).where(Event.case_id == _case_of(session, victim)))
     with session_factory() as other, session_factory() as batch_session:
-        done: list[bool] = []
 
-        def meddle(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        def record_the_victims_step() -> None:
             # After the batch checked what is applied, another writer records the victim's step
             # (as a second job racing this one would): the batch's one INSERT of applied steps
             # then fails on the unique key, with no case to blame.
-            if done or not statement.lstrip().startswith("SELECT 0 AS kind"):
-                return
-            done.append(True)
             other.execute(
                 insert(EscalationStep).values(
                     deadline_id=victim, step=Trigger.REMIND, step_index=0, due_at=clock.now(),
@@ -121,15 +130,7 @@ def test_apply_steps__a_batch_that_fails_as_a_whole_goes_one_case_at_a_time(
             )  # fmt: skip
             other.commit()
 
-        engine = batch_session.get_bind()
-        event.listen(engine, "after_cursor_execute", meddle)
-        try:
-            applied = apply_steps(
-                session=batch_session, rt=rt, steps=[(d, 0) for d, _ in steps], now=clock.now()
-            )
-        finally:
-            event.remove(engine, "after_cursor_execute", meddle)
-    assert done
+        applied = _apply_while(batch_session, rt, steps, clock.now(), record_the_victims_step)
     # Each case on its own: the two others commit, the victim's step stays applied once only
     # (by the other writer's record; its event here was rolled back).
     assert len(applied) == 2

@@ -32,6 +32,7 @@ from engine.case.pg_write import (
     _numbered,
     _q,
     _record,
+    _update,
 )
 from engine.case.unit import ASSIGNMENTS, CASES, DEADLINES, EVENTS, REQUESTS, CaseUnit
 from engine.organisation.snapshot import version_expr
@@ -52,18 +53,6 @@ class CaseWrite:
     assignments: Sequence[tuple[int, dict[str, Any]]]
     clocks: Sequence[tuple[int, dict[str, Any]]]
     requests: Sequence[tuple[int, dict[str, Any]]]
-
-
-def _update(table: Table, param: str, *, extra: str, where: str, returning: str = "") -> str:
-    cols = _columns(table, skip=("id", "version"))
-    sets = [f"{_q(c)} = CASE WHEN x._set ? '{c}' THEN x.{_q(c)} ELSE t.{_q(c)} END" for c in cols]
-    if "version" in table.c:
-        sets.append("version = t.version + 1")
-    return (
-        f"UPDATE {table.name} AS t SET {', '.join(sets)} "
-        f"FROM jsonb_to_recordset(%({param})s::jsonb) AS x("
-        f"{_record(table, cols, extra=extra)}) WHERE t.id = x.id{where}{returning}"
-    )
 
 
 def _insert(table: Table, param: str) -> str:

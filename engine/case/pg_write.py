@@ -72,7 +72,15 @@ def _insert(table: Table, param: str, where: str = "") -> str:
     )
 
 
-def _update(table: Table, param: str, where: str = "", returning: str = "") -> str:
+def _update(
+    table: Table,
+    param: str,
+    where: str = "",
+    returning: str = "",
+    *,
+    extra: str = "id integer, _set jsonb",
+) -> str:
+    """Changed rows from a JSON array: each writes only the columns its ``_set`` names."""
     cols = _columns(table, skip=("id", "version"))
     sets = [f"{_q(c)} = CASE WHEN x._set ? '{c}' THEN x.{_q(c)} ELSE t.{_q(c)} END" for c in cols]
     if "version" in table.c:
@@ -80,8 +88,7 @@ def _update(table: Table, param: str, where: str = "", returning: str = "") -> s
     return (
         f"UPDATE {table.name} AS t SET {', '.join(sets)} "
         f"FROM jsonb_to_recordset(%({param})s::jsonb) AS x("
-        f"{_record(table, cols, extra='id integer, _set jsonb')}) WHERE t.id = x.id{where}"
-        f"{returning}"
+        f"{_record(table, cols, extra=extra)}) WHERE t.id = x.id{where}{returning}"
     )
 
 

@@ -70,6 +70,24 @@ def _column_json(table: Table, dialect: str) -> str:
     return f"json_object({', '.join(parts)})"
 
 
+def _load_parts(dialect: str, case_is: str, *, keyed: bool) -> list[str]:
+    """The four SELECTs of a load (case, assignments, pending requests, clocks), each row as JSON;
+    ``case_is`` is the condition on the case's id; ``keyed`` adds each row's case id."""
+    version = str(version_expr().compile(compile_kwargs={"literal_binds": True}))
+    pending = RequestStatus.PENDING.value
+    key, child_key = (", id AS case_key", ", case_id") if keyed else ("", "")
+    return [
+        f"SELECT 0 AS kind, id, {_column_json(CASES, dialect)} AS body, {version} AS org{key} "
+        f"FROM cases WHERE id {case_is}",
+        f"SELECT 1, id, {_column_json(ASSIGNMENTS, dialect)}, NULL{child_key} FROM assignments "
+        f"WHERE case_id {case_is}",
+        f"SELECT 2, id, {_column_json(REQUESTS, dialect)}, NULL{child_key} FROM case_requests "
+        f"WHERE case_id {case_is} AND status = '{pending}'",
+        f"SELECT 3, id, {_column_json(DEADLINES, dialect)}, NULL{child_key} FROM deadlines "
+        f"WHERE case_id {case_is}",
+    ]
+
+
 @cache
 def _load_sql(dialect: str, by_assignment: bool) -> Any:
     """The one statement that reads a case and its children (built once per dialect)."""
@@ -78,18 +96,7 @@ def _load_sql(dialect: str, by_assignment: bool) -> Any:
         if by_assignment
         else "CAST(:key AS INTEGER)"
     )
-    version = str(version_expr().compile(compile_kwargs={"literal_binds": True}))
-    pending = RequestStatus.PENDING.value
-    parts = [
-        f"SELECT 0 AS kind, id, {_column_json(CASES, dialect)} AS body, {version} AS org "
-        f"FROM cases WHERE id = {target}",
-        f"SELECT 1, id, {_column_json(ASSIGNMENTS, dialect)}, NULL FROM assignments "
-        f"WHERE case_id = {target}",
-        f"SELECT 2, id, {_column_json(REQUESTS, dialect)}, NULL FROM case_requests "
-        f"WHERE case_id = {target} AND status = '{pending}'",
-        f"SELECT 3, id, {_column_json(DEADLINES, dialect)}, NULL FROM deadlines "
-        f"WHERE case_id = {target}",
-    ]
+    parts = _load_parts(dialect, f"= {target}", keyed=False)
     return text(" UNION ALL ".join(parts) + " ORDER BY 1, 2")
 
 
@@ -105,18 +112,7 @@ def _load_many_sql(dialect: str) -> Any:
         keys = "SELECT unnest(CAST(:keys AS INTEGER[]))"
     else:
         keys = "SELECT value FROM json_each(:keys)"
-    version = str(version_expr().compile(compile_kwargs={"literal_binds": True}))
-    pending = RequestStatus.PENDING.value
-    parts = [
-        f"SELECT 0 AS kind, id, {_column_json(CASES, dialect)} AS body, {version} AS org, "
-        f"id AS case_key FROM cases WHERE id IN ({keys})",
-        f"SELECT 1, id, {_column_json(ASSIGNMENTS, dialect)}, NULL, case_id FROM assignments "
-        f"WHERE case_id IN ({keys})",
-        f"SELECT 2, id, {_column_json(REQUESTS, dialect)}, NULL, case_id FROM case_requests "
-        f"WHERE case_id IN ({keys}) AND status = '{pending}'",
-        f"SELECT 3, id, {_column_json(DEADLINES, dialect)}, NULL, case_id FROM deadlines "
-        f"WHERE case_id IN ({keys})",
-    ]
+    parts = _load_parts(dialect, f"IN ({keys})", keyed=True)
     return text(" UNION ALL ".join(parts) + " ORDER BY 5, 1, 2")
 
 
