@@ -142,3 +142,34 @@ def test_psycopg_keeps_the_move_statement_converted() -> None:
     sql = combined_sql().encode("utf-8")
     assert len(sql) > 4096
     assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+
+
+def test_a_move_with_more_rows_than_one_insert_takes_is_written_in_parts_with_every_id(
+    session, rt, city, clock
+) -> None:
+    # More new rows than one multi-row INSERT carries (SQLite): each part returns its ids, and
+    # each row gets the id of the row stored with its values.
+    from engine.case.writer import _ROWS_PER_INSERT, _insert
+    from engine.db import unattached
+    from engine.event.models import Event
+    from tests.builders import make_case
+
+    case = make_case(session, rt, city, clock)
+    count = 2 * _ROWS_PER_INSERT + 7
+    at = clock.now()
+    base = {
+        "case_id": case.id, "at": at, "actor_id": None, "actor_role": "system",
+        "trigger": "note", "subject": "case", "assignment_id": None, "from_state": None,
+        "to_state": None, "prev_hash": "",
+    }  # fmt: skip
+    rows = [
+        unattached(Event, {**base, "seq": 1000 + n, "payload": {"n": n}, "hash": f"h{n}"})
+        for n in range(count)
+    ]
+    _insert(session, EVENTS, rows)
+    stored = dict(
+        session.execute(select(EVENTS.c.id, EVENTS.c.payload).where(EVENTS.c.seq >= 1000)).all()
+    )
+    session.rollback()
+    assert len({r.id for r in rows}) == count
+    assert all(stored[r.id] == {"n": r.seq - 1000} for r in rows)
