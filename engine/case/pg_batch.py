@@ -21,18 +21,18 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from engine.case.pg_write import (
-    _PG,
+from engine.case.pg_rows import (
+    PG,
     ROLLUPS,
-    _changed,
-    _columns,
-    _dumps,
-    _let_psycopg_keep,
-    _new,
-    _numbered,
-    _q,
-    _record,
-    _update,
+    changed_rows,
+    columns_of,
+    dumps,
+    keep_converted,
+    new_rows,
+    numbered,
+    quote,
+    record,
+    update_sql,
 )
 from engine.case.unit import ASSIGNMENTS, CASES, DEADLINES, EVENTS, REQUESTS, CaseUnit
 from engine.organisation.snapshot import version_expr
@@ -56,21 +56,21 @@ class CaseWrite:
 
 
 def _insert(table: Table, param: str) -> str:
-    cols = _columns(table, skip=("id",))
-    names = ", ".join(_q(c) for c in cols)
+    cols = columns_of(table, skip=("id",))
+    names = ", ".join(quote(c) for c in cols)
     return (
         f"INSERT INTO {table.name} ({names}) SELECT {names} "
-        f"FROM jsonb_to_recordset(%({param})s::jsonb) AS x({_record(table, cols)})"
+        f"FROM jsonb_to_recordset(%({param})s::jsonb) AS x({record(table, cols)})"
         " WHERE x.case_id IN (SELECT id FROM c)"
     )
 
 
 def _numbered_source(table: Table, param: str) -> str:
-    cols = _columns(table, skip=("id",))
+    cols = columns_of(table, skip=("id",))
     return (
         f"SELECT x.*, nextval(pg_get_serial_sequence('{table.name}', 'id')) AS _id "
         f"FROM jsonb_to_recordset(%({param})s::jsonb) AS x("
-        f"{_record(table, cols, extra='_n integer')}) WHERE x.case_id IN (SELECT id FROM c)"
+        f"{record(table, cols, extra='_n integer')}) WHERE x.case_id IN (SELECT id FROM c)"
     )
 
 
@@ -78,14 +78,14 @@ def _numbered_source(table: Table, param: str) -> str:
 def batch_sql() -> str:
     """The one statement. Its rows: ('c', id, NULL) of each case written, then ('d', ordinal,
     id) of each new clock and ('e', ordinal, id) of each new event."""
-    org = str(version_expr().compile(dialect=_PG, compile_kwargs={"literal_binds": True}))
-    clock_names = ", ".join(_q(c) for c in _columns(DEADLINES, skip=("id",)))
-    event_names = ", ".join(_q(c) for c in _columns(EVENTS, skip=("id",)))
+    org = str(version_expr().compile(dialect=PG, compile_kwargs={"literal_binds": True}))
+    clock_names = ", ".join(quote(c) for c in columns_of(DEADLINES, skip=("id",)))
+    event_names = ", ".join(quote(c) for c in columns_of(EVENTS, skip=("id",)))
     key = ", ".join(ROLLUP_KEY)
     changed = "id integer, _set jsonb, _case integer"
     parts = [
         "c AS ("
-        + _update(
+        + update_sql(
             CASES,
             "c",
             extra="id integer, _set jsonb, _version integer",
@@ -93,18 +93,18 @@ def batch_sql() -> str:
             returning=" RETURNING t.id",
         )
         + ")",
-        f"a AS ({_update(ASSIGNMENTS, 'a', extra=changed, where=_WRITTEN)})",
+        f"a AS ({update_sql(ASSIGNMENTS, 'a', extra=changed, where=_WRITTEN)})",
         f"esrc AS MATERIALIZED ({_numbered_source(EVENTS, 'e')})",
         f"e AS (INSERT INTO events (id, {event_names}) SELECT _id, {event_names} FROM esrc)",
         f"dsrc AS MATERIALIZED ({_numbered_source(DEADLINES, 'dn')})",
         f"dn AS (INSERT INTO deadlines (id, {clock_names}) SELECT _id, {clock_names} FROM dsrc)",
-        f"dc AS ({_update(DEADLINES, 'dc', extra=changed, where=_WRITTEN)})",
+        f"dc AS ({update_sql(DEADLINES, 'dc', extra=changed, where=_WRITTEN)})",
         f"rn AS ({_insert(REQUESTS, 'rn')})",
-        f"rc AS ({_update(REQUESTS, 'rc', extra=changed, where=_WRITTEN)})",
+        f"rc AS ({update_sql(REQUESTS, 'rc', extra=changed, where=_WRITTEN)})",
         # One row per key (two cases may share one), in the key order every writer uses.
         f"ru AS (INSERT INTO {ROLLUPS.name} ({key}, value) SELECT {key}, sum(x.value) "
         f"FROM jsonb_to_recordset(%(ru)s::jsonb) AS x("
-        f"{_record(ROLLUPS, list(_columns(ROLLUPS)), extra='_case integer')}) "
+        f"{record(ROLLUPS, list(columns_of(ROLLUPS)), extra='_case integer')}) "
         f"WHERE x._case IN (SELECT id FROM c) GROUP BY {key} ORDER BY {key} "
         f"ON CONFLICT ({key}) DO UPDATE SET value = {ROLLUPS.name}.value + excluded.value)",
     ]
@@ -115,12 +115,12 @@ def batch_sql() -> str:
         + " UNION ALL SELECT 'd', _n, _id FROM dsrc"
         + " UNION ALL SELECT 'e', _n, _id FROM esrc"
     )
-    _let_psycopg_keep(sql)
+    keep_converted(sql)
     return sql
 
 
 def _tagged(changes: Sequence[tuple[int, dict[str, Any]]], table: Table, case_id: int) -> list[Any]:
-    return [{**row, "_case": case_id} for row in _changed(changes, table)]
+    return [{**row, "_case": case_id} for row in changed_rows(changes, table)]
 
 
 def write_many_pg(session: Session, writes: Sequence[CaseWrite]) -> set[int]:
@@ -136,7 +136,7 @@ def write_many_pg(session: Session, writes: Sequence[CaseWrite]) -> set[int]:
     new_requests: list[Any] = []
     for w in writes:
         unit, case_id = w.unit, w.unit.case.id
-        (case_row,) = _changed([(case_id, w.case)], CASES)
+        (case_row,) = changed_rows([(case_id, w.case)], CASES)
         cases.append({**case_row, "_version": unit.case.version})
         assignments += _tagged(w.assignments, ASSIGNMENTS, case_id)
         clocks += _tagged(w.clocks, DEADLINES, case_id)
@@ -146,17 +146,17 @@ def write_many_pg(session: Session, writes: Sequence[CaseWrite]) -> set[int]:
         new_requests += [r for r in unit.requests if id(r) not in unit.loaded]
         if w.diff:
             rollups += [{**r, "_case": case_id} for r in rollup_rows(w.diff, case_id % SHARDS)]
-    events = _numbered(new_events, EVENTS)
+    events = numbered(new_events, EVENTS)
     params = {
-        "c": _dumps(cases),
+        "c": dumps(cases),
         "org": org_versions.pop(),
-        "a": _dumps(assignments),
-        "e": _dumps(events),
-        "dn": _dumps(_numbered(new_clocks, DEADLINES)),
-        "dc": _dumps(clocks),
-        "rn": _dumps(_new(new_requests, REQUESTS)),
-        "rc": _dumps(requests),
-        "ru": _dumps(rollups),
+        "a": dumps(assignments),
+        "e": dumps(events),
+        "dn": dumps(numbered(new_clocks, DEADLINES)),
+        "dc": dumps(clocks),
+        "rn": dumps(new_rows(new_requests, REQUESTS)),
+        "rc": dumps(requests),
+        "ru": dumps(rollups),
     }
     written: set[int] = set()
     for kind, n, new_id in session.connection().exec_driver_sql(batch_sql(), params):
