@@ -90,6 +90,7 @@ def test_every_statement_is_seen_by_the_engines_events(engine: Engine, tally: Ta
 
 def test_multi_row_insert_binds_each_column_with_its_type(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
+        # PostgreSQL's writes carry their rows as one JSON parameter (pg_rows), not VALUES lists.
         pytest.skip("multi-row VALUES lists are SQLite's path")
     at = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
     base = {
@@ -113,6 +114,7 @@ def test_multi_row_insert_binds_each_column_with_its_type(engine: Engine) -> Non
 
 def test_multi_row_upsert_overwrites_the_row_it_names(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
+        # PostgreSQL's writes carry their rows as one JSON parameter (pg_rows), not VALUES lists.
         pytest.skip("multi-row VALUES lists are SQLite's path")
     at = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
     clock = {
