@@ -7,8 +7,9 @@ compares every row with what it held at load and writes only the difference:
 * the case row, guarded by its version and by the organisation's version: a writer that finds
   either moved on writes nothing and raises ``ConcurrentChange`` (the use case then runs again on
   fresh rows); the row is also the head of the case's event chain;
-* changed assignments, new events, new and changed clocks and requests — each one executemany;
-* the rollup change, with the evaluation's own upsert.
+* the changed assignments, clocks and requests and the rollup change (the evaluation's own
+  upsert) — on SQLite one statement through a view (``engine/case/sqlite_changes.py``);
+* new events, clocks and requests — one multi-row INSERT per table, whose ids come back.
 
 That is SQLite's way: SQLAlchemy Core statements, compiled once per shape and cached. On
 PostgreSQL the case row and everything after it are one statement (``engine/case/pg_write.py``).
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from engine.assignment.models import Assignment
+from engine.case import sqlite_changes
 from engine.case.models import Case, CaseRequest
 from engine.case.pg_batch import CaseWrite, write_many_pg
 from engine.case.pg_write import insert_case_pg, write_pg
@@ -45,7 +47,7 @@ from engine.event.service import seal
 from engine.organisation.snapshot import version_expr
 from engine.rollup.contribution import Contribution
 from engine.rollup.models import SHARDS
-from engine.rollup.store import add_to_rollups
+from engine.rollup.store import add_to_rollups, rollup_rows
 
 # Keys of event payloads that name assignments (so new assignments' stand-in ids are replaced).
 _ID_KEYS = ("assignment_id",)
@@ -97,54 +99,38 @@ _MATCH: dict[str, tuple[str, ...]] = {
 
 
 @cache
-def _inserting(table: Table, *, upsert: bool, with_id: bool) -> Any:
-    """The INSERT (or, on SQLite, the upsert by id) that returns the id and the match keys."""
+def _inserting(table: Table) -> Any:
+    """The INSERT that returns the id and the match keys."""
     keys = _MATCH[table.name]
-    stmt: Any = sqlite_insert(table) if upsert else insert(table)
-    if upsert:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "id"},
-        )
-    return stmt.returning(table.c.id, *(table.c[k] for k in keys))
+    return insert(table).returning(table.c.id, *(table.c[k] for k in keys))
 
 
-def _insert(
-    session: Session,
-    table: Table,
-    rows: Sequence[Any],
-    changed: Sequence[Any] = (),
-) -> None:
-    """Insert new rows in one statement (and, on SQLite, update ``changed`` ones in the same
-    statement as an upsert); the ids the database chose are set on the new rows."""
-    if not rows and not changed:
+def _insert(session: Session, table: Table, rows: Sequence[Any]) -> None:
+    """Insert new rows in one statement; the ids the database chose are set on the rows."""
+    if not rows:
         return
     conn = session.connection()
     if conn.dialect.name != "sqlite":
-        _insert_core(session, table, rows, changed)
+        _insert_core(session, table, rows)
         return
-    fresh = []
+    values = []
     for row in rows:
         data = snapshot_of(row, table)
         data["id"] = None  # SQLite gives a NULL integer key the next rowid
-        fresh.append(data)
-    values = fresh + [snapshot_of(row, table) for row in changed]
+        values.append(data)
     keys = _MATCH[table.name]
     columns = tuple(values[0])
-    known = {row.id for row in changed}
     waiting: dict[tuple[Any, ...], list[Any]] = {}
     for start in range(0, len(values), _ROWS_PER_INSERT):
         part = values[start : start + _ROWS_PER_INSERT]
         stmt = rows_insert(
-            table, columns, len(part), conn.dialect, upsert=bool(changed), returning=("id", *keys)
+            table, columns, len(part), conn.dialect, upsert=False, returning=("id", *keys)
         )
         if start == 0:
             # Matched on the values as sent: that is what the database hands back.
-            for row, data in zip(rows, fresh, strict=True):
+            for row, data in zip(rows, values, strict=True):
                 waiting.setdefault(tuple(stmt.sent(data, k) for k in keys), []).append(row)
         for new_id, *key in stmt.run(conn, part):
-            if new_id in known:
-                continue
             waiting[tuple(key)].pop().id = new_id
 
 
@@ -152,37 +138,20 @@ def _insert(
 _ROWS_PER_INSERT = 200
 
 
-def _insert_core(
-    session: Session,
-    table: Table,
-    rows: Sequence[Any],
-    changed: Sequence[Any] = (),
-) -> None:
+def _insert_core(session: Session, table: Table, rows: Sequence[Any]) -> None:
     """``_insert`` through SQLAlchemy's own executemany (any backend)."""
-    if not rows and not changed:
-        return
     values = []
     for row in rows:
         data = snapshot_of(row, table)
-        if changed:
-            data["id"] = None  # SQLite gives a NULL integer key the next rowid
-        else:
-            data.pop("id")
+        data.pop("id")
         values.append(data)
-    values += [snapshot_of(row, table) for row in changed]
     keys = _MATCH[table.name]
-    known = {row.id for row in changed}
     waiting: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
         waiting.setdefault(tuple(getattr(row, k) for k in keys), []).append(row)
     # An executemany of one cached statement: SQLAlchemy sends it as one multi-row INSERT
     # ("insertmanyvalues"); the rows come back in no set order, so each is matched by its keys.
-    returned = session.connection().execute(
-        _inserting(table, upsert=bool(changed), with_id=bool(changed)), values
-    )
-    for new_id, *key in returned:
-        if new_id in known:
-            continue
+    for new_id, *key in session.connection().execute(_inserting(table), values):
         waiting[tuple(key)].pop().id = new_id
 
 
@@ -228,6 +197,9 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
     event's).
     """
     _flush_pending(session)
+    viewed = session.get_bind().dialect.name == "sqlite" and sqlite_changes.ready(
+        session.connection()
+    )
     loaded = unit.loaded
     new_assignments = [a for a in unit.assignments if id(a) not in loaded]
     real: dict[int, int] = {}
@@ -258,13 +230,42 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
         )
         if result.rowcount != 1:
             raise ConcurrentChange(f"case {unit.case.id} changed under this move")
-        _update(session, ASSIGNMENTS, changed)
+        _write_changed_sqlite(session, unit, diff, changed, viewed=viewed)
         _insert(session, EVENTS, unit.events)
-        _write_children(session, unit, DEADLINES, unit.deadlines)
-        _write_children(session, unit, REQUESTS, unit.requests)
-        if diff:
-            add_to_rollups(session, diff, shard=unit.case.id % SHARDS)
+        _insert(session, DEADLINES, [d for d in unit.deadlines if id(d) not in unit.loaded])
+        _insert(session, REQUESTS, [r for r in unit.requests if id(r) not in unit.loaded])
     _written(session, unit, changed)
+
+
+def _write_changed_sqlite(
+    session: Session,
+    unit: CaseUnit,
+    diff: Contribution,
+    assignments: list[tuple[int, dict[str, Any]]],
+    *,
+    viewed: bool,
+) -> None:
+    """SQLite: the changed assignments, clocks and requests and the rollup change — in one
+    statement through ``temp.whistle_changes`` when the connection has it, else table by table.
+    A row holding a float goes by its table's UPDATE (JSON would not carry it exactly)."""
+    changed = {
+        ASSIGNMENTS: assignments,
+        DEADLINES: _changed_rows(unit, DEADLINES, unit.deadlines),
+        REQUESTS: _changed_rows(unit, REQUESTS, unit.requests),
+    }
+    rollups = rollup_rows(diff, unit.case.id % SHARDS) if diff else []
+    if viewed:
+        usable = sqlite_changes.usable
+        by_json = {t: [r for r in rows if usable(r[1])] for t, rows in changed.items()}
+        if any(by_json.values()) or rollups:
+            sqlite_changes.send(session.connection(), by_json, rollups)
+        for table, rows in changed.items():
+            _update(session, table, [r for r in rows if not usable(r[1])])
+        return
+    for table, rows in changed.items():
+        _update(session, table, rows)
+    if diff:
+        add_to_rollups(session, diff, shard=unit.case.id % SHARDS)
 
 
 def _sealed_changes(unit: CaseUnit) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any]]]]:
@@ -336,19 +337,6 @@ def _changed_rows(
         for r in rows
         if id(r) in loaded and (values := _changes(r, table, loaded[id(r)]))
     ]
-
-
-def _write_children(session: Session, unit: CaseUnit, table: Table, rows: Sequence[Any]) -> None:
-    """SQLite: new rows and changed rows of one child table."""
-    new = [r for r in rows if id(r) not in unit.loaded]
-    changed = _changed_rows(unit, table, rows)
-    if new and changed:
-        # One upsert: the new rows take fresh ids, the changed ones overwrite their own row.
-        by_id = {r.id: r for r in rows if id(r) in unit.loaded}
-        _insert(session, table, new, [by_id[row_id] for row_id, _ in changed])
-        return
-    _insert(session, table, new)
-    _update(session, table, changed)
 
 
 def insert_case(session: Session, unit: CaseUnit) -> None:

@@ -1,0 +1,152 @@
+"""SQLite: a move's changed rows of several tables and its rollup change in one statement.
+
+SQLite has no data-modifying CTEs, so a writer sends one statement per table it touches. Rows the
+move *changed* need no id back, so they can travel together: each connection gets a temporary
+view, ``temp.whistle_changes``, with one column per table, and an ``INSTEAD OF INSERT`` trigger
+that applies what one inserted row carries:
+
+* for each of assignments, deadlines and case requests, a JSON array of ``{"id": …, column: value}``
+  objects — only the columns the move changed, so a column the sweeper owns (a clock's claim) is
+  left as it is; a row with a ``version`` has it bumped, as the per-table UPDATE did;
+* a JSON array of rollup rows ``[level, unit_id, month, metric, shard, value]``, added with the
+  evaluation's own upsert (``value = value + excluded.value``).
+
+Values are the driver's values (each column's bind processor applied first), so the stored text
+of a time, a flag or a JSON document is what the per-table statements stored. SQLite's JSON reader
+does not give back every double exactly, so a changed row holding a float is left to the caller's
+per-table UPDATE (``usable`` says which). The view lives in the connection's ``temp`` schema and is
+made the first time the connection writes outside a transaction (DDL inside one would be undone by
+its rollback); until then the caller writes table by table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import sqlite
+
+from engine.case.unit import ASSIGNMENTS, DEADLINES, REQUESTS
+from engine.rollup.models import Rollup
+from engine.rollup.store import ROLLUP_KEY
+
+VIEW = "whistle_changes"
+# The tables whose changed rows the view takes, in the order its trigger updates them.
+TABLES: tuple[Table, ...] = (ASSIGNMENTS, DEADLINES, REQUESTS)
+_ROLLUP_TABLE = Rollup.__tablename__
+_ROLLUP_COLUMNS = (*ROLLUP_KEY, "value")
+_INSTALLED = "whistle_changes_view"
+_DIALECT = sqlite.dialect()
+
+
+def _q(name: str) -> str:
+    return str(_DIALECT.identifier_preparer.quote(name))
+
+
+def _path(column: str) -> str:
+    return "'$.\"" + column + "\"'"
+
+
+def _update_from_json(table: Table) -> str:
+    """UPDATE the rows listed in the view's column for ``table``, each in the columns it lists."""
+    t = _q(table.name)
+    sets = [
+        f"{_q(c.name)} = CASE WHEN json_type(r.value, {_path(c.name)}) IS NULL "
+        f"THEN {t}.{_q(c.name)} ELSE json_extract(r.value, {_path(c.name)}) END"
+        for c in table.columns
+        if c.name not in ("id", "version")
+    ]
+    if "version" in table.c:
+        sets.append(f"{_q('version')} = {t}.{_q('version')} + 1")
+    return (
+        f"UPDATE {t} SET {', '.join(sets)} FROM json_each(NEW.{t}) AS r "
+        f"WHERE {t}.{_q('id')} = json_extract(r.value, '$.id');"
+    )
+
+
+def _rollup_upsert() -> str:
+    t = _q(_ROLLUP_TABLE)
+    columns = ", ".join(_q(c) for c in _ROLLUP_COLUMNS)
+    values = ", ".join(f"json_extract(r.value, '$[{i}]')" for i in range(len(_ROLLUP_COLUMNS)))
+    # "WHERE 1" tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
+    return (
+        f"INSERT INTO {t} ({columns}) SELECT {values} FROM json_each(NEW.{t}) AS r WHERE 1 "
+        f"ON CONFLICT ({', '.join(_q(c) for c in ROLLUP_KEY)}) "
+        f"DO UPDATE SET {_q('value')} = {t}.{_q('value')} + excluded.{_q('value')};"
+    )
+
+
+@cache
+def ddl() -> tuple[str, ...]:
+    """The statements that make the view and its trigger in a connection's ``temp`` schema."""
+    columns = [t.name for t in TABLES] + [_ROLLUP_TABLE]
+    body = "\n".join([*(_update_from_json(t) for t in TABLES), _rollup_upsert()])
+    return (
+        f"CREATE TEMP VIEW IF NOT EXISTS {VIEW} ({', '.join(_q(c) for c in columns)}) AS "
+        f"SELECT {', '.join('NULL' for _ in columns)}",
+        f"CREATE TEMP TRIGGER IF NOT EXISTS {VIEW}_apply INSTEAD OF INSERT ON {VIEW}\n"
+        f"BEGIN\n{body}\nEND",
+    )
+
+
+_INSERT = f"INSERT INTO temp.{VIEW} VALUES (?, ?, ?, ?)"
+
+
+def ready(conn: Connection) -> bool:
+    """Whether ``conn`` has the view, making it now if the connection is between transactions."""
+    info = conn.info
+    if info.get(_INSTALLED):
+        return True
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None or getattr(dbapi, "in_transaction", True):
+        return False
+    for statement in ddl():
+        conn.exec_driver_sql(statement)
+    info[_INSTALLED] = True
+    return True
+
+
+@cache
+def _processors(table: Table) -> dict[str, Any]:
+    return {c.name: c.type._cached_bind_processor(_DIALECT) for c in table.columns}
+
+
+def usable(values: Mapping[str, Any]) -> bool:
+    """Whether a changed row's values survive the trip through JSON exactly (no floats)."""
+    return not any(isinstance(v, float) for v in values.values())
+
+
+def send(
+    conn: Connection,
+    changed: Mapping[Table, Sequence[tuple[int, Mapping[str, Any]]]],
+    rollups: Sequence[Mapping[str, Any]],
+) -> None:
+    """Apply the changed rows of ``TABLES`` and add ``rollups``, in one statement.
+
+    ``changed`` maps a table to ``(id, changed columns)`` pairs whose values pass ``usable``;
+    ``rollups`` are rows as ``engine.rollup.store.rollup_rows`` gives them.
+    """
+    params: list[str | None] = []
+    for table in TABLES:
+        rows = changed.get(table)
+        if not rows:
+            params.append(None)
+            continue
+        procs = _processors(table)
+        docs = []
+        for row_id, values in rows:
+            doc: dict[str, Any] = {"id": row_id}
+            for name, value in values.items():
+                proc = procs[name]
+                doc[name] = value if proc is None else proc(value)
+            docs.append(doc)
+        params.append(json.dumps(docs, ensure_ascii=False))
+    params.append(
+        json.dumps([[r[c] for c in _ROLLUP_COLUMNS] for r in rollups], ensure_ascii=False)
+        if rollups
+        else None
+    )
+    conn.exec_driver_sql(_INSERT, tuple(params))
