@@ -211,3 +211,14 @@ def test_a_connection_inside_a_transaction_gets_no_view_until_it_is_between_tran
         assert sent == []
         names = conn.execute(text("SELECT name FROM sqlite_temp_master ORDER BY name")).scalars()
         assert list(names) == ["whistle_changes", "whistle_changes_apply"]
+
+
+def test_the_view_leaves_owner_columns_and_floats_to_the_tables_update() -> None:
+    assert sqlite_changes.usable(DEADLINES, {"state": "met", "closed_at": T0})
+    assert not sqlite_changes.usable(DEADLINES, {"state": "met", "assignment_id": 3})
+    assert not sqlite_changes.usable(ASSIGNMENTS, {"org_id": 3})
+    assert not sqlite_changes.usable(ASSIGNMENTS, {"service_hours": 1.5})
+    trigger = sqlite_changes.ddl()[1]
+    assert '"limit" = CASE' in trigger
+    assert "org_id =" not in trigger
+    assert "case_id =" not in trigger.split("WHERE")[0]

@@ -12,11 +12,13 @@ that applies what one inserted row carries:
   evaluation's own upsert (``value = value + excluded.value``).
 
 Values are the driver's values (each column's bind processor applied first), so the stored text
-of a time, a flag or a JSON document is what the per-table statements stored. SQLite's JSON reader
-does not give back every double exactly, so a changed row holding a float is left to the caller's
-per-table UPDATE (``usable`` says which). The view lives in the connection's ``temp`` schema and is
-made the first time the connection writes outside a transaction (DDL inside one would be undone by
-its rollback); until then the caller writes table by table.
+of a time, a flag or a JSON document is what the per-table statements stored. Two kinds of changed
+row are left to the caller's per-table UPDATE (``usable`` says which): one holding a float, since
+SQLite's JSON reader does not give back every double exactly, and one changing a column that ties
+the row to its owners (case, assignment, department), which the trigger does not set so that
+SQLite leaves the indexes on them alone. The view lives in the connection's ``temp`` schema and
+is made the first time the connection writes outside a transaction (DDL inside one would be
+undone by its rollback); until then the caller writes table by table.
 """
 
 from __future__ import annotations
@@ -50,6 +52,17 @@ def _path(column: str) -> str:
     return "'$.\"" + column + "\"'"
 
 
+# Columns that tie a row to its owners; a move does not change them, and leaving them out of the
+# trigger's SET lets SQLite skip the indexes on them. A change to one goes by the table's UPDATE.
+_OWNERS = frozenset({"id", "version", "case_id", "assignment_id", "org_id"})
+
+
+@cache
+def _settable(table: Table) -> frozenset[str]:
+    """The columns the trigger's UPDATE of ``table`` can set."""
+    return frozenset(c.name for c in table.columns if c.name not in _OWNERS)
+
+
 def _update_from_json(table: Table) -> str:
     """UPDATE the rows listed in the view's column for ``table``, each in the columns it lists."""
     t = _q(table.name)
@@ -57,7 +70,7 @@ def _update_from_json(table: Table) -> str:
         f"{_q(c.name)} = CASE WHEN json_type(r.value, {_path(c.name)}) IS NULL "
         f"THEN {t}.{_q(c.name)} ELSE json_extract(r.value, {_path(c.name)}) END"
         for c in table.columns
-        if c.name not in ("id", "version")
+        if c.name in _settable(table)
     ]
     if "version" in table.c:
         sets.append(f"{_q('version')} = {t}.{_q('version')} + 1")
@@ -114,9 +127,12 @@ def _processors(table: Table) -> dict[str, Any]:
     return {c.name: c.type._cached_bind_processor(_DIALECT) for c in table.columns}
 
 
-def usable(values: Mapping[str, Any]) -> bool:
-    """Whether a changed row's values survive the trip through JSON exactly (no floats)."""
-    return not any(isinstance(v, float) for v in values.values())
+def usable(table: Table, values: Mapping[str, Any]) -> bool:
+    """Whether the view can write a changed row of ``table``: every changed column is one its
+    trigger sets, and no value is a float (JSON would not carry every double exactly)."""
+    return _settable(table).issuperset(values) and not any(
+        isinstance(v, float) for v in values.values()
+    )
 
 
 def send(
@@ -126,7 +142,7 @@ def send(
 ) -> None:
     """Apply the changed rows of ``TABLES`` and add ``rollups``, in one statement.
 
-    ``changed`` maps a table to ``(id, changed columns)`` pairs whose values pass ``usable``;
+    ``changed`` maps a table to ``(id, changed columns)`` pairs that pass ``usable``;
     ``rollups`` are rows as ``engine.rollup.store.rollup_rows`` gives them.
     """
     params: list[str | None] = []

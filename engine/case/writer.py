@@ -247,7 +247,7 @@ def _write_changed_sqlite(
 ) -> None:
     """SQLite: the changed assignments, clocks and requests and the rollup change — in one
     statement through ``temp.whistle_changes`` when the connection has it, else table by table.
-    A row holding a float goes by its table's UPDATE (JSON would not carry it exactly)."""
+    A row the view cannot write (``sqlite_changes.usable``) goes by its table's UPDATE."""
     changed = {
         ASSIGNMENTS: assignments,
         DEADLINES: _changed_rows(unit, DEADLINES, unit.deadlines),
@@ -256,11 +256,11 @@ def _write_changed_sqlite(
     rollups = rollup_rows(diff, unit.case.id % SHARDS) if diff else []
     if viewed:
         usable = sqlite_changes.usable
-        by_json = {t: [r for r in rows if usable(r[1])] for t, rows in changed.items()}
+        by_json = {t: [r for r in rows if usable(t, r[1])] for t, rows in changed.items()}
         if any(by_json.values()) or rollups:
             sqlite_changes.send(session.connection(), by_json, rollups)
         for table, rows in changed.items():
-            _update(session, table, [r for r in rows if not usable(r[1])])
+            _update(session, table, [r for r in rows if not usable(table, r[1])])
         return
     for table, rows in changed.items():
         _update(session, table, rows)
