@@ -18,17 +18,19 @@ import pickle
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import numpy as np
-from scipy.sparse import csr_matrix, hstack
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import f1_score
-from sklearn.model_selection import StratifiedKFold
-from sklearn.svm import LinearSVC
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.insight.text import cached_words, document, normalise
+
+if TYPE_CHECKING:
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+# numpy, scipy and scikit-learn are imported inside the functions that learn and score: the API
+# and the workers import this module for ``Item`` and ``Scorer``, and those libraries cost over
+# 100 MB and seconds at start in every process that never suggests a category.
 
 # A class needs this many examples to be learned; rarer ones are left to the seed model.
 MIN_PER_CLASS = 3
@@ -59,6 +61,9 @@ class Features:
     """Character n-grams of the document, its words, and the title's character n-grams."""
 
     def __init__(self, *, min_df: int = 1) -> None:
+        import numpy as np
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.chars = TfidfVectorizer(
             analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=min_df,
             max_features=300_000, dtype=np.float32,
@@ -83,6 +88,8 @@ class Features:
         return self
 
     def transform(self, items: Sequence[Item]) -> csr_matrix:
+        from scipy.sparse import csr_matrix, hstack
+
         docs, tokens, titles = self._parts(items)
         parts = [
             self.chars.transform(docs),
@@ -93,6 +100,9 @@ class Features:
 
 
 def _classifier(counts: Counter[str]) -> CalibratedClassifierCV:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import LinearSVC
+
     folds = max(2, min(3, min(counts.values())))
     return CalibratedClassifierCV(
         LinearSVC(C=1.0, class_weight="balanced"), cv=folds, method="sigmoid"
@@ -110,6 +120,8 @@ class LearnedModel:
 
     def scores(self, items: Sequence[Item]) -> np.ndarray[Any, Any]:
         """Rows of probabilities, one column per label (``labels``)."""
+        import numpy as np
+
         return np.asarray(self.classifier.predict_proba(self.features.transform(items)))
 
 
@@ -157,6 +169,8 @@ class SeedModel:
 
     def scores(self, items: Sequence[Item]) -> np.ndarray[Any, Any]:
         """Cosine similarity to each category's document, normalised to sum to one (or zeros)."""
+        import numpy as np
+
         query = self.vectoriser.transform([document(i.title, i.description) for i in items])
         sims = np.asarray((query @ self.matrix.T).todense())
         totals = sims.sum(axis=1, keepdims=True)
@@ -168,6 +182,9 @@ class SeedModel:
 
 def seed(documents: dict[str, str]) -> SeedModel:
     """A seed model from ``{label: names and keywords}``."""
+    from scipy.sparse import csr_matrix
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     if not documents:
         raise ValueError("no categories to seed a model from")
     labels = sorted(documents)
@@ -178,6 +195,8 @@ def seed(documents: dict[str, str]) -> SeedModel:
 
 def top(model: Scorer, items: Sequence[Item], k: int = 3) -> list[list[tuple[str, float]]]:
     """The ``k`` best labels of each item with their scores, best first (zero scores dropped)."""
+    import numpy as np
+
     scores = model.scores(items)
     out = []
     for row in scores:
@@ -228,6 +247,10 @@ def cross_validate(
 ) -> Metrics:
     """Macro-F1, accuracy and top-3 accuracy by stratified k-fold cross-validation (the
     subcategory texts join every training fold, never a test fold)."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedKFold
+
     keep = learnable(labels)
     pairs = [(i, y) for i, y in zip(items, labels, strict=True) if y in keep]
     xs, ys = [p[0] for p in pairs], np.array([p[1] for p in pairs])

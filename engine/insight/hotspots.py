@@ -19,14 +19,16 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
-from sklearn.feature_extraction.text import TfidfVectorizer
+from typing import TYPE_CHECKING, Any
 
 from engine.insight.text import normalise
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+# numpy, scipy and scikit-learn are imported inside the functions that cluster: the API and the
+# workers import this module for its dataclasses, and those libraries cost over 100 MB and seconds
+# at start in every process that never draws a hotspot.
 
 THRESHOLD = 0.35
 MIN_CASES = 2
@@ -71,10 +73,16 @@ def _doc(case: HotCase) -> str:
 
 
 def _vectoriser() -> TfidfVectorizer:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True, min_df=1)
 
 
 def _groups(cases: Sequence[HotCase]) -> list[list[HotCase]]:
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     by_place: dict[str, list[HotCase]] = defaultdict(list)
     for case in cases:
         by_place[case.place_key].append(case)
@@ -118,6 +126,8 @@ def common_place(texts: Sequence[str], *, shortest: int = 3, longest: int = 14) 
 
 
 def _central(members: list[HotCase]) -> HotCase:
+    import numpy as np
+
     matrix = _vectoriser().fit_transform([_doc(c) for c in members])
     # Each member's summed similarity to all: M·Σrows equals the row sums of M·Mᵀ, in O(n).
     centrality = np.asarray(matrix @ np.asarray(matrix.sum(axis=0)).ravel()).ravel()
@@ -182,6 +192,8 @@ class _Before:
 
     def alike(self, members: list[HotCase]) -> int:
         """How many cases of the previous window, at the same place, read like the cluster."""
+        import numpy as np
+
         total = 0
         for key in {c.place_key for c in members}:
             fitted = self._fit(key) if self.pools.get(key) else None

@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from functools import lru_cache
-
-import jieba
+from collections.abc import Callable
+from functools import cache, lru_cache
 
 # Long complaints say what they are about early; the tail adds noise and time.
 MAX_DOC_CHARS = 600
@@ -19,7 +18,17 @@ MAX_DOC_CHARS = 600
 TITLE_WEIGHT = 2
 
 _SPACE = re.compile(r"\s+")
-jieba.setLogLevel(logging.WARNING)
+
+
+@cache
+def _lcut() -> Callable[[str], list[str]]:
+    """jieba's cut, imported on first use: the API and the workers import this module, most of
+    them never to cut a word, and jieba costs memory and start-up time in each."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    lcut: Callable[[str], list[str]] = jieba.lcut
+    return lcut
 
 
 def normalise(text: str) -> str:
@@ -35,12 +44,12 @@ def document(title: str, description: str) -> str:
 
 def words(text: str) -> list[str]:
     """Words of Chinese (jieba, its shipped dictionary) and of other scripts, without spaces."""
-    return [w for w in jieba.lcut(text) if w.strip()]
+    return [w for w in _lcut()(text) if w.strip()]
 
 
 @lru_cache(maxsize=50_000)
 def _cached_words(text: str) -> tuple[str, ...]:
-    return tuple(w for w in jieba.lcut(text) if w.strip())
+    return tuple(w for w in _lcut()(text) if w.strip())
 
 
 def cached_words(text: str) -> list[str]:
