@@ -16,14 +16,14 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from typing import IO, TYPE_CHECKING, Any
 
 from engine.evaluation.service import CASE_LIST_FIELDS, Evaluation, Report, period_head
 from engine.rollup.metrics import LABELS, Figure, Level, label
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 Progress = Callable[[int], None]
 
@@ -170,6 +170,10 @@ def ranking_csv(evaluation: Evaluation) -> bytes:
 
 
 def _write_xlsx(report: Report, out: IO[bytes], tick: Progress) -> None:
+    # openpyxl (and numpy, which it imports when it is installed) loads with the first XLSX: the
+    # API and the report worker import this module, most of them never to write one.
+    from openpyxl import Workbook
+
     book = Workbook(write_only=True)
     for evaluation, done in _level_ticks(report, 10, 40):
         zh, en = LABELS[evaluation.level]
@@ -209,6 +213,8 @@ def _write_xlsx(report: Report, out: IO[bytes], tick: Progress) -> None:
 
 
 def _sheet(book: Workbook, title: str, header: Sequence[str]) -> WriteOnlyWorksheet:
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
     sheet = book.create_sheet(title=title[:31])
     assert isinstance(sheet, WriteOnlyWorksheet)  # the book is write-only
     sheet.freeze_panes = "A2"
@@ -217,6 +223,8 @@ def _sheet(book: Workbook, title: str, header: Sequence[str]) -> WriteOnlyWorksh
 
 
 def _cells(sheet: WriteOnlyWorksheet, fields: Sequence[str], row: dict[str, Any]) -> list[Any]:
+    from openpyxl.cell import WriteOnlyCell
+
     cells: list[Any] = []
     for field in fields:
         value = row.get(field)

@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from openpyxl import Workbook
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -101,6 +100,8 @@ def cases_csv(request: Request, visitor: VisitorDep, session: SessionDep, rt: Ru
 def cases_xlsx(request: Request, visitor: VisitorDep, session: SessionDep, rt: RuntimeDep,
                clock: ClockDep) -> Response:  # fmt: skip
     """The board's list under its filters, as an Excel workbook."""
+    from openpyxl import Workbook  # loads with the first XLSX download, not with the API
+
     rows = _rows(request, visitor, session, rt, clock)
     book = Workbook(write_only=True)
     sheet = book.create_sheet("工单 Cases")

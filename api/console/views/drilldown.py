@@ -18,7 +18,6 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from openpyxl import Workbook
 
 from api.console.callbacks import drill_summary
 from api.console.deps import VisitorDep
@@ -213,6 +212,8 @@ def drill_download(request: Request, ext: str, visitor: VisitorDep, session: Ses
         writer.writerows(rows)
         body, media = codecs.BOM_UTF8 + text.getvalue().encode("utf-8"), "text/csv; charset=utf-8"
     else:
+        from openpyxl import Workbook  # loads with the first XLSX download, not with the API
+
         book = Workbook(write_only=True)
         sheet = book.create_sheet("下钻 Drill-down")
         sheet.append(list(DOWNLOAD_HEADERS))
