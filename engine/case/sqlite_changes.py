@@ -2,8 +2,8 @@
 
 SQLite has no data-modifying CTEs, so a writer sends one statement per table it touches. Rows the
 move *changed* need no id back, so they can travel together: each connection gets a temporary
-view, ``temp.whistle_changes``, with one column per table, and an ``INSTEAD OF INSERT`` trigger
-that applies what one inserted row carries:
+view, ``temp.whistle_changes``, with one column per table, and per column an ``INSTEAD OF
+INSERT`` trigger that applies what one inserted row carries there (skipped when it is null):
 
 * for each of assignments, deadlines and case requests, a JSON array of ``{"id": …, column: value}``
   objects — only the columns the move changed, so a column the sweeper owns (a clock's claim) is
@@ -36,7 +36,8 @@ from engine.rollup.models import Rollup
 from engine.rollup.store import ROLLUP_KEY
 
 VIEW = "whistle_changes"
-# The tables whose changed rows the view takes, in the order its trigger updates them.
+# The tables whose changed rows the view takes (the rows of one move touch each table once, so
+# the order in which SQLite fires the triggers does not matter).
 TABLES: tuple[Table, ...] = (ASSIGNMENTS, DEADLINES, REQUESTS)
 _ROLLUP_TABLE = Rollup.__tablename__
 _ROLLUP_COLUMNS = (*ROLLUP_KEY, "value")
@@ -94,14 +95,19 @@ def _rollup_upsert() -> str:
 
 @cache
 def ddl() -> tuple[str, ...]:
-    """The statements that make the view and its trigger in a connection's ``temp`` schema."""
-    columns = [t.name for t in TABLES] + [_ROLLUP_TABLE]
-    body = "\n".join([*(_update_from_json(t) for t in TABLES), _rollup_upsert()])
+    """The statements that make the view and its triggers in a connection's ``temp`` schema:
+    one trigger per column, which SQLite skips when that column is null (a move that changed no
+    row of a table pays nothing for it)."""
+    parts = [(t.name, _update_from_json(t)) for t in TABLES] + [(_ROLLUP_TABLE, _rollup_upsert())]
+    columns = ", ".join(_q(name) for name, _ in parts)
+    nulls = ", ".join("NULL" for _ in parts)
     return (
-        f"CREATE TEMP VIEW IF NOT EXISTS {VIEW} ({', '.join(_q(c) for c in columns)}) AS "
-        f"SELECT {', '.join('NULL' for _ in columns)}",
-        f"CREATE TEMP TRIGGER IF NOT EXISTS {VIEW}_apply INSTEAD OF INSERT ON {VIEW}\n"
-        f"BEGIN\n{body}\nEND",
+        f"CREATE TEMP VIEW IF NOT EXISTS {VIEW} ({columns}) AS SELECT {nulls}",
+        *(
+            f"CREATE TEMP TRIGGER IF NOT EXISTS {VIEW}_{name} INSTEAD OF INSERT ON {VIEW} "
+            f"WHEN NEW.{_q(name)} IS NOT NULL\nBEGIN\n{body}\nEND"
+            for name, body in parts
+        ),
     )
 
 
