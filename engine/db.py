@@ -6,14 +6,16 @@ production backend. Both run the same models and the same Alembic migrations.
 
 from __future__ import annotations
 
+import select
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -75,14 +77,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     # The pool keeps every connection it opens, up to the 15 that SQLAlchemy's default (5 kept,
     # 10 more opened under load and closed on return) allowed at most: under load that default
     # opened and closed a PostgreSQL connection every few dozen requests.
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", POOL_SIZE)
         kwargs.setdefault("max_overflow", 0)
-    return create_engine(url, **kwargs)
+    # psycopg's pooled connections are checked without a round trip; another driver's pinged.
+    checked = make_url(url).get_driver_name() == "psycopg" and not kwargs.get("pool_pre_ping")
+    kwargs.setdefault("pool_pre_ping", not checked)
+    engine = create_engine(url, **kwargs)
+    if checked:
+        event.listen(engine, "checkout", _still_connected)
+    return engine
+
+
+def _still_connected(
+    dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
+    """Refuse a pooled psycopg connection that the server has closed (the pool then opens a
+    fresh one): the check of a pre-ping without its round trip.
+
+    An idle connection has nothing to read; one whose backend ended (terminated, or the server
+    restarted) has the server's last message and the end of the stream waiting. Any other
+    message waiting on an idle connection is as rare and costs only a reconnect.
+    """
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the connection is closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.pgconn.socket, select.POLLIN)
+    if poller.poll(0):
+        raise DisconnectionError("the server closed the connection")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
