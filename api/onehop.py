@@ -14,11 +14,15 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
+import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
@@ -82,7 +86,31 @@ async def in_one_hop(request: Request, token: str, work: Callable[[Caller], R]) 
         finally:
             close_session(caller.session)
 
-    return await run_in_threadpool(hop)
+    return await anyio.to_thread.run_sync(hop, limiter=_hop_limiter(state.session_factory))
+
+
+# The hops in flight at once: as many as the pool has connections. A hop beyond them would only
+# wait in its thread for a connection, and threads waiting on the pool cost far more CPU (their
+# wake-ups, the GIL passed around) than requests waiting here, on the event loop.
+_HOP_LIMITERS: RunVar[dict[sessionmaker[Session], CapacityLimiter]] = RunVar("whistle_hops")
+_MAX_HOPS = 40  # the thread pool's own default
+
+
+def _hop_limiter(sessions: sessionmaker[Session]) -> CapacityLimiter:
+    """The limiter of the hops on this event loop that use ``sessions``' pool."""
+    try:
+        limiters = _HOP_LIMITERS.get()
+    except LookupError:
+        limiters = {}
+        _HOP_LIMITERS.set(limiters)
+    limiter = limiters.get(sessions)
+    if limiter is None:
+        pool = getattr(sessions.kw.get("bind"), "pool", None)
+        tokens = _MAX_HOPS
+        if isinstance(pool, QueuePool) and pool._max_overflow >= 0:
+            tokens = min(tokens, pool.size() + pool._max_overflow)
+        limiter = limiters[sessions] = CapacityLimiter(tokens)
+    return limiter
 
 
 def _authenticate(state: State, token: str) -> None:
