@@ -38,6 +38,7 @@ from engine.case.payloads import (
     parse_payload,
 )
 from engine.case.unit import CaseUnit
+from engine.db import unattached
 from engine.errors import ConcurrentChange, Forbidden, IllegalTransition, InvalidInput, NotFound
 from engine.notification.service import notify_pressed
 from engine.organisation.models import Account
@@ -126,38 +127,43 @@ def _raise(
             which = f"case {existing.id}" if seen else "a case outside your scope"
             raise InvalidInput(f"case: source_ref: {draft.source} {draft.source_ref} is {which}")
     levels = {OrgKind(n.kind): n.id for n in org.ancestors(area)}
-    case = Case(
-        workflow=workflow.name,
-        state=workflow.spec.case.initial,
-        priority=priority,
-        title=draft.title,
-        description=draft.description,
-        category_id=draft.category_id,
-        area_id=area.id,
-        area_path=area.path,
-        street_id=levels.get(OrgKind.STREET),
-        community_id=levels.get(OrgKind.COMMUNITY),
-        latitude=draft.latitude,
-        longitude=draft.longitude,
-        address=draft.address,
-        reporter_name=draft.reporter_name,
-        reporter_phone=draft.reporter_phone,
-        reporter_account_id=_reporter_account(session, actor, draft),
-        raised_by_id=actor.account_id,
-        source=draft.source,
-        source_ref=draft.source_ref,
-        created_at=now,
-        updated_at=now,
-        redo_count=0,
-        extension_count=0,
-        excluded=False,
-        supervise_count=0,
-        red_count=0,
-        callback_attempts=0,
-        callback_days=0,
-        event_count=0,
-        last_hash="",
-        version=1,
+    # Built as the writer's rows are (``unattached``): the mapped constructor's attribute
+    # events recorded a change history nobody reads, at ~20 us a case.
+    case = unattached(
+        Case,
+        {
+            "workflow": workflow.name,
+            "state": workflow.spec.case.initial,
+            "priority": priority,
+            "title": draft.title,
+            "description": draft.description,
+            "category_id": draft.category_id,
+            "area_id": area.id,
+            "area_path": area.path,
+            "street_id": levels.get(OrgKind.STREET),
+            "community_id": levels.get(OrgKind.COMMUNITY),
+            "latitude": draft.latitude,
+            "longitude": draft.longitude,
+            "address": draft.address,
+            "reporter_name": draft.reporter_name,
+            "reporter_phone": draft.reporter_phone,
+            "reporter_account_id": _reporter_account(session, actor, draft),
+            "raised_by_id": actor.account_id,
+            "source": draft.source,
+            "source_ref": draft.source_ref,
+            "created_at": now,
+            "updated_at": now,
+            "redo_count": 0,
+            "extension_count": 0,
+            "excluded": False,
+            "supervise_count": 0,
+            "red_count": 0,
+            "callback_attempts": 0,
+            "callback_days": 0,
+            "event_count": 0,
+            "last_hash": "",
+            "version": 1,
+        },
     )
     unit = CaseUnit(
         rt=rt, org=org, workflow=workflow, case=case, assignments=[], requests=[], deadlines=[],
