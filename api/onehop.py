@@ -29,7 +29,7 @@ from starlette.datastructures import State
 from api.deps import bearer, close_session
 from api.ratelimit import IntakeLimiter
 from engine.access import Actor
-from engine.auth import actor_for_token
+from engine.auth import actor_and_case_id_for_token, actor_for_token
 from engine.clock import Clock
 from engine.errors import Unauthenticated
 from engine.runtime import Runtime
@@ -55,32 +55,41 @@ TokenDep = Annotated[str, Depends(bearer_token)]
 @dataclass(frozen=True)
 class Caller:
     """The actor of the token, the session it was read in (the route's work continues its
-    transaction), and what a write needs from ``app.state``."""
+    transaction), and what a write needs from ``app.state``; with ``case_id``, the id taken
+    for the case the caller raises (PostgreSQL, when the hop asked for one)."""
 
     session: Session
     actor: Actor
     rt: Runtime
     clock: Clock
     limiter: IntakeLimiter
+    case_id: int | None = None
 
 
-def _caller(state: State, token: str) -> Caller:
+def _caller(state: State, token: str, *, case_id: bool = False) -> Caller:
     session: Session = state.session_factory()
     try:
-        actor = actor_for_token(session, token, now=state.clock.now())
+        now = state.clock.now()
+        if case_id:
+            actor, new_id = actor_and_case_id_for_token(session, token, now=now)
+        else:
+            actor, new_id = actor_for_token(session, token, now=now), None
     except BaseException:
         close_session(session)
         raise
-    return Caller(session, actor, state.runtime, state.clock, state.limiter)
+    return Caller(session, actor, state.runtime, state.clock, state.limiter, new_id)
 
 
-async def in_one_hop(request: Request, token: str, work: Callable[[Caller], R]) -> R:
+async def in_one_hop(
+    request: Request, token: str, work: Callable[[Caller], R], *, case_id: bool = False
+) -> R:
     """Look the token up (``Unauthenticated``) and run ``work`` as its caller, in one hop to the
-    thread pool; the session is closed when ``work`` ends."""
+    thread pool; the session is closed when ``work`` ends. With ``case_id`` the lookup also
+    takes the id of the case ``work`` will raise (``Caller.case_id``)."""
     state = request.app.state
 
     def hop() -> R:
-        caller = _caller(state, token)
+        caller = _caller(state, token, case_id=case_id)
         try:
             return work(caller)
         finally:

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Integer, String, bindparam, select, update
+from sqlalchemy import ForeignKey, Integer, String, bindparam, func, literal, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.access import Actor
@@ -94,6 +94,14 @@ _TOKEN_LOOKUP = (
 )
 
 
+# The same lookup taking the next case id from PostgreSQL's sequence in its round trip (for an
+# intake, whose case row then carries its id and chain head from its first write). Evaluated only
+# when the token holds; an id taken for an intake that then fails is a gap, as any rollback's is.
+_TOKEN_LOOKUP_WITH_CASE_ID = _TOKEN_LOOKUP.add_columns(
+    func.nextval(func.pg_get_serial_sequence(literal("cases"), literal("id")))
+)
+
+
 def actor_for_token(session: Session, token: str, *, now: datetime | None = None) -> Actor:
     """The actor behind a token, or ``Unauthenticated``.
 
@@ -101,16 +109,32 @@ def actor_for_token(session: Session, token: str, *, now: datetime | None = None
     ``LAST_USED_PRECISION``) and committed on its own: a use is recorded even when the request
     that made it then fails.
     """
+    return _lookup(session, token, now=now, case_id=False)[0]
+
+
+def actor_and_case_id_for_token(
+    session: Session, token: str, *, now: datetime | None = None
+) -> tuple[Actor, int | None]:
+    """``actor_for_token``, and on PostgreSQL the id of the case the caller is about to raise,
+    taken from the cases' sequence in the same round trip (None on SQLite)."""
+    return _lookup(session, token, now=now, case_id=True)
+
+
+def _lookup(
+    session: Session, token: str, *, now: datetime | None, case_id: bool
+) -> tuple[Actor, int | None]:
     if not token or len(token) > 200:
         raise Unauthenticated("a bearer token is required")
     # One round trip for the token, its account and the node it acts for (columns, not rows:
     # every API request makes it), on the session's connection: the ORM's execution path would
     # add a third to its CPU and has nothing to do here (no entities, nothing to flush).
     conn = session.connection()
-    row = conn.execute(_TOKEN_LOOKUP, {"hash": token_hash(token)}).one_or_none()
+    with_id = case_id and conn.dialect.name == "postgresql"
+    stmt = _TOKEN_LOOKUP_WITH_CASE_ID if with_id else _TOKEN_LOOKUP
+    row = conn.execute(stmt, {"hash": token_hash(token)}).one_or_none()
     if row is None:
         raise Unauthenticated("the token is unknown or revoked")
-    token_id, last_used, account_id, role, scope_id, scope_path, scope_kind = row
+    token_id, last_used, account_id, role, scope_id, scope_path, scope_kind = row[:7]
     communities: list[int] = []
     if role == Role.UNIT and scope_id is not None:
         stmt = select(UnitRegistration.community_id).where(UnitRegistration.unit_id == scope_id)
@@ -128,7 +152,7 @@ def actor_for_token(session: Session, token: str, *, now: datetime | None = None
             session.execute(
                 update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
             )
-    return actor
+    return actor, (int(row[7]) if with_id else None)
 
 
 def open_account(

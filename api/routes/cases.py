@@ -90,7 +90,12 @@ async def raise_(
     """Take in a new case; with ``Idempotency-Key`` a retry answers with the first case."""
     # The hottest write: the token lookup, the rate-limit count, the raise and the answer in one
     # hop to the thread pool.
-    return await in_one_hop(request, token, partial(_raise_now, draft=draft, key=idempotency_key))
+    return await in_one_hop(
+        request,
+        token,
+        partial(_raise_now, draft=draft, key=idempotency_key),
+        case_id=idempotency_key is None,
+    )
 
 
 class IntakeRoute(OneHopRoute):
@@ -128,7 +133,8 @@ class IntakeRoute(OneHopRoute):
                 return await full(request)  # it reads the body as it is cached, or fails as ever
             if errors or not isinstance(draft, RaiseIn):
                 return await full(request)
-            return await in_one_hop(request, token, partial(_raise_now, draft=draft, key=None))
+            work = partial(_raise_now, draft=draft, key=None)
+            return await in_one_hop(request, token, work, case_id=True)
 
         return handle
 
@@ -159,7 +165,9 @@ def _raise_now(caller: Caller, *, draft: RaiseIn, key: str | None) -> Response:
         )
         detail = case_detail(session, rt=rt, actor=actor, case_id=case.id, now=now)
         return _created(CaseOut.of(detail))
-    unit = raise_unit(session=session, rt=rt, actor=actor, draft=draft, now=now)
+    unit = raise_unit(
+        session=session, rt=rt, actor=actor, draft=draft, now=now, case_id=caller.case_id
+    )
     return _created(CaseOut.of(detail_of(unit, actor)))
 
 

@@ -67,9 +67,12 @@ _GO = " AND (SELECT ok FROM g)"
 
 
 @cache
-def combined_sql() -> str:
+def combined_sql(new_case: bool = False) -> str:
     """The one statement. Its rows: ('g', rows the guarded case UPDATE matched, NULL), then
-    ('d', ordinal, id) of each new clock and ('e', ordinal, id) of each new event."""
+    ('d', ordinal, id) of each new clock and ('e', ordinal, id) of each new event.
+
+    With ``new_case`` the case part inserts the row (its id given, guarded by the
+    organisation's version) instead of updating it; 'g' counts the rows inserted."""
     org = str(version_expr().compile(dialect=PG, compile_kwargs={"literal_binds": True}))
     clock_cols = columns_of(DEADLINES, skip=("id",))
     clock_names = ", ".join(quote(c) for c in clock_cols)
@@ -86,15 +89,22 @@ def combined_sql() -> str:
             f"{record(table, cols, extra='_n integer')}) WHERE (SELECT ok FROM g)"
         )
 
-    parts = [
-        "c AS ("
-        + update_sql(
+    case_cols = columns_of(CASES)
+    case_names = ", ".join(quote(c) for c in case_cols)
+    case_part = (
+        f"INSERT INTO cases ({case_names}) SELECT {case_names} "
+        f"FROM jsonb_to_recordset(%(c)s::jsonb) AS x({record(CASES, case_cols)}) "
+        f"WHERE {org} = %(org)s::integer RETURNING id"
+        if new_case
+        else update_sql(
             CASES,
             "c",
             where=f" AND t.version = %(c_version)s::integer AND {org} = %(org)s::integer",
             returning=" RETURNING t.id",
         )
-        + ")",
+    )
+    parts = [
+        f"c AS ({case_part})",
         "g AS MATERIALIZED (SELECT (EXISTS (SELECT 1 FROM c) OR %(free)s::boolean) AS ok)",
         f"a AS ({update_sql(ASSIGNMENTS, 'a', where=_GO)})",
         f"esrc AS MATERIALIZED ({numbered_source(EVENTS, event_cols, 'e')})",
@@ -146,9 +156,11 @@ def write_pg(
     clocks: Sequence[tuple[int, dict[str, Any]]] = (),
     requests: Sequence[tuple[int, dict[str, Any]]] = (),
     head: bool = False,
+    new_case: bool = False,
 ) -> bool:
     """Write the move in one statement: the case row's ``case`` changes guarded by its version
-    and the organisation's (``None``: a new case, written already), then every child row.
+    and the organisation's (``None``: a new case, written already; with ``new_case``, a new
+    case written by this statement, its id and chain head set), then every child row.
 
     False when the guard found the case or the organisation moved on; nothing was written then.
     New clocks and events get their ids.
@@ -156,11 +168,15 @@ def write_pg(
     loaded = unit.loaded
     row = unit.case
     new_clocks = [d for d in unit.deadlines if id(d) not in loaded]
+    if new_case:
+        cases = new_rows([row], CASES)
+    else:
+        cases = changed_rows([(row.id, case)], CASES) if case is not None else []
     params = {
-        "c": dumps(changed_rows([(row.id, case)], CASES) if case is not None else []),
+        "c": dumps(cases),
         "c_version": row.version,
         "org": unit.org_version,
-        "free": case is None,
+        "free": case is None and not new_case,
         "a": dumps(changed_rows(assignments, ASSIGNMENTS)),
         "e": dumps(numbered(unit.events, EVENTS)),
         "h_id": row.id if head else None,
@@ -173,11 +189,12 @@ def write_pg(
         "ru": dumps(rollup_rows(diff, row.id % SHARDS) if diff else []),
     }
     matched = 0
-    for kind, n, new_id in session.connection().exec_driver_sql(combined_sql(), params):
+    sql = combined_sql(new_case)
+    for kind, n, new_id in session.connection().exec_driver_sql(sql, params):
         if kind == "g":
             matched = n
         elif kind == "d":
             new_clocks[n].id = new_id
         else:
             unit.events[n].id = new_id
-    return case is None or matched == 1
+    return matched == 1 if new_case else (case is None or matched == 1)

@@ -94,14 +94,31 @@ def raise_case(
 
 @use_case
 def raise_unit(
-    *, session: Session, rt: Runtime, actor: Actor, draft: CaseDraft, now: datetime
+    *,
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    draft: CaseDraft,
+    now: datetime,
+    case_id: int | None = None,
 ) -> CaseUnit:
-    """``raise_case``, answering with the unit as written (so faces need not read it back)."""
-    return _raise(session=session, rt=rt, actor=actor, draft=draft, now=now)
+    """``raise_case``, answering with the unit as written (so faces need not read it back).
+
+    ``case_id``: an id taken for this case from PostgreSQL's sequence beforehand (with the
+    caller's token, ``engine.auth.actor_and_case_id_for_token``); the case is then written in
+    one statement with its first event and clocks.
+    """
+    return _raise(session=session, rt=rt, actor=actor, draft=draft, now=now, case_id=case_id)
 
 
 def _raise(
-    *, session: Session, rt: Runtime, actor: Actor, draft: CaseDraft, now: datetime
+    *,
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    draft: CaseDraft,
+    now: datetime,
+    case_id: int | None = None,
 ) -> CaseUnit:
     workflow = rt.workflows.get(draft.workflow) if draft.workflow in rt.workflows else None
     if workflow is None:
@@ -165,6 +182,8 @@ def _raise(
             "version": 1,
         },
     )
+    if case_id is not None:
+        case.id = case_id
     unit = CaseUnit(
         rt=rt, org=org, workflow=workflow, case=case, assignments=[], requests=[], deadlines=[],
         now=now, org_version=org.version, new=True,

@@ -345,6 +345,16 @@ def insert_case(session: Session, unit: CaseUnit) -> None:
     case = unit.case
     if session.get_bind().dialect.name == "sqlite":
         _insert_case_with_its_id(session, unit)
+    elif case.id is not None:
+        # Its id taken beforehand: the row goes in with its chain head, in the same statement
+        # as its first event and clocks, guarded by the organisation's version.
+        seal(case, unit.events)
+        for d in unit.deadlines:
+            d.case_id = case.id
+        if not write_pg(session, unit, {}, case=None, new_case=True):
+            raise ConcurrentChange("the organisation changed while the case was being raised")
+        unit.loaded[id(case)] = snapshot_of(case, CASES)
+        return
     else:
         new_id = insert_case_pg(session, unit)
         if new_id is None:
