@@ -371,9 +371,10 @@ def report(
         f"connections: {raw_many:,.0f}/s. The HTTP floor is `bench/intake_floor.py`: a bare "
         "FastAPI route on the same uvicorn, psycopg and server that looks the token up (one "
         "SELECT), inserts one row and commits, loaded by the same generator in the same run. "
-        "Each Whistle intake is the token lookup, the Redis rate-limit count, and one "
-        "transaction of the case (with its org-version guard), its `raise` event, dispatch clock "
-        "and chain head: 3 SQL statements and one commit, answered from memory.",
+        "Each Whistle intake is the token lookup (which also takes the case's id from its "
+        "sequence), the Redis rate-limit count, and one statement writing the case (with its "
+        "org-version guard and chain head), its `raise` event and dispatch clock: 2 SQL "
+        "statements and one commit, answered from memory.",
         "",
     ]
     return "\n".join(lines)
