@@ -111,7 +111,7 @@ def ddl() -> tuple[str, ...]:
     )
 
 
-_INSERT = f"INSERT INTO temp.{VIEW} VALUES (?, ?, ?, ?)"
+_INSERT = f"INSERT INTO temp.{VIEW} VALUES ({', '.join('?' for _ in (*TABLES, _ROLLUP_TABLE))})"
 
 
 def ready(conn: Connection) -> bool:
