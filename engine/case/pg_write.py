@@ -63,7 +63,11 @@ def _insert(table: Table, param: str, where: str = "") -> str:
 
 # Every write waits for the guard: the case row is written (and locked) before any child row,
 # so two movers of one case queue on the case row and the second finds its version gone.
+# Every changed row also names its case as a scalar: the statement's plan is prepared once and
+# kept, and the planner takes each ``jsonb_to_recordset`` for 100 rows; joined on ``x.id`` alone,
+# the plan made while the tables were small hashed whole tables (a move cost O(cases)).
 _GO = " AND (SELECT ok FROM g)"
+_MINE = " AND t.case_id = %(case_id)s::integer" + _GO
 
 
 @cache
@@ -99,23 +103,26 @@ def combined_sql(new_case: bool = False) -> str:
         else update_sql(
             CASES,
             "c",
-            where=f" AND t.version = %(c_version)s::integer AND {org} = %(org)s::integer",
+            where=(
+                " AND t.id = %(case_id)s::integer AND t.version = %(c_version)s::integer"
+                f" AND {org} = %(org)s::integer"
+            ),
             returning=" RETURNING t.id",
         )
     )
     parts = [
         f"c AS ({case_part})",
         "g AS MATERIALIZED (SELECT (EXISTS (SELECT 1 FROM c) OR %(free)s::boolean) AS ok)",
-        f"a AS ({update_sql(ASSIGNMENTS, 'a', where=_GO)})",
+        f"a AS ({update_sql(ASSIGNMENTS, 'a', where=_MINE)})",
         f"esrc AS MATERIALIZED ({numbered_source(EVENTS, event_cols, 'e')})",
         f"e AS (INSERT INTO events (id, {event_names}) SELECT _id, {event_names} FROM esrc)",
         "h AS (UPDATE cases SET event_count = %(h_count)s::integer, last_hash = %(h_hash)s "
         "WHERE id = %(h_id)s::integer)",
         f"dsrc AS MATERIALIZED ({numbered_source(DEADLINES, clock_cols, 'dn')})",
         f"dn AS (INSERT INTO deadlines (id, {clock_names}) SELECT _id, {clock_names} FROM dsrc)",
-        f"dc AS ({update_sql(DEADLINES, 'dc', where=_GO)})",
+        f"dc AS ({update_sql(DEADLINES, 'dc', where=_MINE)})",
         f"rn AS ({_insert(REQUESTS, 'rn', where=_GO)})",
-        f"rc AS ({update_sql(REQUESTS, 'rc', where=_GO)})",
+        f"rc AS ({update_sql(REQUESTS, 'rc', where=_MINE)})",
         f"ru AS (INSERT INTO {ROLLUPS.name} ({rollup_names}) SELECT {rollup_names} "
         f"FROM jsonb_to_recordset(%(ru)s::jsonb) AS x({record(ROLLUPS, rollup_cols)}) "
         f"WHERE (SELECT ok FROM g) "
@@ -174,6 +181,7 @@ def write_pg(
         cases = changed_rows([(row.id, case)], CASES) if case is not None else []
     params = {
         "c": dumps(cases),
+        "case_id": row.id,
         "c_version": row.version,
         "org": unit.org_version,
         "free": case is None and not new_case,
