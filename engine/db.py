@@ -89,7 +89,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if checked:
         event.listen(engine, "checkout", _still_connected)
+    if make_url(url).get_driver_name() == "psycopg":
+        _keep_prepared_over_rollback(engine.dialect)
     return engine
+
+
+def _keep_prepared_over_rollback(dialect: Dialect) -> None:
+    """Roll back a psycopg connection without forgetting its prepared statements.
+
+    psycopg deallocates every prepared statement of a connection when it rolls back (in case the
+    transaction created an object a statement refers to; this engine creates none outside
+    migrations, which commit). Every read-only request ends in a rollback, so under a mix of
+    reads and moves a pooled connection rarely ran a move's statement the five times psycopg
+    waits before preparing it, and the server parsed and planned that 15 kB statement on every
+    move (~1.6 ms). Here an open or failed transaction is ended with a plain ``ROLLBACK``, which
+    leaves the server's prepared statements, and psycopg's record of them, as they were; any
+    other state, or a ROLLBACK that did not succeed, goes through psycopg's own rollback.
+    """
+    from psycopg import pq
+
+    plain = dialect.do_rollback
+    open_states = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        pgconn = dbapi_connection.pgconn
+        if (
+            pgconn.transaction_status in open_states
+            and pgconn.pipeline_status == pq.PipelineStatus.OFF
+        ):
+            with dbapi_connection.lock:
+                result = pgconn.exec_(b"ROLLBACK")
+            if result.status == pq.ExecStatus.COMMAND_OK:
+                return
+        plain(dbapi_connection)
+
+    setattr(dialect, "do_rollback", do_rollback)  # noqa: B010 - an instance's own method
 
 
 def _still_connected(
