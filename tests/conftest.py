@@ -64,6 +64,9 @@ def db_url(postgres_url: str | None, tmp_path: Path) -> Iterator[str]:
     engine = make_engine(postgres_url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
+        # A connection an earlier test left open in a transaction holds locks the TRUNCATE
+        # waits for: fail after a while instead of waiting for ever.
+        conn.execute(text("SET LOCAL lock_timeout = '20s'"))
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
     yield postgres_url

@@ -136,7 +136,8 @@ def test_raise__every_way_in_writes_the_case_its_chain_and_its_clock(
     assert answer.status_code == 201
     case_id = answer.json()["id"]
     assert answer.headers["Location"] == f"{URL}/{case_id}"
-    assert list(verify_chains(session_factory())) == []
+    with session_factory() as fresh:
+        assert list(verify_chains(fresh)) == []
     events = session.scalars(select(Event).where(Event.case_id == case_id)).all()
     clocks = session.scalars(select(Deadline).where(Deadline.case_id == case_id)).all()
     assert [e.seq for e in events] == [1]
