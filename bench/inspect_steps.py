@@ -1,7 +1,11 @@
-"""Where a lifecycle step's time goes: SQL statements per step type, and a cProfile of the engine.
+"""Where a lifecycle step's time goes: SQL statements per step type, the time spent inside the
+database driver, and a cProfile of the engine.
 
-Runs one engine client in this process (no floor), first counting the statements each step
-sends, then again under cProfile; prints both. Not a throughput figure: the profiler slows it.
+Runs one engine client in this process, first counting the statements each step sends; then the
+floor and the engine once more, timing what the engine spends inside the driver (its statements
+and its commit) against the floor's whole step: the ratio the engine could reach if everything
+outside the driver cost nothing; then under cProfile. Not a throughput figure: the listeners and
+the profiler slow it (use ``bench.lifecycle`` for that).
 
     .venv/bin/python -m bench.inspect_steps --backend sqlite --cases 300 --profile /tmp/steps.prof
 """
@@ -12,12 +16,14 @@ import argparse
 import cProfile
 import pstats
 import re
+import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
 
-from bench.drivers import INBOX_READ, STEPS, T0, ClientResult, EngineClient
+from bench.drivers import INBOX_READ, STEPS, T0, ClientResult, EngineClient, Share, run_floor_client
 from bench.world import fresh_database, prepare
 
 _VERB = re.compile(r"\s*(\w+)")
@@ -68,6 +74,78 @@ def statement_table(counts: dict[str, Counter[str]], cases: int) -> list[str]:
     return lines
 
 
+@dataclass
+class DriverTime:
+    """Seconds per step: the floor's whole step, and the engine's whole step and its part inside
+    the driver (statements and commit), overall and by step type."""
+
+    floor: float
+    engine: dict[str, float]
+    inside: dict[str, float]
+
+    @property
+    def ceiling(self) -> float:
+        """The floor's step over the engine's driver time: the most the engine could reach."""
+        return self.floor / self.inside["all"]
+
+
+def driver_time(url: str, cases: int) -> DriverTime:
+    """Run the floor, then the engine, on ``cases`` cases; time the engine inside the driver."""
+    organisation = prepare(url, cases=cases, now=T0)
+    floor = run_floor_client(url, organisation, Share(first_id=1, count=cases), lambda: None)
+    client = EngineClient(url, organisation)
+    inside: defaultdict[str, float] = defaultdict(float)
+    current, started = ["setup"], [0.0]
+    perf = time.perf_counter
+
+    def before(*_: Any) -> None:
+        started[0] = perf()
+
+    def after(*_: Any) -> None:
+        inside[current[0]] += perf() - started[0]
+
+    dialect = client.engine.dialect
+    plain_commit = dialect.do_commit
+
+    def do_commit(dbapi_connection: Any) -> None:
+        t = perf()
+        plain_commit(dbapi_connection)
+        inside[current[0]] += perf() - t
+
+    event.listen(client.engine, "before_cursor_execute", before)
+    event.listen(client.engine, "after_cursor_execute", after)
+    setattr(dialect, "do_commit", do_commit)  # noqa: B010 - this engine's own method
+    result = ClientResult()
+    try:
+        client.run(cases, result, hook=lambda step: current.__setitem__(0, step))
+    finally:
+        client.close()
+    steps = cases * len(STEPS)
+    engine: dict[str, float] = {s: sum(result.latencies[s]) / cases for s in STEPS}
+    engine["all"] = sum(sum(result.latencies[s]) for s in STEPS) / steps
+    per_step: dict[str, float] = {s: inside[s] / cases for s in STEPS}
+    per_step["all"] = sum(inside[s] for s in STEPS) / steps
+    return DriverTime((floor.finished - floor.started) / steps, engine, per_step)
+
+
+def driver_table(figures: DriverTime) -> list[str]:
+    """The engine's step and its time inside the driver, per step type, in microseconds."""
+    lines = [
+        "| step | engine µs | inside the driver µs | share |",
+        "|---|---:|---:|---:|",
+    ]
+    for step in [*STEPS, "all"]:
+        whole, inside = figures.engine[step], figures.inside[step]
+        label = "**mean**" if step == "all" else step
+        lines.append(f"| {label} | {whole * 1e6:.0f} | {inside * 1e6:.0f} | {inside / whole:.0%} |")
+    lines.append(
+        f"\nThe floor's whole step: {figures.floor * 1e6:.0f} µs. The engine's time inside the "
+        f"driver alone is {figures.inside['all'] / figures.floor:.2f}× that: even with nothing "
+        f"else costing anything, the engine would reach {figures.ceiling:.0%} of the floor."
+    )
+    return lines
+
+
 def profile(url: str, cases: int, out: str | None) -> pstats.Stats:
     """Profile ``cases`` engine lifecycles in this process."""
     organisation = prepare(url, cases=cases, now=T0)
@@ -96,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         counts = count_statements(url, args.cases)
     print(f"Statements per step on {args.backend} (mean over {args.cases} cases):\n")
     print("\n".join(statement_table(counts, args.cases)))
+    with fresh_database(args.backend, args.url) as url:
+        figures = driver_time(url, args.cases)
+    print(f"\nTime inside the database driver on {args.backend} ({args.cases} cases):\n")
+    print("\n".join(driver_table(figures)))
     with fresh_database(args.backend, args.url) as url:
         stats = profile(url, args.cases, args.profile)
     print(f"\ncProfile of {args.cases} cases ({args.cases * len(STEPS)} steps):\n")
