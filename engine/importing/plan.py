@@ -200,7 +200,7 @@ def _resolve_by(ctx: Context, record: Record) -> tuple[str, datetime] | None:
         return None
     if not isinstance(default, Duration):  # WORKFLOW_LIMIT, the only other value
         default = ctx.workflow.spec.clocks[RESOLVE_CLOCK].limits[record.priority]
-    return str(default), ctx.calendar.add(record.opened_at, default)
+    return str(default), ctx.days.add(record.opened_at, default)
 
 
 def plan_case(
@@ -220,7 +220,7 @@ def plan_case(
     target = _resolve_by(ctx, record)
     window_end: datetime | None = None
     if closed is not None:
-        window_end = ctx.calendar.add(
+        window_end = ctx.days.add(
             closed, ctx.workflow.spec.clocks[RATING_CLOCK].limits[record.priority]
         )
     unrated_and_over = window_end is not None and window_end <= ctx.now
