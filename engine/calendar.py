@@ -165,14 +165,20 @@ class WorkCalendar:
         From a working day: the same local time on the N-th following working day. From any
         other day: counted from 00:00 of the next working day, so the clerk gets all of that day.
         """
+        local = _as_utc(start, "start").astimezone(self.zone)
+        day, from_midnight = self.working_days_later(local.date(), days)
+        clock = time() if from_midnight else local.time()
+        return datetime.combine(day, clock, tzinfo=self.zone).astimezone(UTC)
+
+    def working_days_later(self, day: date, days: int) -> tuple[date, bool]:
+        """The local date a deadline of ``days`` working days from a start on ``day`` falls on,
+        and whether it was counted from a midnight (``day`` is not a working day)."""
         if isinstance(days, bool) or days < 1:
             raise ValueError(f"days must be at least 1, got {days!r}")
-        local = _as_utc(start, "start").astimezone(self.zone)
-        day, clock = local.date(), local.time()
-        if not self.is_working_day(day):
-            day, clock = self._nth_working_day_after(day, 1), time()
-        day = self._nth_working_day_after(day, days)
-        return datetime.combine(day, clock, tzinfo=self.zone).astimezone(UTC)
+        from_midnight = not self.is_working_day(day)
+        if from_midnight:
+            day = self._nth_working_day_after(day, 1)
+        return self._nth_working_day_after(day, days), from_midnight
 
     def working_seconds_between(self, start: datetime, end: datetime) -> float:
         """Seconds of [start, end) that fall on working days; 0.0 if end is not after start."""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.calendar import WorkCalendar
+from engine.duration import Duration
 from engine.importing.days import RememberedDays
 
 
@@ -69,11 +70,35 @@ def test_remembered_days__a_span_ending_at_a_midnight_or_over_days_off_counts_as
     assert days.working_seconds_between(spans[0][0], spans[0][1]) == 86400
 
 
+@pytest.mark.parametrize(
+    ("zone", "region"), [("Asia/Shanghai", "CN"), ("America/New_York", "US-MA")]
+)
+def test_remembered_days__add_working_days_as_the_calendar_does(zone, region):
+    # Starts on working days and days off, at every hour (both daylight-saving changes), with
+    # microseconds; the same local date asked again answers from what it remembered.
+    calendar = WorkCalendar(timezone=zone, region=region)
+    days = RememberedDays(calendar)
+    draw = random.Random(13)
+    base = datetime(2015, 1, 1, tzinfo=UTC)
+    for _ in range(3000):
+        start = base + timedelta(
+            seconds=draw.randrange(400 * 86400),
+            microseconds=draw.choice([0, draw.randrange(10**6)]),
+        )
+        for duration in (Duration.parse("3wd"), Duration.parse("1wd"), Duration.parse("2h")):
+            assert days.add(start, duration) == calendar.add(start, duration)
+        assert days.add_working_days(start, 15) == calendar.add_working_days(start, 15)
+
+
 def test_remembered_days__refuse_naive_times_like_the_calendar():
     days = RememberedDays(WorkCalendar())
 
     with pytest.raises(ValueError, match="must be timezone-aware"):
         days.working_seconds_between(datetime(2015, 1, 1), datetime(2015, 1, 2, tzinfo=UTC))
+    with pytest.raises(ValueError, match="must be timezone-aware"):
+        days.add_working_days(datetime(2015, 1, 1), 3)
+    with pytest.raises(ValueError, match="at least 1"):
+        days.add_working_days(datetime(2015, 1, 1, tzinfo=UTC), 0)
 
 
 def test_remembered_days__answer_everything_else_from_the_calendar():

@@ -67,14 +67,20 @@ class Catalogue:
         self._departments: dict[str, int] = {}
         self._categories: dict[tuple[str | None, str], int] = {}
         self._groups: dict[str, Category] = {}
+        # A feed has a few thousand distinct (department, group, category, area): one lookup.
+        self._placements: dict[tuple[str, str | None, str, str | None], Placement] = {}
 
     def place(self, record: Record) -> Placement:
         """The department, category and area of a record, made when missing."""
-        return Placement(
-            department_id=self._department(record.department),
-            category_id=self._category(record.category_group, record.category),
-            area=self._area(record.area),
-        )
+        key = (record.department, record.category_group, record.category, record.area)
+        found = self._placements.get(key)
+        if found is None:
+            found = self._placements[key] = Placement(
+                department_id=self._department(record.department),
+                category_id=self._category(record.category_group, record.category),
+                area=self._area(record.area),
+            )
+        return found
 
     def forget(self) -> None:
         """Drop what was remembered (after a rollback the rows it names may be gone)."""
@@ -83,6 +89,7 @@ class Catalogue:
         self._departments.clear()
         self._categories.clear()
         self._groups.clear()
+        self._placements.clear()
 
     def _count(self, what: str) -> None:
         self.created[what] = self.created.get(what, 0) + 1

@@ -7,7 +7,8 @@ midnights anew. An import asks this for tens of thousands of cases over the same
 calendar, so the rollups it feeds equal a recompute on the calendar itself, to the last bit.
 When both instants are whole seconds every term is a whole number of seconds, and whole numbers
 add exactly in any order: then the days between the first and the last are counted at once from
-running totals of whole working days, instead of one by one.
+running totals of whole working days, instead of one by one. Deadlines in working days (a rating
+window, a ladder step) remember which day N working days after a local date is.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from engine.calendar import WorkCalendar
+from engine.duration import Duration
 
 _ONE_DAY = timedelta(days=1)
 
@@ -30,6 +32,8 @@ class RememberedDays:
         # _totals[i]: working seconds of the whole days from _origin to the day before _origin + i.
         self._origin = date.min
         self._totals: list[int] = [0]
+        # (local date, N) → ``WorkCalendar.working_days_later``.
+        self._later: dict[tuple[date, int], tuple[date, bool]] = {}
 
     def _day(self, day: date) -> tuple[datetime, datetime] | None:
         """[midnight, next midnight) of a working day in UTC; None for a day off."""
@@ -95,6 +99,25 @@ class RememberedDays:
         if bounds is None:
             return 0.0
         return (min(end_utc, bounds[1]) - max(start_utc, bounds[0])).total_seconds()
+
+    def add(self, start: datetime, duration: Duration) -> datetime:
+        """The deadline ``duration`` after ``start``, as ``WorkCalendar.add`` finds it."""
+        if duration.natural is None:
+            return self.add_working_days(start, duration.amount)
+        return self.calendar.add(start, duration)
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """``WorkCalendar.add_working_days``, with the day it lands on remembered."""
+        if start.tzinfo is None or start.utcoffset() is None:
+            return self.calendar.add_working_days(start, days)  # its own error
+        local = start.astimezone(self.zone)
+        day = local.date()
+        found = self._later.get((day, days))
+        if found is None:
+            found = self._later[(day, days)] = self.calendar.working_days_later(day, days)
+        target, from_midnight = found
+        clock = time() if from_midnight else local.time()
+        return datetime.combine(target, clock, tzinfo=self.zone).astimezone(UTC)
 
     def __getattr__(self, name: str) -> Any:
         # Everything else is the calendar's own.

@@ -99,19 +99,8 @@ class JsonText(str):
     """JSON already serialised (canonically): the bulk writer stores it as it is."""
 
 
-# One recorded move: when, trigger, subject, from state, to state, payload (serialised).
-Move = tuple[datetime, Trigger, Subject, str | None, str, JsonText]
-
-
 # ``canonical_json`` with its encoder made once (``json.dumps`` builds one per call).
 _canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
-# An event's canonical body (``canonical_json(event_body(event))``) with its keys in sorted order;
-# the payload goes in already serialised, so it is serialised once, for the hash and the row.
-_BODY = (
-    '{{"actor_id":null,"actor_role":{role},"assignment_id":{aid},"at":"{at}","case_id":{case},'
-    '"from_state":{before},"payload":{payload},"seq":{seq},"subject":{subject},'
-    '"to_state":{after},"trigger":{trigger}}}'
-)
 
 _NO_EVIDENCE = JsonText("[]")
 
@@ -122,9 +111,39 @@ def _word(value: str | None) -> str:
     return _canonical(None if value is None else str(value))
 
 
-@lru_cache(maxsize=65536)
+class EventKind:
+    """One kind of recorded move (trigger, subject, from and to state), with the fixed parts of
+    its event's canonical body written out once."""
+
+    __slots__ = ("after", "before", "from_json", "on_assignment", "subject", "tail", "trigger")
+
+    def __init__(self, trigger: Trigger, subject: Subject, before: str | None, after: str):
+        self.trigger, self.subject = str(trigger), str(subject)
+        self.before, self.after = before, after
+        self.on_assignment = subject == Subject.ASSIGNMENT
+        self.from_json = _word(before)
+        # The body from "subject" on: its keys sort after "seq", the last one that varies.
+        self.tail = f'{_word(subject)},"to_state":{_word(after)},"trigger":{_word(trigger)}}}'
+
+
+# The moves an imported case records.
+RAISE = EventKind(Trigger.RAISE, Subject.CASE, None, CaseState.REPORTED)
+DISPATCH = EventKind(Trigger.DISPATCH, Subject.CASE, CaseState.REPORTED, CaseState.ASSIGNED)
+COMPLETE = EventKind(
+    Trigger.COMPLETE, Subject.ASSIGNMENT, AssignmentState.ASSIGNED, AssignmentState.DONE
+)
+RESOLVE = EventKind(Trigger.RESOLVE, Subject.CASE, CaseState.ASSIGNED, CaseState.RESOLVED)
+CLOSE = EventKind(Trigger.CLOSE, Subject.CASE, CaseState.RESOLVED, CaseState.CLOSED)
+
+# One recorded move: when, what kind, its payload (serialised).
+Move = tuple[datetime, EventKind, JsonText]
+
+_SYSTEM = _word(Role.SYSTEM)
+_IMPORT = _word(Source.IMPORT)
+
+
 def _at(moment: datetime) -> str:
-    """An event time as ``event_body`` writes it (a case's times recur in its events)."""
+    """An event time as ``event_body`` writes it."""
     utc = moment.astimezone(UTC)
     if utc.year < 1000:  # isoformat pads the year, strftime does not
         return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -134,25 +153,30 @@ def _at(moment: datetime) -> str:
 def _chain(plan: CasePlan, moves: Sequence[Move]) -> None:
     """Append the case's events in order, each linked to the one before.
 
-    The hashed text is ``canonical_json(event_body(event))`` (``engine.event.service``), written
-    out here so the payload is serialised once; ``tests/test_import_chain.py`` holds the two to
-    the same text.
+    The hashed text is ``canonical_json(event_body(event))`` (``engine.event.service``) written
+    out here, its keys in sorted order and the payload serialised once, for the hash and the row;
+    ``tests/test_import_chain.py`` holds the two to the same text.
     """
     case, aid = plan.case, plan.assignments[0]["id"]
-    case_id, role, prev = case["id"], _word(Role.SYSTEM), ""
-    for seq, (at, trigger, subject, before, after, payload_text) in enumerate(moves, start=1):
-        on_assignment = subject == Subject.ASSIGNMENT
-        body = _BODY.format(
-            role=role, aid=aid if on_assignment else "null", at=_at(at), case=case_id,
-            before=_word(before), payload=payload_text, seq=seq, subject=_word(subject),
-            after=_word(after), trigger=_word(trigger),
-        )  # fmt: skip
+    case_id, prev = case["id"], ""
+    last_at: datetime | None = None
+    at_text = ""
+    for seq, (at, kind, payload) in enumerate(moves, start=1):
+        if at is not last_at:  # the moves of one instant share one time object
+            last_at, at_text = at, _at(at)
+        event_aid = aid if kind.on_assignment else None
+        body = (
+            f'{{"actor_id":null,"actor_role":{_SYSTEM},'
+            f'"assignment_id":{"null" if event_aid is None else event_aid},"at":"{at_text}",'
+            f'"case_id":{case_id},"from_state":{kind.from_json},"payload":{payload},'
+            f'"seq":{seq},"subject":{kind.tail}'
+        )
         prev_hash, prev = prev, hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
         plan.events.append({
             "case_id": case_id, "seq": seq, "at": at, "actor_id": None,
-            "actor_role": Role.SYSTEM, "trigger": str(trigger), "subject": str(subject),
-            "assignment_id": aid if on_assignment else None, "from_state": before,
-            "to_state": after, "payload": payload_text, "prev_hash": prev_hash, "hash": prev,
+            "actor_role": Role.SYSTEM, "trigger": kind.trigger, "subject": kind.subject,
+            "assignment_id": event_aid, "from_state": kind.before, "to_state": kind.after,
+            "payload": payload, "prev_hash": prev_hash, "hash": prev,
         })  # fmt: skip
     case["event_count"], case["last_hash"] = len(moves), prev
     case["updated_at"] = moves[-1][0]
@@ -171,6 +195,17 @@ class _DeadlineRow(SimpleNamespace):
     """The attributes ``schedule`` and ``step_time`` read and set, without an ORM object."""
 
 
+class _Facts:
+    """A planned row read by attribute, as ``contribution`` reads a case or an assignment."""
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> _Facts:
+        """The row itself as the attributes: no copy (a case row has some fifty columns)."""
+        facts = cls()
+        facts.__dict__ = row
+        return facts
+
+
 def _deadline(
     ctx: Context, case_id: int, clock: str, limit: str, start: datetime, due: datetime,
     closed: tuple[DeadlineState, datetime] | None,
@@ -187,7 +222,7 @@ def _deadline(
     else:
         d.state, d.closed_at = closed
     schedule(d, ladder, cast(WorkCalendar, ctx.days))
-    return dict(vars(row))
+    return vars(row)
 
 
 def _resolve_by(ctx: Context, record: Record) -> tuple[str, datetime] | None:
@@ -200,7 +235,7 @@ def _resolve_by(ctx: Context, record: Record) -> tuple[str, datetime] | None:
         return None
     if not isinstance(default, Duration):  # WORKFLOW_LIMIT, the only other value
         default = ctx.workflow.spec.clocks[RESOLVE_CLOCK].limits[record.priority]
-    return str(default), ctx.calendar.add(record.opened_at, default)
+    return str(default), ctx.days.add(record.opened_at, default)
 
 
 def plan_case(
@@ -220,7 +255,7 @@ def plan_case(
     target = _resolve_by(ctx, record)
     window_end: datetime | None = None
     if closed is not None:
-        window_end = ctx.calendar.add(
+        window_end = ctx.days.add(
             closed, ctx.workflow.spec.clocks[RATING_CLOCK].limits[record.priority]
         )
     unrated_and_over = window_end is not None and window_end <= ctx.now
@@ -260,25 +295,19 @@ def plan_case(
             "supervise_count": 0, "red_count": 0, "version": 1,
         }],
     )  # fmt: skip
-    # The payloads in their canonical JSON (keys sorted), the fixed ones written out.
-    tag = {"import": feed}
-    feed_json = _canonical(feed)
-    raised: dict[str, Any] = {
-        "workflow": ctx.workflow.name, "priority": str(record.priority), "area_id": area.id,
-        "source": str(Source.IMPORT), "source_ref": record.source_ref, **tag,
-    }  # fmt: skip
-    if record.facts:
-        raised["facts"] = dict(record.facts)
-    dispatched = JsonText(
-        f'{{"assignments":[{assignment_id}],"assisting":[],"import":{feed_json},'
-        f'"lead":{placement.department_id}}}'
+    # The payloads in their canonical JSON, written out with their keys in sorted order.
+    feed_json = _word(feed)
+    facts = f'"facts":{_canonical(dict(record.facts))},' if record.facts else ""
+    raised = JsonText(
+        f'{{"area_id":{area.id:d},{facts}"import":{feed_json},"priority":{_word(record.priority)},'
+        f'"source":{_IMPORT},"source_ref":{_canonical(record.source_ref)},'
+        f'"workflow":{_word(ctx.workflow.name)}}}'
     )
-    moves: list[Move] = [
-        (opened, Trigger.RAISE, Subject.CASE, None, CaseState.REPORTED,
-         JsonText(_canonical(raised))),
-        (opened, Trigger.DISPATCH, Subject.CASE, CaseState.REPORTED, CaseState.ASSIGNED,
-         dispatched),
-    ]  # fmt: skip
+    dispatched = JsonText(
+        f'{{"assignments":[{assignment_id:d}],"assisting":[],"import":{feed_json},'
+        f'"lead":{placement.department_id:d}}}'
+    )
+    moves: list[Move] = [(opened, RAISE, raised), (opened, DISPATCH, dispatched)]
     if target is not None:
         limit, due = target
         outcome = None
@@ -289,19 +318,15 @@ def plan_case(
         assert window_end is not None
         result = record.result or "closed in the source system"
         moves += [
-            (closed, Trigger.COMPLETE, Subject.ASSIGNMENT, AssignmentState.ASSIGNED,
-             AssignmentState.DONE,
+            (closed, COMPLETE,
              JsonText(f'{{"import":{feed_json},"result":{_canonical(result)}}}')),
-            (closed, Trigger.RESOLVE, Subject.CASE, CaseState.ASSIGNED, CaseState.RESOLVED,
-             JsonText(f'{{"import":{feed_json}}}')),
+            (closed, RESOLVE, JsonText(f'{{"import":{feed_json}}}')),
         ]  # fmt: skip
         if unrated_and_over:
-            moves.append(
-                (window_end, Trigger.CLOSE, Subject.CASE, CaseState.RESOLVED, CaseState.CLOSED,
-                 JsonText(_canonical(
-                     {"clock": RATING_CLOCK, "clock_due_at": _stamp(window_end), **tag}
-                 )))
-            )  # fmt: skip
+            moves.append((window_end, CLOSE, JsonText(
+                f'{{"clock":{_word(RATING_CLOCK)},"clock_due_at":{_canonical(_stamp(window_end))},'
+                f'"import":{feed_json}}}'
+            )))  # fmt: skip
         else:
             rating_limit = str(ctx.workflow.spec.clocks[RATING_CLOCK].limits[record.priority])
             plan.deadlines.append(
@@ -309,8 +334,8 @@ def plan_case(
             )
     _chain(plan, moves)
     contribution(
-        cast(CaseFacts, SimpleNamespace(**plan.case)),
-        [cast(AssignmentFacts, SimpleNamespace(**a)) for a in plan.assignments],
+        cast(CaseFacts, _Facts.of(plan.case)),
+        [cast(AssignmentFacts, _Facts.of(a)) for a in plan.assignments],
         calendar=cast(WorkCalendar, ctx.days),
         cohort=ctx.cohort,
         into=rollups,
