@@ -168,7 +168,7 @@ def test_a_move_with_more_rows_than_one_insert_takes_is_written_in_parts_with_ev
         unattached(Event, {**base, "seq": 1000 + n, "payload": {"n": n}, "hash": f"h{n}"})
         for n in range(count)
     ]
-    _insert(session, EVENTS, rows)
+    _insert(session.connection(), EVENTS, rows)
     stored = dict(
         session.execute(select(EVENTS.c.id, EVENTS.c.payload).where(EVENTS.c.seq >= 1000)).all()
     )

@@ -23,7 +23,7 @@ from engine.assignment.models import Assignment
 from engine.calendar import WorkCalendar
 from engine.case.facts import RollupTracker
 from engine.case.models import Case, CaseRequest
-from engine.db import JSONType, UTCDateTime, unattached
+from engine.db import JSONType, UTCDateTime, copy_json, unattached
 from engine.deadline.models import Deadline
 from engine.deadline.service import sync_clocks
 from engine.driver_sql import prepared
@@ -151,6 +151,8 @@ _JSON_COLUMNS = {
     table.name: tuple(c.name for c in table.columns if _is_json(c.type))
     for table in (*(t for t, _ in _KINDS), EVENTS)
 }
+# The columns a change is looked for in: the version is the writer's to bump, never a move's.
+_DIFFED = {name: tuple(c for c in columns if c != "version") for name, columns in _COLUMNS.items()}
 
 
 def snapshot_of(row: Any, table: Table) -> dict[str, Any]:
@@ -159,14 +161,24 @@ def snapshot_of(row: Any, table: Table) -> dict[str, Any]:
     Read from the row's own dict: these rows are never attached to a session, so nothing is
     deferred or expired and an attribute never set is simply absent (None).
     """
-    held = row.__dict__
     name = table.name
-    out = {c: held.get(c) for c in _COLUMNS[name]}
+    columns = _COLUMNS[name]
+    out = dict(zip(columns, map(row.__dict__.get, columns), strict=True))
     for c in _JSON_COLUMNS[name]:
         value = out[c]
         if isinstance(value, (list, dict)):
-            out[c] = json.loads(json.dumps(value))
+            out[c] = copy_json(value)
     return out
+
+
+def changed_columns(row: Any, table: Table, before: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns whose values differ from ``before`` (a snapshot), the version aside.
+
+    Compared in place, without a snapshot of the row: the values are sent, not kept.
+    """
+    held = row.__dict__
+    get = before.get
+    return {c: v for c in _DIFFED[table.name] if (v := held.get(c)) != get(c)}
 
 
 @dataclass
@@ -259,7 +271,13 @@ class CaseUnit:
             table, model = _KINDS[kind]
             values = _DECODERS[table.name](json.loads(body))
             row = unattached(model, values)
-            loaded[id(row)] = snapshot_of(row, table)
+            # The decoded values are every column as loaded: they are the snapshot once the
+            # JSON ones the row now shares are copied.
+            for c in _JSON_COLUMNS[table.name]:
+                value = values[c]
+                if isinstance(value, (list, dict)):
+                    values[c] = copy_json(value)
+            loaded[id(row)] = values
             built[kind].append(row)
         org = rt.org.get(session)
         stored_version = int(rows[0].org or 0)
