@@ -104,7 +104,7 @@ class RowsInsert:
             for proc, name in zip(procs, columns, strict=True):
                 value = row[name]
                 flat.append(value if proc is None else proc(value))
-        return list(conn.exec_driver_sql(self.sql, tuple(flat)))
+        return list(conn.exec_driver_sql(self.sql, tuple(flat)).fetchall())
 
     def sent(self, row: Mapping[str, Any], name: str) -> Any:
         """The value of ``name`` as this statement sends it (what the database stores)."""

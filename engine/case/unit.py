@@ -234,7 +234,7 @@ class CaseUnit:
         key = assignment_id if by_assignment else case_id
         conn = session.connection()
         load = prepared(_load_sql(conn.dialect.name, by_assignment), conn.dialect)
-        rows: list[Any] = list(load.run(conn, {"key": key}))
+        rows: list[Any] = list(load.run(conn, {"key": key}).fetchall())
         if not rows or rows[0].kind != 0:
             what = f"assignment {assignment_id}" if by_assignment else f"case {case_id}"
             raise NotFound(f"{what} not found")
