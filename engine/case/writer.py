@@ -117,8 +117,14 @@ def _insert(conn: Connection, table: Table, rows: Sequence[Any]) -> None:
         data = snapshot_of(row, table)
         data["id"] = None  # SQLite gives a NULL integer key the next rowid
         values.append(data)
-    keys = _MATCH[table.name]
     columns = tuple(values[0])
+    if len(rows) == 1:
+        # One row: its id is the connection's last rowid, so nothing needs to come back (a
+        # result with rows costs SQLAlchemy more than the INSERT costs SQLite).
+        one = rows_insert(table, columns, 1, conn.dialect, upsert=False, returning=())
+        rows[0].id = one.execute(conn, values).lastrowid
+        return
+    keys = _MATCH[table.name]
     waiting: dict[tuple[Any, ...], list[Any]] = {}
     for start in range(0, len(values), _ROWS_PER_INSERT):
         part = values[start : start + _ROWS_PER_INSERT]
