@@ -116,14 +116,13 @@ def _load_many_sql(dialect: str) -> Any:
     return text(" UNION ALL ".join(parts) + " ORDER BY 5, 1, 2")
 
 
-def _decoder(table: Table) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    """Turns a row's JSON object back into the Python values the mapped class holds."""
+def _decoder(table: Table) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Turns a row's JSON object back, in place, into the Python values the mapped class holds."""
     times = [c.name for c in table.columns if isinstance(c.type, UTCDateTime)]
     flags = [c.name for c in table.columns if isinstance(c.type, Boolean)]
     blobs = [c.name for c in table.columns if _is_json(c.type)]
 
-    def decode(raw: Mapping[str, Any]) -> dict[str, Any]:
-        row = dict(raw)
+    def decode(row: dict[str, Any]) -> dict[str, Any]:
         for name in times:
             value = row[name]
             if value is not None:
