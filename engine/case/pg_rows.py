@@ -98,8 +98,12 @@ def changed_rows(
     ]
 
 
+# json.dumps with these options builds an encoder per call; one kept encoder writes the same text.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(rows) if rows else "[]"
 
 
 def numbered(rows: Sequence[Any], table: Table) -> list[dict[str, Any]]:

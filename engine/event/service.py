@@ -32,9 +32,13 @@ class Chained(Protocol):
     last_hash: str
 
 
+# json.dumps with these options builds an encoder per call; one kept encoder writes the same text.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical_json(body: Mapping[str, Any]) -> str:
     """The one text form of an event that its hash covers."""
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL.encode(body)
 
 
 def _stamp(at: datetime) -> str:
