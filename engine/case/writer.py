@@ -261,11 +261,15 @@ def _write_changed_sqlite(
     rollups = rollup_rows(diff, unit.case.id % SHARDS) if diff else []
     if viewed:
         usable = sqlite_changes.usable
-        by_json = {t: [r for r in rows if usable(t, r[1])] for t, rows in changed.items()}
-        if any(by_json.values()) or rollups:
-            sqlite_changes.send(conn, by_json, rollups)
+        by_json: dict[Table, list[tuple[int, dict[str, Any]]]] = {}
+        by_table: dict[Table, list[tuple[int, dict[str, Any]]]] = {}
         for table, rows in changed.items():
-            _update(conn, table, [r for r in rows if not usable(table, r[1])])
+            for r in rows:
+                (by_json if usable(table, r[1]) else by_table).setdefault(table, []).append(r)
+        if by_json or rollups:
+            sqlite_changes.send(conn, by_json, rollups)
+        for table, rows in by_table.items():
+            _update(conn, table, rows)
         return
     for table, rows in changed.items():
         _update(conn, table, rows)
