@@ -131,13 +131,18 @@ def _plain_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def seal(case: Chained, events: Iterable[Event]) -> None:
     """Link ``events`` onto the case's chain in order, moving the chain's head on the case."""
+    # The head is carried in locals and put on the case once: rows' attributes cost more to
+    # read and write than locals, and a move seals one or two events each time.
+    case_id, count, head = case.id, case.event_count, case.last_hash
     for event in events:
-        event.case_id = case.id
-        event.seq = case.event_count + 1
-        event.prev_hash = case.last_hash
-        event.hash = link_hash(event.prev_hash, event_body(event))
-        case.event_count = event.seq
-        case.last_hash = event.hash
+        count += 1
+        event.case_id = case_id
+        event.seq = count
+        event.prev_hash = head
+        head = event.hash = link_hash(head, event_body(event))
+    if count != case.event_count:
+        case.event_count = count
+        case.last_hash = head
 
 
 @dataclass(frozen=True)
