@@ -60,7 +60,8 @@ class UTCDateTime(TypeDecorator[datetime]):
                 return None
             if value.tzinfo is None:
                 raise ValueError(f"naive datetime {value!r} given to the database; pass aware UTC")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            # In UTC the text ends in "+00:00"; cut, it is the naive text (cheaper than replace).
+            return value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
 
         return process
 

@@ -43,11 +43,12 @@ def canonical_json(body: Mapping[str, Any]) -> str:
 
 def _stamp(at: datetime) -> str:
     # The hash covers this text: strftime("%Y-%m-%dT%H:%M:%S.%fZ"). From the year 1000 on,
-    # isoformat gives the same at a third of the cost; before it, isoformat pads the year.
+    # isoformat gives the same (its "+00:00" cut) at a third of the cost; before it, isoformat
+    # pads the year.
     utc = at.astimezone(UTC)
     if utc.year < 1000:
         return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def event_body(event: Event) -> dict[str, Any]:
