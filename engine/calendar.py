@@ -188,11 +188,19 @@ class WorkCalendar:
         total = 0.0
         day = start_utc.astimezone(self.zone).date()
         last = end_utc.astimezone(self.zone).date()
+        # A day's end is the next day's start: each midnight is found once.
+        day_start: datetime | None = None
         while day <= last:
+            next_day = day + _ONE_DAY
             if self.is_working_day(day):
-                day_start, day_end = self._midnight(day), self._midnight(day + _ONE_DAY)
+                if day_start is None:
+                    day_start = self._midnight(day)
+                day_end = self._midnight(next_day)
                 total += (min(end_utc, day_end) - max(start_utc, day_start)).total_seconds()
-            day += _ONE_DAY
+                day_start = day_end
+            else:
+                day_start = None
+            day = next_day
         return total
 
     def add_working_seconds(self, start: datetime, seconds: float) -> datetime:
@@ -206,15 +214,18 @@ class WorkCalendar:
         at = _as_utc(start, "start")
         left = timedelta(seconds=seconds)
         day = at.astimezone(self.zone).date()
+        day_start = self._midnight(day)
         while True:
+            # A day's end is the next day's start: each midnight is found once.
             day_end = self._midnight(day + _ONE_DAY)
             if self.is_working_day(day):
-                here = day_end - max(at, self._midnight(day))
+                begin = max(at, day_start)
+                here = day_end - begin
                 if left <= here:
-                    return max(at, self._midnight(day)) + left
+                    return begin + left
                 left -= here
             day += _ONE_DAY
-            at = day_end
+            at = day_start = day_end
 
     # -- years -----------------------------------------------------------------------------------
 

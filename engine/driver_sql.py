@@ -97,14 +97,19 @@ class RowsInsert:
     columns: tuple[str, ...]
     processors: tuple[Processor, ...]
 
-    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> CursorResult[Any]:
+        """Send ``rows``; the driver's result (``lastrowid`` for an INSERT without RETURNING)."""
         procs, columns = self.processors, self.columns
         flat: list[Any] = []
         for row in rows:
             for proc, name in zip(procs, columns, strict=True):
                 value = row[name]
                 flat.append(value if proc is None else proc(value))
-        return list(conn.exec_driver_sql(self.sql, tuple(flat)))
+        return conn.exec_driver_sql(self.sql, tuple(flat))
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Send ``rows``; the rows RETURNING gives back."""
+        return list(self.execute(conn, rows).fetchall())
 
     def sent(self, row: Mapping[str, Any], name: str) -> Any:
         """The value of ``name`` as this statement sends it (what the database stores)."""
@@ -124,7 +129,7 @@ def rows_insert(
     returning: tuple[str, ...],
 ) -> RowsInsert:
     """``count`` rows of ``columns`` into ``table`` (an upsert by id when ``upsert``), returning
-    ``returning`` of each; SQLite's positional style."""
+    ``returning`` of each (nothing when it is empty); SQLite's positional style."""
     quote = dialect.identifier_preparer.quote
     one = "(" + ", ".join("?" for _ in columns) + ")"
     sql = (
@@ -134,7 +139,8 @@ def rows_insert(
     if upsert:
         sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c != "id")
         sql += f" ON CONFLICT ({quote('id')}) DO UPDATE SET {sets}"
-    sql += f" RETURNING {', '.join(quote(c) for c in returning)}"
+    if returning:
+        sql += f" RETURNING {', '.join(quote(c) for c in returning)}"
     return RowsInsert(
         sql=sql,
         columns=columns,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import (
@@ -24,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from engine.case.unit import DEADLINES, EVENTS
+from engine.db import UTCDateTime
 from engine.driver_sql import prepared, rows_insert
 from engine.organisation.snapshot import version_expr
 
@@ -168,10 +170,33 @@ def test_a_move_with_more_rows_than_one_insert_takes_is_written_in_parts_with_ev
         unattached(Event, {**base, "seq": 1000 + n, "payload": {"n": n}, "hash": f"h{n}"})
         for n in range(count)
     ]
-    _insert(session, EVENTS, rows)
+    _insert(session.connection(), EVENTS, rows)
     stored = dict(
         session.execute(select(EVENTS.c.id, EVENTS.c.payload).where(EVENTS.c.seq >= 1000)).all()
     )
     session.rollback()
     assert len({r.id for r in rows}) == count
     assert all(stored[r.id] == {"n": r.seq - 1000} for r in rows)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(999, 5, 6, 7, 8, 9, 10, tzinfo=UTC),
+    ],
+)
+def test_utc_datetime_on_sqlite__binds_the_text_of_its_two_processors_in_one(
+    moment: datetime,
+) -> None:
+    # The one-step processor gives what process_bind_param followed by SQLite's DATETIME gave.
+    dialect = sqlite.dialect()
+    kind = UTCDateTime()
+    naive_utc = kind.process_bind_param(moment, dialect)
+    stored = kind.impl_instance.dialect_impl(dialect).bind_processor(dialect)
+    assert stored is not None
+    assert kind._cached_bind_processor(dialect)(moment) == stored(naive_utc)
+    assert kind._cached_bind_processor(dialect)(None) is None
+    with pytest.raises(ValueError, match="naive datetime"):
+        kind._cached_bind_processor(dialect)(moment.replace(tzinfo=None))

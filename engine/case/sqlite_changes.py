@@ -111,6 +111,8 @@ def ddl() -> tuple[str, ...]:
     )
 
 
+# json.dumps with ensure_ascii=False builds an encoder per call; one kept encoder writes the same.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 _INSERT = f"INSERT INTO temp.{VIEW} VALUES ({', '.join('?' for _ in (*TABLES, _ROLLUP_TABLE))})"
 
 
@@ -165,10 +167,8 @@ def send(
                 proc = procs[name]
                 doc[name] = value if proc is None else proc(value)
             docs.append(doc)
-        params.append(json.dumps(docs, ensure_ascii=False))
+        params.append(_ENCODER.encode(docs))
     params.append(
-        json.dumps([[r[c] for c in _ROLLUP_COLUMNS] for r in rollups], ensure_ascii=False)
-        if rollups
-        else None
+        _ENCODER.encode([[r[c] for c in _ROLLUP_COLUMNS] for r in rollups]) if rollups else None
     )
     conn.exec_driver_sql(_INSERT, tuple(params))

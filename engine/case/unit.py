@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import Boolean, Table, text
@@ -23,7 +24,7 @@ from engine.assignment.models import Assignment
 from engine.calendar import WorkCalendar
 from engine.case.facts import RollupTracker
 from engine.case.models import Case, CaseRequest
-from engine.db import JSONType, UTCDateTime, unattached
+from engine.db import JSONType, UTCDateTime, copy_json, unattached
 from engine.deadline.models import Deadline
 from engine.deadline.service import sync_clocks
 from engine.driver_sql import prepared
@@ -116,21 +117,17 @@ def _load_many_sql(dialect: str) -> Any:
     return text(" UNION ALL ".join(parts) + " ORDER BY 5, 1, 2")
 
 
-def _decoder(table: Table) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    """Turns a row's JSON object back into the Python values the mapped class holds."""
+def _decoder(table: Table) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Turns a row's JSON object back, in place, into the Python values the mapped class holds."""
     times = [c.name for c in table.columns if isinstance(c.type, UTCDateTime)]
     flags = [c.name for c in table.columns if isinstance(c.type, Boolean)]
     blobs = [c.name for c in table.columns if _is_json(c.type)]
 
-    def decode(raw: Mapping[str, Any]) -> dict[str, Any]:
-        row = dict(raw)
+    def decode(row: dict[str, Any]) -> dict[str, Any]:
         for name in times:
             value = row[name]
             if value is not None:
-                moment = datetime.fromisoformat(value)
-                row[name] = (
-                    moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-                )
+                row[name] = _utc(value)
         for name in flags:
             if row[name] is not None:
                 row[name] = bool(row[name])
@@ -142,6 +139,15 @@ def _decoder(table: Table) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     return decode
 
 
+def _utc(text: str) -> datetime:
+    """A stored time as aware UTC. The columns hold naive UTC text, read with its offset added:
+    a third of the cost of parsing it and then replacing its tzinfo."""
+    try:
+        return datetime.fromisoformat(text + "+00:00")
+    except ValueError:  # a text that names its own offset
+        return datetime.fromisoformat(text).astimezone(UTC)
+
+
 _DECODERS = {table.name: _decoder(table) for table, _ in _KINDS}
 _COLUMNS = {
     table.name: tuple(c.name for c in table.columns) for table in (*(t for t, _ in _KINDS), EVENTS)
@@ -151,6 +157,9 @@ _JSON_COLUMNS = {
     table.name: tuple(c.name for c in table.columns if _is_json(c.type))
     for table in (*(t for t, _ in _KINDS), EVENTS)
 }
+# The columns a change is looked for in: the version is the writer's to bump, never a move's.
+_DIFFED = {name: tuple(c for c in columns if c != "version") for name, columns in _COLUMNS.items()}
+_DIFFED_VALUES = {name: itemgetter(*columns) for name, columns in _DIFFED.items()}
 
 
 def snapshot_of(row: Any, table: Table) -> dict[str, Any]:
@@ -159,14 +168,32 @@ def snapshot_of(row: Any, table: Table) -> dict[str, Any]:
     Read from the row's own dict: these rows are never attached to a session, so nothing is
     deferred or expired and an attribute never set is simply absent (None).
     """
-    held = row.__dict__
     name = table.name
-    out = {c: held.get(c) for c in _COLUMNS[name]}
+    columns = _COLUMNS[name]
+    out = dict(zip(columns, map(row.__dict__.get, columns), strict=True))
     for c in _JSON_COLUMNS[name]:
         value = out[c]
         if isinstance(value, (list, dict)):
-            out[c] = json.loads(json.dumps(value))
+            out[c] = copy_json(value)
     return out
+
+
+def changed_columns(row: Any, table: Table, before: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns whose values differ from ``before`` (a snapshot), the version aside.
+
+    Compared in place, without a snapshot of the row: the values are sent, not kept.
+    """
+    name = table.name
+    values = _DIFFED_VALUES[name]
+    try:
+        # Most loaded rows are unchanged: two tuples compared at C speed say so.
+        now, was = values(row.__dict__), values(before)
+    except KeyError:  # a column never set on the row (absent means None)
+        held, get = row.__dict__, before.get
+        return {c: v for c in _DIFFED[name] if (v := held.get(c)) != get(c)}
+    if now == was:
+        return {}
+    return {c: v for c, v, w in zip(_DIFFED[name], now, was, strict=True) if v != w}
 
 
 @dataclass
@@ -222,7 +249,7 @@ class CaseUnit:
         key = assignment_id if by_assignment else case_id
         conn = session.connection()
         load = prepared(_load_sql(conn.dialect.name, by_assignment), conn.dialect)
-        rows: list[Any] = list(load.run(conn, {"key": key}))
+        rows: list[Any] = list(load.run(conn, {"key": key}).fetchall())
         if not rows or rows[0].kind != 0:
             what = f"assignment {assignment_id}" if by_assignment else f"case {case_id}"
             raise NotFound(f"{what} not found")
@@ -259,7 +286,13 @@ class CaseUnit:
             table, model = _KINDS[kind]
             values = _DECODERS[table.name](json.loads(body))
             row = unattached(model, values)
-            loaded[id(row)] = snapshot_of(row, table)
+            # The decoded values are every column as loaded: they are the snapshot once the
+            # JSON ones the row now shares are copied.
+            for c in _JSON_COLUMNS[table.name]:
+                value = values[c]
+                if isinstance(value, (list, dict)):
+                    values[c] = copy_json(value)
+            loaded[id(row)] = values
             built[kind].append(row)
         org = rt.org.get(session)
         stored_version = int(rows[0].org or 0)

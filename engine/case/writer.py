@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -38,6 +38,7 @@ from engine.case.unit import (
     EVENTS,
     REQUESTS,
     CaseUnit,
+    changed_columns,
     snapshot_of,
 )
 from engine.deadline.models import Deadline
@@ -55,10 +56,9 @@ _ID_LIST_KEYS = ("assignments",)
 
 
 def _changes(row: Any, table: Table, before: dict[str, Any] | None) -> dict[str, Any]:
-    now = snapshot_of(row, table)
     if before is None:
-        return now
-    return {k: v for k, v in now.items() if before.get(k) != v and k != "version"}
+        return snapshot_of(row, table)
+    return changed_columns(row, table, before)
 
 
 @cache
@@ -105,21 +105,26 @@ def _inserting(table: Table) -> Any:
     return insert(table).returning(table.c.id, *(table.c[k] for k in keys))
 
 
-def _insert(session: Session, table: Table, rows: Sequence[Any]) -> None:
+def _insert(conn: Connection, table: Table, rows: Sequence[Any]) -> None:
     """Insert new rows in one statement; the ids the database chose are set on the rows."""
     if not rows:
         return
-    conn = session.connection()
     if conn.dialect.name != "sqlite":
-        _insert_core(session, table, rows)
+        _insert_core(conn, table, rows)
         return
     values = []
     for row in rows:
         data = snapshot_of(row, table)
         data["id"] = None  # SQLite gives a NULL integer key the next rowid
         values.append(data)
-    keys = _MATCH[table.name]
     columns = tuple(values[0])
+    if len(rows) == 1:
+        # One row: its id is the connection's last rowid, so nothing needs to come back (a
+        # result with rows costs SQLAlchemy more than the INSERT costs SQLite).
+        one = rows_insert(table, columns, 1, conn.dialect, upsert=False, returning=())
+        rows[0].id = one.execute(conn, values).lastrowid
+        return
+    keys = _MATCH[table.name]
     waiting: dict[tuple[Any, ...], list[Any]] = {}
     for start in range(0, len(values), _ROWS_PER_INSERT):
         part = values[start : start + _ROWS_PER_INSERT]
@@ -138,7 +143,7 @@ def _insert(session: Session, table: Table, rows: Sequence[Any]) -> None:
 _ROWS_PER_INSERT = 200
 
 
-def _insert_core(session: Session, table: Table, rows: Sequence[Any]) -> None:
+def _insert_core(conn: Connection, table: Table, rows: Sequence[Any]) -> None:
     """``_insert`` through SQLAlchemy's own executemany (any backend)."""
     values = []
     for row in rows:
@@ -151,18 +156,17 @@ def _insert_core(session: Session, table: Table, rows: Sequence[Any]) -> None:
         waiting.setdefault(tuple(getattr(row, k) for k in keys), []).append(row)
     # An executemany of one cached statement: SQLAlchemy sends it as one multi-row INSERT
     # ("insertmanyvalues"); the rows come back in no set order, so each is matched by its keys.
-    for new_id, *key in session.connection().execute(_inserting(table), values):
+    for new_id, *key in conn.execute(_inserting(table), values):
         waiting[tuple(key)].pop().id = new_id
 
 
-def _update(session: Session, table: Table, changed: Iterable[tuple[int, dict[str, Any]]]) -> None:
+def _update(conn: Connection, table: Table, changed: Iterable[tuple[int, dict[str, Any]]]) -> None:
     """Update changed rows, one executemany per set of changed columns."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row_id, values in changed:
         columns = tuple(sorted(values))
         groups.setdefault(columns, []).append({"_id": row_id, **values})
     bump = "version" in table.c
-    conn = session.connection()
     for columns, params in groups.items():
         prepared(_update_by_id(table, columns, bump), conn.dialect).run_many(conn, params)
 
@@ -197,19 +201,20 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
     event's).
     """
     _flush_pending(session)
-    viewed = session.get_bind().dialect.name == "sqlite" and sqlite_changes.ready(
-        session.connection()
-    )
+    # One connection for the whole write: the session's, asked for once.
+    conn = session.connection()
+    dialect = conn.dialect.name
+    viewed = dialect == "sqlite" and sqlite_changes.ready(conn)
     loaded = unit.loaded
     new_assignments = [a for a in unit.assignments if id(a) not in loaded]
     real: dict[int, int] = {}
     if new_assignments:
         stand_ins = [a.id for a in new_assignments]
-        _insert(session, ASSIGNMENTS, new_assignments)
+        _insert(conn, ASSIGNMENTS, new_assignments)
         real = dict(zip(stand_ins, (a.id for a in new_assignments), strict=True))
         _replace_stand_ins(unit, real)
     case_changes, changed = _sealed_changes(unit)
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         held = write_pg(
             session, unit, diff, case=case_changes, assignments=changed,
             clocks=_changed_rows(unit, DEADLINES, unit.deadlines),
@@ -218,7 +223,6 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
         if not held:
             raise ConcurrentChange(f"case {unit.case.id} changed under this move")
     else:
-        conn = session.connection()
         result = prepared(_guarded_case_update(tuple(sorted(case_changes))), conn.dialect).run(
             conn,
             {
@@ -230,15 +234,16 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
         )
         if result.rowcount != 1:
             raise ConcurrentChange(f"case {unit.case.id} changed under this move")
-        _write_changed_sqlite(session, unit, diff, changed, viewed=viewed)
-        _insert(session, EVENTS, unit.events)
-        _insert(session, DEADLINES, [d for d in unit.deadlines if id(d) not in unit.loaded])
-        _insert(session, REQUESTS, [r for r in unit.requests if id(r) not in unit.loaded])
+        _write_changed_sqlite(session, conn, unit, diff, changed, viewed=viewed)
+        _insert(conn, EVENTS, unit.events)
+        _insert(conn, DEADLINES, [d for d in unit.deadlines if id(d) not in loaded])
+        _insert(conn, REQUESTS, [r for r in unit.requests if id(r) not in loaded])
     _written(session, unit, changed)
 
 
 def _write_changed_sqlite(
     session: Session,
+    conn: Connection,
     unit: CaseUnit,
     diff: Contribution,
     assignments: list[tuple[int, dict[str, Any]]],
@@ -256,14 +261,18 @@ def _write_changed_sqlite(
     rollups = rollup_rows(diff, unit.case.id % SHARDS) if diff else []
     if viewed:
         usable = sqlite_changes.usable
-        by_json = {t: [r for r in rows if usable(t, r[1])] for t, rows in changed.items()}
-        if any(by_json.values()) or rollups:
-            sqlite_changes.send(session.connection(), by_json, rollups)
+        by_json: dict[Table, list[tuple[int, dict[str, Any]]]] = {}
+        by_table: dict[Table, list[tuple[int, dict[str, Any]]]] = {}
         for table, rows in changed.items():
-            _update(session, table, [r for r in rows if not usable(table, r[1])])
+            for r in rows:
+                (by_json if usable(table, r[1]) else by_table).setdefault(table, []).append(r)
+        if by_json or rollups:
+            sqlite_changes.send(conn, by_json, rollups)
+        for table, rows in by_table.items():
+            _update(conn, table, rows)
         return
     for table, rows in changed.items():
-        _update(session, table, rows)
+        _update(conn, table, rows)
     if diff:
         add_to_rollups(session, diff, shard=unit.case.id % SHARDS)
 
@@ -368,8 +377,9 @@ def insert_case(session: Session, unit: CaseUnit) -> None:
         return
     for d in unit.deadlines:
         d.case_id = case.id
-    _insert(session, EVENTS, unit.events)
-    _insert(session, DEADLINES, unit.deadlines)
+    conn = session.connection()
+    _insert(conn, EVENTS, unit.events)
+    _insert(conn, DEADLINES, unit.deadlines)
     unit.loaded[id(case)] = snapshot_of(case, CASES)
 
 
