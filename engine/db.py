@@ -41,9 +41,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given to the database; pass aware UTC")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return _in_utc(value).replace(tzinfo=None)
 
     def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
         """On SQLite, ``process_bind_param`` and the DATETIME text in one step.
@@ -58,10 +56,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            if value.tzinfo is None:
-                raise ValueError(f"naive datetime {value!r} given to the database; pass aware UTC")
             # In UTC the text ends in "+00:00"; cut, it is the naive text (cheaper than replace).
-            return value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
+            return _in_utc(value).isoformat(" ", "microseconds")[:-6]
 
         return process
 
@@ -71,6 +67,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _in_utc(value: datetime) -> datetime:
+    """An aware instant in UTC; a naive one is refused (its zone would be a guess)."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} given to the database; pass aware UTC")
+    return value.astimezone(UTC)
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -114,12 +117,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", POOL_SIZE)
         kwargs.setdefault("max_overflow", 0)
     # psycopg's pooled connections are checked without a round trip; another driver's pinged.
-    checked = make_url(url).get_driver_name() == "psycopg" and not kwargs.get("pool_pre_ping")
+    psycopg = make_url(url).get_driver_name() == "psycopg"
+    checked = psycopg and not kwargs.get("pool_pre_ping")
     kwargs.setdefault("pool_pre_ping", not checked)
     engine = create_engine(url, **kwargs)
     if checked:
         event.listen(engine, "checkout", _still_connected)
-    if make_url(url).get_driver_name() == "psycopg":
+    if psycopg:
         _keep_prepared_over_rollback(engine.dialect)
     return engine
 
