@@ -112,3 +112,14 @@ class ScaledClock:
 
     def now(self) -> datetime:
         return self.epoch.at(self._wall())
+
+
+def wall_speed(clock: Clock) -> float | None:
+    """How many of the clock's seconds pass in one wall-clock second: 1 for the system clock,
+    the speed of a scaled clock; None for a clock that moves only when told (a manual one), for
+    which no wall-clock wait reaches a given moment."""
+    if isinstance(clock, SystemClock):
+        return 1.0
+    if isinstance(clock, ScaledClock):
+        return clock.speed
+    return None

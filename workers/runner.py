@@ -1,10 +1,11 @@
 """One worker process: an RQ worker on the escalation and webhook queues, with a sweeper beside it.
 
 Without ``--burst`` the sweeper runs in a thread every ``WHISTLE_SWEEP_SECONDS`` while the worker
-waits on the queues; SIGTERM or SIGINT stops both after the job in hand. With ``--burst`` it sweeps
-and works the queues dry in turn until a sweep claims nothing and no job ran, then exits (tests and
-one-off catch-up runs). ``--processes N`` runs N such processes under a supervisor that restarts
-one that dies. Entry point of ``whistle worker`` and of each child process.
+waits on the queues, and in between wakes when the next ladder step falls due, to claim it then;
+SIGTERM or SIGINT stops both after the job in hand. With ``--burst`` it sweeps and works the
+queues dry in turn until a sweep claims nothing and no job ran, then exits (tests and one-off
+catch-up runs). ``--processes N`` runs N such processes under a supervisor that restarts one that
+dies. Entry point of ``whistle worker`` and of each child process.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +40,12 @@ log = logging.getLogger(__name__)
 # A claim, and a started job, count as lost after this many sweep intervals without progress.
 LEASE_SWEEPS = 15
 _RESTART_PAUSE = 1.0
+# Between two full sweeps the sweeper wakes when the next ladder step falls due and claims just
+# the due steps, so a reminder goes out when it is due rather than up to a sweep interval later;
+# but not more often than this, however many steps fall due one after another.
+STEP_SWEEP_SECONDS = 0.25
+# A timer may fire a little early; a step looked for a moment too early would wait a pause more.
+_WAKE_LATE = 0.01
 _JOIN_TIMEOUT = 30.0
 
 
@@ -101,14 +109,32 @@ def run_burst(sweeper: Sweeper, *, log_level: str, stop: threading.Event) -> Non
             return
 
 
+def next_pause(to_step: float | None, to_full: float) -> float:
+    """Seconds the sweeper sleeps: until the next full sweep (``to_full``), or until the next
+    ladder step falls due (``to_step``; None: none planned) when that is sooner, and then at
+    least ``STEP_SWEEP_SECONDS``."""
+    to_full = max(0.0, to_full)
+    if to_step is None:
+        return to_full
+    return min(to_full, max(STEP_SWEEP_SECONDS, to_step + _WAKE_LATE))
+
+
 def _sweep_forever(sweeper: Sweeper, interval: float, stop: threading.Event) -> None:
     failing = ""
+    full_at = 0.0  # when the next full sweep is due (time.monotonic)
     while not stop.is_set():
         try:
-            report = sweeper.sweep()
-            if report.claimed or report.deliveries:
-                log.info("sweep: %s", report)
-            reap_orphans(sweeper.connection, WORK_QUEUES)
+            if time.monotonic() >= full_at:
+                report = sweeper.sweep()
+                if report.claimed or report.deliveries:
+                    log.info("sweep: %s", report)
+                reap_orphans(sweeper.connection, WORK_QUEUES)
+                full_at = time.monotonic() + interval
+            else:
+                claimed, enqueued = sweeper.sweep_steps()
+                if claimed:
+                    log.info("steps falling due: %s claimed, %s enqueued", claimed, enqueued)
+            pause = next_pause(sweeper.seconds_to_next_step(), full_at - time.monotonic())
             failing = ""
         except Exception as exc:
             # The database or Redis is away: say so (the traceback once), try again next time.
@@ -116,7 +142,8 @@ def _sweep_forever(sweeper: Sweeper, interval: float, stop: threading.Event) -> 
             log.error("sweep failed (%s); trying again every %s s", problem, interval,
                       exc_info=problem != failing)  # fmt: skip
             failing = problem
-        stop.wait(interval)
+            full_at, pause = 0.0, interval
+        stop.wait(pause)
 
 
 def run_forever(

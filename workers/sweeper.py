@@ -36,8 +36,8 @@ from rq.scheduler import RQScheduler
 from rq.utils import utcparse
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.clock import Clock
-from engine.deadline.sweep import DueStep, claim_due_steps
+from engine.clock import Clock, wall_speed
+from engine.deadline.sweep import DueStep, claim_due_steps, next_fire_after
 from engine.notification.service import due_deliveries
 from workers.queues import WEBHOOKS, WORK_QUEUES, escalation_queue
 from workers.webhooks import enqueue_deliveries
@@ -146,6 +146,17 @@ class Sweeper:
             if len(steps) < self.batch:
                 break
         return claimed, enqueued
+
+    def seconds_to_next_step(self) -> float | None:
+        """Wall-clock seconds until the next planned ladder step falls due (None: none is
+        planned, or this clock does not follow the wall clock)."""
+        speed = wall_speed(self.clock)
+        if speed is None:
+            return None
+        now = self.clock.now()
+        with self.sessions() as session:
+            at = next_fire_after(session, now=now)
+        return None if at is None else (at - now).total_seconds() / speed
 
     def sweep_deliveries(self) -> int:
         """Enqueue pending webhook deliveries that are due; those already queued are skipped."""

@@ -7,6 +7,10 @@ batch that concurrent sweepers skip, and an ``UPDATE`` marks it, in one transact
 one writer at a time: one ``UPDATE … WHERE id IN (SELECT … LIMIT n) AND <claimable> RETURNING``
 repeats the test as it writes, a compare-and-set. Either way the cost follows the due rows (an
 index range scan on ``next_fire_at``), not the pending ones.
+
+Between sweeps the sweeper asks when the next step falls due (``next_fire_after``, one index
+seek), so that a step due between two sweeps is claimed when it falls due, not up to a sweep
+interval later.
 """
 
 from __future__ import annotations
@@ -97,3 +101,14 @@ def claim_due_steps(
     claimed = [DueStep(deadline_id=i, step_index=s, fire_at=f) for i, s, f in rows]
     claimed.sort(key=lambda step: step.fire_at)
     return claimed
+
+
+def next_fire_after(session: Session, *, now: datetime) -> datetime | None:
+    """When the next ladder step of an open deadline falls due after ``now`` (None: none is
+    planned). Steps due already are the claim's business, not this one's."""
+    return session.scalar(
+        select(Deadline.next_fire_at)
+        .where(Deadline.state == DeadlineState.OPEN, Deadline.next_fire_at > now)
+        .order_by(Deadline.next_fire_at)
+        .limit(1)
+    )
