@@ -12,14 +12,15 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, column, func, insert, select, table, true, update
+from sqlalchemy import ColumnElement, Table, column, func, insert, select, table, true, update
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
 from engine.deadline.models import Deadline
+from engine.driver_sql import insert_returning_ids
 from engine.duration import in_words
 from engine.errors import Forbidden, InvalidInput, NotFound, OutOfScope
 from engine.notification.models import (
@@ -100,6 +101,9 @@ def notify(
 
 # Through the table, not the unit of work: the rows go in one executemany, ids back in order.
 _NEW_NOTIFICATIONS = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
+_NOTIFICATIONS = cast(Table, Notification.__table__)
+# What tells apart the notifications of one INSERT (created_at is the same for all of them).
+_NOTIFICATION_KEYS = ("org_id", "case_id", "kind", "title_zh", "title_en", "payload")
 
 # PostgreSQL: the rows travel as one JSON array, so the text is one fixed statement that psycopg
 # converts once (a multi-row VALUES of a batch's notifications runs to thousands of parameters
@@ -150,6 +154,10 @@ def _insert_notifications(
         }
         for _, m, org_id in sent
     ]  # fmt: skip
+    if conn.dialect.name == "sqlite":
+        # Multi-row INSERTs: SQLAlchemy's executemany with ids back in order sends SQLite a
+        # statement per row. Rows alike in every column but the id are interchangeable.
+        return insert_returning_ids(conn, _NOTIFICATIONS, rows, _NOTIFICATION_KEYS)
     return list(conn.execute(_NEW_NOTIFICATIONS, rows).scalars())
 
 
