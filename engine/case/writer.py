@@ -374,16 +374,24 @@ def write_many(session: Session, moves: Sequence[tuple[CaseUnit, Contribution]])
 def _write_many_sqlite(
     session: Session, conn: Connection, moves: Sequence[tuple[CaseUnit, Contribution]]
 ) -> set[int]:
-    """SQLite: every case row guarded on its own, then the changed and new rows of the cases
-    written, all together (a statement per table, not per case and table)."""
-    moved_on: set[int] = set()
-    written: list[_Written] = []
+    """SQLite: the case rows, each guarded by its version and the organisation's, then the
+    changed and new rows of the cases written, all together: a statement per table (and per set
+    of changed case columns), not per case and table."""
+    sealed: list[_Written] = []
+    held: set[int] = set()
+    together: dict[int, list[tuple[int, int, dict[str, Any]]]] = {}
     for unit, diff in moves:
         case_changes, changed = _sealed_changes(unit)
-        if _guarded_case_write(conn, unit, case_changes):
-            written.append((unit, diff, changed))
-        else:
-            moved_on.add(unit.case.id)  # nothing of it is written
+        sealed.append((unit, diff, changed))
+        if sqlite_changes.case_rows_usable(case_changes):
+            row = (unit.case.id, unit.case.version, case_changes)
+            together.setdefault(unit.org_version, []).append(row)
+        elif _guarded_case_write(conn, unit, case_changes):
+            held.add(unit.case.id)
+    for org_version, rows in together.items():
+        held |= sqlite_changes.write_cases(conn, rows, org_version)
+    written = [w for w in sealed if w[0].case.id in held]
+    moved_on = {unit.case.id for unit, _, _ in sealed} - held  # nothing of them is written
     if written:
         _write_children_sqlite(session, conn, written, viewed=True)
     for unit, _, changed in written:
