@@ -176,15 +176,24 @@ def insert_returning_ids(
     if not rows:
         return []
     columns = tuple(rows[0])
+    at = [columns.index(k) for k in keys]
     ids: list[Any] = [None] * len(rows)
     for start in range(0, len(rows), ROWS_PER_INSERT):
         part = rows[start : start + ROWS_PER_INSERT]
         stmt = rows_insert(
             table, columns, len(part), conn.dialect, upsert=False, returning=("id", *keys)
         )
+        # Each value bound once: the keys are looked for among the values as sent.
+        procs = stmt.processors
+        flat: list[Any] = []
         waiting: dict[tuple[Any, ...], list[int]] = {}
         for n, row in enumerate(part, start):
-            waiting.setdefault(tuple(stmt.sent(row, k) for k in keys), []).append(n)
-        for new_id, *key in stmt.run(conn, part):
+            sent = [
+                value if proc is None else proc(value)
+                for proc, value in zip(procs, map(row.__getitem__, columns), strict=True)
+            ]
+            flat += sent
+            waiting.setdefault(tuple(sent[i] for i in at), []).append(n)
+        for new_id, *key in conn.exec_driver_sql(stmt.sql, tuple(flat)):
             ids[waiting[tuple(key)].pop()] = new_id
     return ids
