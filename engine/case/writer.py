@@ -328,8 +328,9 @@ def write_many(session: Session, moves: Sequence[tuple[CaseUnit, Contribution]])
     """Persist the moves of many cases (an escalation batch); the ids of the cases that moved on
     meanwhile: none of their rows was written, all the others' were.
 
-    On PostgreSQL one statement writes them all (``engine/case/pg_batch.py``) when no move made
-    new assignments; otherwise each is written as ``write`` does, in the order given.
+    When no move made new assignments, one statement writes them all on PostgreSQL
+    (``engine/case/pg_batch.py``) and a statement per table on SQLite (``_write_many_sqlite``);
+    otherwise each is written as ``write`` does, in the order given.
     """
     if not moves:
         return set()
