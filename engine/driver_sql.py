@@ -157,3 +157,43 @@ def id_among(
     if dialect == "postgresql":
         return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
     return column.in_(list(ids))
+
+
+# Rows per multi-row INSERT on SQLite (well under its limit of bound parameters).
+ROWS_PER_INSERT = 200
+
+
+def insert_returning_ids(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: tuple[str, ...]
+) -> list[Any]:
+    """SQLite: ``rows`` (all with the same columns, no id) in multi-row INSERTs; their new ids,
+    in the order of ``rows``.
+
+    RETURNING gives rows back in no set order, so each is matched to a row sent by ``keys``,
+    compared as sent (what the database stores). Rows alike in all of ``keys`` must be alike in
+    every column that matters, so either id fits either row.
+    """
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    at = [columns.index(k) for k in keys]
+    ids: list[Any] = [None] * len(rows)
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        part = rows[start : start + ROWS_PER_INSERT]
+        stmt = rows_insert(
+            table, columns, len(part), conn.dialect, upsert=False, returning=("id", *keys)
+        )
+        # Each value bound once: the keys are looked for among the values as sent.
+        procs = stmt.processors
+        flat: list[Any] = []
+        waiting: dict[tuple[Any, ...], list[int]] = {}
+        for n, row in enumerate(part, start):
+            sent = [
+                value if proc is None else proc(value)
+                for proc, value in zip(procs, map(row.__getitem__, columns), strict=True)
+            ]
+            flat += sent
+            waiting.setdefault(tuple(sent[i] for i in at), []).append(n)
+        for new_id, *key in conn.exec_driver_sql(stmt.sql, tuple(flat)):
+            ids[waiting[tuple(key)].pop()] = new_id
+    return ids

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 # ASCII digits only: \d would also accept full-width "２h", which we do not want to guess at.
 # At most 12 digits: anything longer is over the bound anyway, and int() of it costs nothing.
@@ -103,6 +104,10 @@ class Duration:
         Inputs (workflow files, payloads) are ``bounded``; a limit already stored — imported
         history keeps its source's own target, however long — is read with ``bounded=False``.
         """
+        return _parse(text, bounded)
+
+    @classmethod
+    def _parse_afresh(cls, text: str, bounded: bool) -> Duration:
         match = _DURATION.fullmatch(text.strip())
         if match is None and re.fullmatch(r"[0-9]{13,}(s|m|h|wd)", text.strip()):
             raise ValueError(
@@ -187,10 +192,20 @@ class Duration:
         return self.nominal_days <= limit.nominal_days
 
 
-def in_words(code: object, lang: str) -> str:
-    """A stored duration code ("7wd") in words for a page; anything else as it was."""
-    text = str(code)
+# A workflow has a handful of limits, parsed again for every clock, step and notification: the
+# answers are kept (a Duration is frozen, so one may be shared). Bounded, since payloads are
+# input; a text that fails is not kept and raises every time.
+_parse = lru_cache(maxsize=1024)(Duration._parse_afresh)
+
+
+@lru_cache(maxsize=1024)
+def _in_words(text: str, lang: str) -> str:
     try:
         return Duration.parse(text).words(lang)
     except ValueError:
         return text
+
+
+def in_words(code: object, lang: str) -> str:
+    """A stored duration code ("7wd") in words for a page; anything else as it was."""
+    return _in_words(str(code), lang)

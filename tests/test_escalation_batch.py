@@ -17,6 +17,7 @@ from engine.case.models import Case
 from engine.deadline.models import Deadline, EscalationStep
 from engine.event.models import Event
 from engine.event.service import verify_chains
+from engine.notification.models import Notification, WebhookDelivery, WebhookSubscription
 from engine.vocabulary import CaseState, DeadlineState, Trigger
 from tests.builders import make_case
 from tests.escalation_support import applied_count, deadline_of, step_counts
@@ -48,6 +49,37 @@ def test_apply_steps__applies_every_due_step_once_and_a_repeat_applies_nothing(
     assert apply_steps(session=session, rt=rt, steps=batch, now=clock.now()) == []
     assert applied_count(session) == 12
     assert list(verify_chains(session)) == []
+
+
+def test_apply_steps__each_webhook_body_is_that_of_the_notification_it_was_made_for(
+    session, rt, city, clock
+):
+    steps = _due_dispatch_steps(session, rt, city, clock, 3)
+    nodes = [city.district, *city.streets, *city.departments, city.street_department]
+    for node in nodes:
+        session.add(
+            WebhookSubscription(
+                org_id=node.id, url="https://hooks.example.org/whistle", secret="s" * 16,
+                active=True, created_at=clock.now(), kinds=[],
+            )
+        )  # fmt: skip
+    session.commit()
+    batch = [(d, i) for d, _ in steps for i in range(4)]
+
+    applied = apply_steps(session=session, rt=rt, steps=batch, now=clock.now())
+
+    deliveries = session.scalars(select(WebhookDelivery)).all()
+    notifications = {n.id: n for n in session.scalars(select(Notification))}
+    # Every notification of the batch has its one delivery, and each body is its notification's.
+    assert sorted(d.notification_id for d in deliveries) == sorted(notifications)
+    assert sorted(i for a in applied for i in a.deliveries) == sorted(d.id for d in deliveries)
+    for d in deliveries:
+        n = notifications[d.notification_id]
+        assert d.body["notification_id"] == n.id
+        assert (d.body["org_id"], d.body["event"], d.body["title_en"], d.body["payload"]) == (
+            n.org_id, n.kind, n.title_en, n.payload,
+        )  # fmt: skip
+        assert d.body["case"]["id"] == n.case_id
 
 
 def test_apply_steps__a_step_not_yet_due_waits_and_the_others_apply(session, rt, city, clock):

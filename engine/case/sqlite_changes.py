@@ -31,7 +31,8 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import sqlite
 
-from engine.case.unit import ASSIGNMENTS, DEADLINES, REQUESTS
+from engine.case.unit import ASSIGNMENTS, CASES, DEADLINES, REQUESTS
+from engine.organisation.snapshot import version_expr
 from engine.rollup.models import Rollup
 from engine.rollup.store import ROLLUP_KEY
 
@@ -172,3 +173,57 @@ def send(
         _ENCODER.encode([[r[c] for c in _ROLLUP_COLUMNS] for r in rollups]) if rollups else None
     )
     conn.exec_driver_sql(_INSERT, tuple(params))
+
+
+# -- the case rows of a batch ---------------------------------------------------------------------
+
+
+@cache
+def _cases_sql(columns: tuple[str, ...]) -> str:
+    """UPDATE the case rows listed in a JSON array that are still at the version each names,
+    if the organisation is at the one given, in ``columns``; the ids of the rows written."""
+    t = _q(CASES.name)
+    sets = [f"{_q(c)} = json_extract(r.value, {_path(c)})" for c in columns]
+    sets.append(f"{_q('version')} = {t}.{_q('version')} + 1")
+    org = str(version_expr().compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+    # json_each has a column named "id" too: the table's are qualified.
+    return (
+        f"UPDATE {t} SET {', '.join(sets)} FROM json_each(?) AS r "
+        f"WHERE {t}.{_q('id')} = json_extract(r.value, '$.\"_id\"') "
+        f"AND {t}.{_q('version')} = json_extract(r.value, '$.\"_version\"') AND {org} = ? "
+        f"RETURNING {t}.{_q('id')}"
+    )
+
+
+def case_rows_usable(values: Mapping[str, Any]) -> bool:
+    """Whether ``write_cases`` can write a case row's changed columns (no float: JSON would not
+    carry every double exactly)."""
+    return not any(isinstance(v, float) for v in values.values()) and _settable_cases().issuperset(
+        values
+    )
+
+
+@cache
+def _settable_cases() -> frozenset[str]:
+    return frozenset(c.name for c in CASES.columns if c.name not in ("id", "version"))
+
+
+def write_cases(
+    conn: Connection, rows: Sequence[tuple[int, int, Mapping[str, Any]]], org_version: int
+) -> set[int]:
+    """The guarded UPDATE of many case rows — ``(id, version it was loaded at, changed
+    columns)``, each passing ``case_rows_usable`` — one statement per set of changed columns;
+    the ids of the rows written (a row whose version, or the organisation's, moved on is not)."""
+    procs = _processors(CASES)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, version, values in rows:
+        doc: dict[str, Any] = {"_id": row_id, "_version": version}
+        for name, value in values.items():
+            proc = procs[name]
+            doc[name] = value if proc is None else proc(value)
+        groups.setdefault(tuple(sorted(values)), []).append(doc)
+    written: set[int] = set()
+    for columns, docs in groups.items():
+        result = conn.exec_driver_sql(_cases_sql(columns), (_ENCODER.encode(docs), org_version))
+        written.update(row_id for (row_id,) in result)
+    return written

@@ -90,12 +90,15 @@ def _guarded_case_update(columns: tuple[str, ...]) -> Any:
 
 # What tells apart the new rows of one move, to give each the id the database chose. Rows that
 # agree on all of these are alike in every column that matters, so either id fits either row.
+# The case's id is among them, so the rows of several cases can go in one INSERT (SQLite's batch).
 _MATCH: dict[str, tuple[str, ...]] = {
     "assignments": ("org_id", "role"),
-    "events": ("seq",),
-    "deadlines": ("clock", "assignment_id", "state", "started_at", "closed_at", "due_at"),
-    "case_requests": ("kind", "assignment_id", "status"),
-}
+    "events": ("case_id", "seq"),
+    "deadlines": (
+        "case_id", "clock", "assignment_id", "state", "started_at", "closed_at", "due_at",
+    ),
+    "case_requests": ("case_id", "kind", "assignment_id", "status"),
+}  # fmt: skip
 
 
 @cache
@@ -223,42 +226,67 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
         if not held:
             raise ConcurrentChange(f"case {unit.case.id} changed under this move")
     else:
-        result = prepared(_guarded_case_update(tuple(sorted(case_changes))), conn.dialect).run(
-            conn,
-            {
-                **case_changes,
-                "_id": unit.case.id,
-                "_version": unit.case.version,
-                "_org": unit.org_version,
-            },
-        )
-        if result.rowcount != 1:
+        if not _guarded_case_write(conn, unit, case_changes):
             raise ConcurrentChange(f"case {unit.case.id} changed under this move")
-        _write_changed_sqlite(session, conn, unit, diff, changed, viewed=viewed)
-        _insert(conn, EVENTS, unit.events)
-        _insert(conn, DEADLINES, [d for d in unit.deadlines if id(d) not in loaded])
-        _insert(conn, REQUESTS, [r for r in unit.requests if id(r) not in loaded])
+        _write_children_sqlite(session, conn, [(unit, diff, changed)], viewed=viewed)
     _written(session, unit, changed)
+
+
+def _guarded_case_write(conn: Connection, unit: CaseUnit, case_changes: dict[str, Any]) -> bool:
+    """SQLite: the case row, if it and the organisation are still at the versions the move saw."""
+    result = prepared(_guarded_case_update(tuple(sorted(case_changes))), conn.dialect).run(
+        conn,
+        {
+            **case_changes,
+            "_id": unit.case.id,
+            "_version": unit.case.version,
+            "_org": unit.org_version,
+        },
+    )
+    return bool(result.rowcount == 1)
+
+
+_Written = tuple[CaseUnit, Contribution, list[tuple[int, dict[str, Any]]]]
+
+
+def _write_children_sqlite(
+    session: Session, conn: Connection, moves: Sequence[_Written], *, viewed: bool
+) -> None:
+    """SQLite: after the case rows of ``moves`` (unit, rollup change, changed assignments): their
+    changed and new rows, the moves of all the cases together."""
+    changed: dict[Table, list[tuple[int, dict[str, Any]]]] = {
+        ASSIGNMENTS: [], DEADLINES: [], REQUESTS: [],
+    }  # fmt: skip
+    rollups: list[dict[str, Any]] = []
+    events, clocks, requests = [], [], []
+    for unit, diff, assignments in moves:
+        loaded = unit.loaded
+        changed[ASSIGNMENTS] += assignments
+        changed[DEADLINES] += _changed_rows(unit, DEADLINES, unit.deadlines)
+        changed[REQUESTS] += _changed_rows(unit, REQUESTS, unit.requests)
+        if diff:
+            rollups += rollup_rows(diff, unit.case.id % SHARDS)
+        events += unit.events
+        clocks += [d for d in unit.deadlines if id(d) not in loaded]
+        requests += [r for r in unit.requests if id(r) not in loaded]
+    _write_changed_sqlite(session, conn, moves, changed, rollups, viewed=viewed)
+    _insert(conn, EVENTS, events)
+    _insert(conn, DEADLINES, clocks)
+    _insert(conn, REQUESTS, requests)
 
 
 def _write_changed_sqlite(
     session: Session,
     conn: Connection,
-    unit: CaseUnit,
-    diff: Contribution,
-    assignments: list[tuple[int, dict[str, Any]]],
+    moves: Sequence[_Written],
+    changed: dict[Table, list[tuple[int, dict[str, Any]]]],
+    rollups: list[dict[str, Any]],
     *,
     viewed: bool,
 ) -> None:
     """SQLite: the changed assignments, clocks and requests and the rollup change — in one
     statement through ``temp.whistle_changes`` when the connection has it, else table by table.
     A row the view cannot write (``sqlite_changes.usable``) goes by its table's UPDATE."""
-    changed = {
-        ASSIGNMENTS: assignments,
-        DEADLINES: _changed_rows(unit, DEADLINES, unit.deadlines),
-        REQUESTS: _changed_rows(unit, REQUESTS, unit.requests),
-    }
-    rollups = rollup_rows(diff, unit.case.id % SHARDS) if diff else []
     if viewed:
         usable = sqlite_changes.usable
         by_json: dict[Table, list[tuple[int, dict[str, Any]]]] = {}
@@ -273,8 +301,9 @@ def _write_changed_sqlite(
         return
     for table, rows in changed.items():
         _update(conn, table, rows)
-    if diff:
-        add_to_rollups(session, diff, shard=unit.case.id % SHARDS)
+    for unit, diff, _ in moves:
+        if diff:
+            add_to_rollups(session, diff, shard=unit.case.id % SHARDS)
 
 
 def _sealed_changes(unit: CaseUnit) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any]]]]:
@@ -299,17 +328,24 @@ def write_many(session: Session, moves: Sequence[tuple[CaseUnit, Contribution]])
     """Persist the moves of many cases (an escalation batch); the ids of the cases that moved on
     meanwhile: none of their rows was written, all the others' were.
 
-    On PostgreSQL one statement writes them all (``engine/case/pg_batch.py``) when no move made
-    new assignments; otherwise each is written as ``write`` does, in the order given.
+    When no move made new assignments, one statement writes them all on PostgreSQL
+    (``engine/case/pg_batch.py``) and a statement per table on SQLite (``_write_many_sqlite``);
+    otherwise each is written as ``write`` does, in the order given.
     """
     if not moves:
         return set()
     _flush_pending(session)
-    single = (
-        session.get_bind().dialect.name != "postgresql"
-        or len({unit.org_version for unit, _ in moves}) > 1
-    )
-    if single or any(id(a) not in unit.loaded for unit, _ in moves for a in unit.assignments):
+    dialect = session.get_bind().dialect.name
+    if any(id(a) not in unit.loaded for unit, _ in moves for a in unit.assignments):
+        single = True  # new assignments are written first, each case on its own
+    elif dialect == "sqlite":
+        conn = session.connection()
+        if sqlite_changes.ready(conn):
+            return _write_many_sqlite(session, conn, moves)
+        single = True
+    else:
+        single = dialect != "postgresql" or len({unit.org_version for unit, _ in moves}) > 1
+    if single:
         moved_on = set()
         for unit, diff in moves:
             try:
@@ -334,6 +370,34 @@ def write_many(session: Session, moves: Sequence[tuple[CaseUnit, Contribution]])
         if w.unit.case.id in written:
             _written(session, w.unit, w.assignments)
     return {w.unit.case.id for w in writes} - written
+
+
+def _write_many_sqlite(
+    session: Session, conn: Connection, moves: Sequence[tuple[CaseUnit, Contribution]]
+) -> set[int]:
+    """SQLite: the case rows, each guarded by its version and the organisation's, then the
+    changed and new rows of the cases written, all together: a statement per table (and per set
+    of changed case columns), not per case and table."""
+    sealed: list[_Written] = []
+    held: set[int] = set()
+    together: dict[int, list[tuple[int, int, dict[str, Any]]]] = {}
+    for unit, diff in moves:
+        case_changes, changed = _sealed_changes(unit)
+        sealed.append((unit, diff, changed))
+        if sqlite_changes.case_rows_usable(case_changes):
+            row = (unit.case.id, unit.case.version, case_changes)
+            together.setdefault(unit.org_version, []).append(row)
+        elif _guarded_case_write(conn, unit, case_changes):
+            held.add(unit.case.id)
+    for org_version, rows in together.items():
+        held |= sqlite_changes.write_cases(conn, rows, org_version)
+    written = [w for w in sealed if w[0].case.id in held]
+    moved_on = {unit.case.id for unit, _, _ in sealed} - held  # nothing of them is written
+    if written:
+        _write_children_sqlite(session, conn, written, viewed=True)
+    for unit, _, changed in written:
+        _written(session, unit, changed)
+    return moved_on
 
 
 def _changed_rows(

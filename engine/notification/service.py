@@ -12,14 +12,15 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, column, func, insert, select, table, true, update
+from sqlalchemy import ColumnElement, Table, column, func, insert, select, table, true, update
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
 from engine.deadline.models import Deadline
+from engine.driver_sql import insert_returning_ids
 from engine.duration import in_words
 from engine.errors import Forbidden, InvalidInput, NotFound, OutOfScope
 from engine.notification.models import (
@@ -100,6 +101,9 @@ def notify(
 
 # Through the table, not the unit of work: the rows go in one executemany, ids back in order.
 _NEW_NOTIFICATIONS = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
+_NOTIFICATIONS = cast(Table, Notification.__table__)
+# What tells apart the notifications of one INSERT (created_at is the same for all of them).
+_NOTIFICATION_KEYS = ("org_id", "case_id", "kind", "title_zh", "title_en", "payload")
 
 # PostgreSQL: the rows travel as one JSON array, so the text is one fixed statement that psycopg
 # converts once (a multi-row VALUES of a batch's notifications runs to thousands of parameters
@@ -117,17 +121,44 @@ _NEW_NOTIFICATIONS_PG = (
 )
 
 
-def _insert_notifications_pg(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    plain = [
+# One kept encoder: json.dumps with these options builds an encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def _insert_notifications(
+    session: Session, sent: Sequence[tuple[int, _Message, int]], now: datetime
+) -> list[int]:
+    """One INSERT of a notification per (message index, message, recipient) in ``sent``; the
+    ids in that order.
+
+    The rows are built as plain values straight from the messages: a ``Notification`` object per
+    recipient only to carry them cost more than the INSERT.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        created_at = now.astimezone(UTC).replace(tzinfo=None).isoformat()
+        plain = [
+            {
+                "org_id": org_id, "case_id": m.case.id, "kind": m.kind, "title_zh": m.title_zh,
+                "title_en": m.title_en, "payload": dict(m.payload), "created_at": created_at,
+            }
+            for _, m, org_id in sent
+        ]  # fmt: skip
+        result = conn.exec_driver_sql(_NEW_NOTIFICATIONS_PG, {"rows": _ENCODER.encode(plain)})
+        return [int(new_id) for (new_id,) in result]
+    rows = [
         {
-            **{k: v for k, v in r.items() if k not in ("read_at", "read_by")},
-            "created_at": r["created_at"].astimezone(UTC).replace(tzinfo=None).isoformat(),
+            "org_id": org_id, "case_id": m.case.id, "kind": m.kind, "title_zh": m.title_zh,
+            "title_en": m.title_en, "payload": dict(m.payload), "created_at": now,
+            "read_at": None, "read_by": None,
         }
-        for r in rows
-    ]
-    text = json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
-    result = session.connection().exec_driver_sql(_NEW_NOTIFICATIONS_PG, {"rows": text})
-    return [int(new_id) for (new_id,) in result]
+        for _, m, org_id in sent
+    ]  # fmt: skip
+    if conn.dialect.name == "sqlite":
+        # Multi-row INSERTs: SQLAlchemy's executemany with ids back in order sends SQLite a
+        # statement per row. Rows alike in every column but the id are interchangeable.
+        return insert_returning_ids(conn, _NOTIFICATIONS, rows, _NOTIFICATION_KEYS)
+    return list(conn.execute(_NEW_NOTIFICATIONS, rows).scalars())
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,48 +196,38 @@ def _deliver_many(
 ) -> list[list[int]]:
     """Every message's notifications in one INSERT, their recipients' subscriptions in one read,
     then the webhook deliveries; the deliveries' ids, message by message."""
-    notifications = [
-        (k, Notification(
-            org_id=org_id, case_id=m.case.id, kind=m.kind, title_zh=m.title_zh,
-            title_en=m.title_en, payload=dict(m.payload), created_at=now,
-        ))
-        for k, m in enumerate(messages)
-        for org_id in m.recipients
-    ]  # fmt: skip
+    sent = [(k, m, org_id) for k, m in enumerate(messages) for org_id in m.recipients]
     out: list[list[int]] = [[] for _ in messages]
-    if not notifications:
+    if not sent:
         return out
-    rows = [
-        {
-            "org_id": n.org_id, "case_id": n.case_id, "kind": n.kind, "title_zh": n.title_zh,
-            "title_en": n.title_en, "payload": n.payload, "created_at": n.created_at,
-            "read_at": None, "read_by": None,
-        }
-        for _, n in notifications
-    ]  # fmt: skip
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        ids = _insert_notifications_pg(session, rows)
-    else:
-        ids = list(conn.execute(_NEW_NOTIFICATIONS, rows).scalars())
-    for (_, n), new_id in zip(notifications, ids, strict=True):
-        n.id = new_id
+    ids = _insert_notifications(session, sent, now)
     subscriptions: dict[int, list[WebhookSubscription]] = defaultdict(list)
-    recipients = sorted({n.org_id for _, n in notifications})
+    recipients = sorted({org_id for _, _, org_id in sent})
     stmt = select(WebhookSubscription).where(
         WebhookSubscription.org_id.in_(recipients), WebhookSubscription.active.is_(true())
     )
     for sub in session.scalars(stmt.order_by(WebhookSubscription.id)):
         subscriptions[sub.org_id].append(sub)
-    deliveries = [
-        (k, new_delivery(
-            subscription=sub, notification=n, body=event_body(notification=n,
-            case=messages[k].case), now=now,
-        ))
-        for k, n in notifications
-        for sub in subscriptions[n.org_id]
-        if wants(sub, messages[k].kind)
-    ]  # fmt: skip
+    if not subscriptions:
+        return out
+    deliveries = []
+    for (k, m, org_id), new_id in zip(sent, ids, strict=True):
+        wanted = [sub for sub in subscriptions.get(org_id, ()) if wants(sub, m.kind)]
+        if not wanted:
+            continue
+        # Only a webhook body needs the notification as an object (most recipients have none).
+        n = Notification(
+            org_id=org_id, case_id=m.case.id, kind=m.kind, title_zh=m.title_zh,
+            title_en=m.title_en, payload=dict(m.payload), created_at=now,
+        )  # fmt: skip
+        n.id = new_id
+        deliveries += [
+            (k, new_delivery(
+                subscription=sub, notification=n, body=event_body(notification=n, case=m.case),
+                now=now,
+            ))
+            for sub in wanted
+        ]  # fmt: skip
     if not deliveries:
         return out
     session.add_all([d for _, d in deliveries])
