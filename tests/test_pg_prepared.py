@@ -16,13 +16,14 @@ from sqlalchemy.exc import DBAPIError
 
 from engine.db import make_engine
 
+# Skipped with its reason on SQLite (tests/conftest.py); runs in CI's PostgreSQL pass.
+pytestmark = pytest.mark.postgres_only
+
 PROBE = "SELECT %(n)s::integer + 0 AS probe_for_preparing"
 
 
 @pytest.fixture
-def pg(db_url: str, is_postgres: bool) -> Iterator[Engine]:
-    if not is_postgres:
-        pytest.skip("prepared statements are PostgreSQL's")
+def pg(db_url: str) -> Iterator[Engine]:
     engine = make_engine(db_url, pool_size=1, max_overflow=0)
     yield engine
     engine.dispose()
