@@ -6,6 +6,7 @@ production backend. Both run the same models and the same Alembic migrations.
 
 from __future__ import annotations
 
+import json
 import select
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -77,6 +78,15 @@ def _in_utc(value: datetime) -> datetime:
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+# json.dumps with these options builds an encoder per call; one kept encoder writes the same text.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_json(value: Any) -> str:
+    """JSON text without spaces, non-ASCII kept: what rows sent as one JSON parameter carry."""
+    return _COMPACT.encode(value)
 
 
 def copy_json(value: Any) -> Any:

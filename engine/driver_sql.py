@@ -99,23 +99,18 @@ class RowsInsert:
 
     def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> CursorResult[Any]:
         """Send ``rows``; the driver's result (``lastrowid`` for an INSERT without RETURNING)."""
-        procs, columns = self.processors, self.columns
-        flat: list[Any] = []
-        for row in rows:
-            for proc, name in zip(procs, columns, strict=True):
-                value = row[name]
-                flat.append(value if proc is None else proc(value))
-        return conn.exec_driver_sql(self.sql, tuple(flat))
+        return conn.exec_driver_sql(self.sql, tuple(v for row in rows for v in self.bound(row)))
+
+    def bound(self, row: Mapping[str, Any]) -> list[Any]:
+        """The values of ``row`` as this statement sends them (what the database stores)."""
+        return [
+            value if proc is None else proc(value)
+            for proc, value in zip(self.processors, map(row.__getitem__, self.columns), strict=True)
+        ]
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Send ``rows``; the rows RETURNING gives back."""
         return list(self.execute(conn, rows).fetchall())
-
-    def sent(self, row: Mapping[str, Any], name: str) -> Any:
-        """The value of ``name`` as this statement sends it (what the database stores)."""
-        value = row[name]
-        proc = self.processors[self.columns.index(name)]
-        return value if proc is None else proc(value)
 
 
 @cache
@@ -184,14 +179,10 @@ def insert_returning_ids(
             table, columns, len(part), conn.dialect, upsert=False, returning=("id", *keys)
         )
         # Each value bound once: the keys are looked for among the values as sent.
-        procs = stmt.processors
         flat: list[Any] = []
         waiting: dict[tuple[Any, ...], list[int]] = {}
         for n, row in enumerate(part, start):
-            sent = [
-                value if proc is None else proc(value)
-                for proc, value in zip(procs, map(row.__getitem__, columns), strict=True)
-            ]
+            sent = stmt.bound(row)
             flat += sent
             waiting.setdefault(tuple(sent[i] for i in at), []).append(n)
         for new_id, *key in conn.exec_driver_sql(stmt.sql, tuple(flat)):

@@ -111,7 +111,7 @@ def test_multi_row_insert_binds_each_column_with_its_type(engine: Engine) -> Non
         stored = conn.execute(select(EVENTS.c.at, EVENTS.c.payload).order_by(EVENTS.c.seq)).all()
     assert [r.at for r in stored] == [at, at]
     assert stored[0].payload == {"说明": ["一", 2]}
-    assert stmt.sent(rows[0], "at") == "2026-03-02 01:00:00.000000"
+    assert stmt.bound(rows[0])[stmt.columns.index("at")] == "2026-03-02 01:00:00.000000"
 
 
 def test_multi_row_upsert_overwrites_the_row_it_names(engine: Engine) -> None:
@@ -153,13 +153,14 @@ def test_a_move_with_more_rows_than_one_insert_takes_is_written_in_parts_with_ev
 ) -> None:
     # More new rows than one multi-row INSERT carries (SQLite): each part returns its ids, and
     # each row gets the id of the row stored with its values.
-    from engine.case.writer import _ROWS_PER_INSERT, _insert
+    from engine.case.writer import _insert
     from engine.db import unattached
+    from engine.driver_sql import ROWS_PER_INSERT
     from engine.event.models import Event
     from tests.builders import make_case
 
     case = make_case(session, rt, city, clock)
-    count = 2 * _ROWS_PER_INSERT + 7
+    count = 2 * ROWS_PER_INSERT + 7
     at = clock.now()
     base = {
         "case_id": case.id, "at": at, "actor_id": None, "actor_role": "system",

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -15,7 +14,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 
 from engine.case.unit import snapshot_of, table_of
-from engine.db import UTCDateTime
+from engine.db import UTCDateTime, compact_json
 from engine.rollup.models import Rollup
 
 PG = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -99,12 +98,8 @@ def changed_rows(
     ]
 
 
-# json.dumps with these options builds an encoder per call; one kept encoder writes the same text.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
 def dumps(rows: list[dict[str, Any]]) -> str:
-    return _ENCODER.encode(rows) if rows else "[]"
+    return compact_json(rows) if rows else "[]"
 
 
 def numbered(rows: Sequence[Any], table: Table) -> list[dict[str, Any]]:

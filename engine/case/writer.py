@@ -42,7 +42,7 @@ from engine.case.unit import (
     snapshot_of,
 )
 from engine.deadline.models import Deadline
-from engine.driver_sql import prepared, rows_insert
+from engine.driver_sql import insert_returning_ids, prepared, rows_insert
 from engine.errors import ConcurrentChange
 from engine.event.service import seal
 from engine.organisation.snapshot import version_expr
@@ -127,23 +127,9 @@ def _insert(conn: Connection, table: Table, rows: Sequence[Any]) -> None:
         one = rows_insert(table, columns, 1, conn.dialect, upsert=False, returning=())
         rows[0].id = one.execute(conn, values).lastrowid
         return
-    keys = _MATCH[table.name]
-    waiting: dict[tuple[Any, ...], list[Any]] = {}
-    for start in range(0, len(values), _ROWS_PER_INSERT):
-        part = values[start : start + _ROWS_PER_INSERT]
-        stmt = rows_insert(
-            table, columns, len(part), conn.dialect, upsert=False, returning=("id", *keys)
-        )
-        if start == 0:
-            # Matched on the values as sent: that is what the database hands back.
-            for row, data in zip(rows, values, strict=True):
-                waiting.setdefault(tuple(stmt.sent(data, k) for k in keys), []).append(row)
-        for new_id, *key in stmt.run(conn, part):
-            waiting[tuple(key)].pop().id = new_id
-
-
-# Rows per multi-row INSERT on SQLite (well under its limit of bound parameters).
-_ROWS_PER_INSERT = 200
+    ids = insert_returning_ids(conn, table, values, _MATCH[table.name])
+    for row, new_id in zip(rows, ids, strict=True):
+        row.id = new_id
 
 
 def _insert_core(conn: Connection, table: Table, rows: Sequence[Any]) -> None:

@@ -7,7 +7,6 @@ actor-facing services each commit once. A thing in another org node's inbox is `
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy import ColumnElement, Table, column, func, insert, select, table
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
+from engine.db import compact_json
 from engine.deadline.models import Deadline
 from engine.driver_sql import insert_returning_ids
 from engine.duration import in_words
@@ -121,10 +121,6 @@ _NEW_NOTIFICATIONS_PG = (
 )
 
 
-# One kept encoder: json.dumps with these options builds an encoder on every call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
 def _insert_notifications(
     session: Session, sent: Sequence[tuple[int, _Message, int]], now: datetime
 ) -> list[int]:
@@ -144,7 +140,7 @@ def _insert_notifications(
             }
             for _, m, org_id in sent
         ]  # fmt: skip
-        result = conn.exec_driver_sql(_NEW_NOTIFICATIONS_PG, {"rows": _ENCODER.encode(plain)})
+        result = conn.exec_driver_sql(_NEW_NOTIFICATIONS_PG, {"rows": compact_json(plain)})
         return [int(new_id) for (new_id,) in result]
     rows = [
         {
