@@ -106,3 +106,46 @@ def test_a_move_statement_scans_no_whole_table(
     tree = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
     whole = sorted({rel for node, rel in _scans(tree) if node == "Seq Scan" and rel in CHANGED})
     assert whole == [], f"the move scans whole tables: {whole}"
+
+
+def test_a_move_statement_carries_only_the_parts_it_has_rows_for(
+    session: Session, rt: Runtime, city: City, clock: ManualClock, is_postgres: bool
+) -> None:
+    # An empty part still costs the server its set-up and run; a move leaves it out.
+    if not is_postgres:
+        pytest.skip("the one-statement move is PostgreSQL's path")
+    moves: list[tuple[str, Any]] = []
+    engine = session.get_bind().engine
+
+    def capture(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
+        if sql.startswith("WITH c AS ("):
+            moves.append((sql, params))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        draft = CaseDraft(workflow="hotline", area_id=city.grids[0].id, title="路灯不亮")
+        case = raise_case(
+            session=session, rt=rt, actor=city.actor(session, "resident"), draft=draft,
+            now=clock.advance(timedelta(minutes=1)),
+        )  # fmt: skip
+        transition_case(
+            session=session, rt=rt, actor=city.actor(session, "cc_s1"), case_id=case.id,
+            trigger=Trigger.DISPATCH, payload={"lead": city.departments[0].id, "assisting": []},
+            now=clock.advance(timedelta(minutes=1)),
+        )  # fmt: skip
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert len(moves) == 2
+    for sql, params in moves:
+        assert "case_requests" not in sql  # neither move has a request row
+        assert "rn" not in params
+        assert "rc" not in params
+        for part in ("a", "e", "dn", "dc", "ru"):
+            # A part is in the statement exactly when it carries rows.
+            assert (f" {part} AS (" in sql) == (part in params), part
+            if part in params:
+                assert json.loads(params[part]), part
+    _, dispatch_params = moves[1]
+    # The dispatch wrote its event, closed the dispatch clock, opened the department's clocks
+    # and added to the rollups.
+    assert {"e", "dn", "dc", "ru"} <= set(dispatch_params)

