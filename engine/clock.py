@@ -83,6 +83,12 @@ class EpochStore(Protocol):
         ...
 
 
+def utc_stamp(at: datetime) -> str:
+    """An instant as ISO 8601 in UTC with a ``Z``: the form of webhook bodies and of the times
+    in ladder-step payloads, so clients and the hash chain read one form."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _wall() -> datetime:
     return datetime.now(UTC)
 

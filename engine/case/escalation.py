@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -24,6 +24,7 @@ from engine.case import callbacks, writer
 from engine.case.facts import ACCEPT_CLOCK, REPORT_IN_CLOCK
 from engine.case.pg_rows import dumps, plain, record
 from engine.case.unit import CaseUnit, table_of
+from engine.clock import utc_stamp
 from engine.deadline.models import Deadline, EscalationStep
 from engine.deadline.service import schedule
 from engine.driver_sql import id_among
@@ -46,11 +47,6 @@ class AppliedStep:
     step: Trigger
     event_id: int
     deliveries: tuple[int, ...]
-
-
-def _stamp(moment: datetime) -> str:
-    # ISO 8601 in UTC with a "Z", as in webhook bodies, so clients read one form.
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _is_due_step(
@@ -99,8 +95,8 @@ def _plan(unit: CaseUnit, deadline_id: int, step_index: int, now: datetime) -> _
         "deadline_id": deadline.id,
         "assignment_id": deadline.assignment_id,
         "step_index": step_index,
-        "due_at": _stamp(fire_at),
-        "clock_due_at": _stamp(deadline.due_at),
+        "due_at": utc_stamp(fire_at),
+        "clock_due_at": utc_stamp(deadline.due_at),
     }
     if step.step == Trigger.CLOSE:
         payload["close_reason"] = callbacks.window_close_reason(unit.case)

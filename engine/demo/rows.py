@@ -11,11 +11,12 @@ function over the finished rows, so the rollups equal a recompute by constructio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
 from engine.calendar import WorkCalendar
+from engine.clock import utc_stamp
 from engine.deadline.models import Deadline
 from engine.deadline.service import step_time
 from engine.demo.lifecycle import Clock, Life, Move, Ref, Work
@@ -65,10 +66,6 @@ class Ids:
         return value
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _active_lead(work: list[Work], at: datetime) -> int | None:
     """The lead assignment (index) working the case at ``at``, if any."""
     for i, w in enumerate(work):
@@ -95,7 +92,8 @@ def _ladder(
         payload = {
             "clock": clock.name, "deadline_id": ids.deadlines[index],
             "assignment_id": ids.assignment(clock.assignment),
-            "step_index": step_index, "due_at": _stamp(at), "clock_due_at": _stamp(clock.due_at),
+            "step_index": step_index, "due_at": utc_stamp(at),
+            "clock_due_at": utc_stamp(clock.due_at),
         }  # fmt: skip
         if step.step == Trigger.CLOSE:
             payload["close_reason"] = str(CloseReason.UNRATED)

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Table, column, func, insert, select, table
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
+from engine.clock import utc_stamp
 from engine.db import compact_json
 from engine.deadline.models import Deadline
 from engine.driver_sql import insert_returning_ids
@@ -29,7 +30,7 @@ from engine.notification.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from engine.notification.webhook import WebhookCase, event_body, new_delivery, stamp, wants
+from engine.notification.webhook import WebhookCase, event_body, new_delivery, wants
 from engine.organisation.models import OrgNode
 from engine.subjects import AssignmentView
 from engine.uow import use_case
@@ -302,7 +303,7 @@ def _step_message(session: Session, notice: StepNotice) -> _Message | None:
         "deadline_id": deadline.id,
         "assignment_id": deadline.assignment_id,
         "limit": deadline.limit,
-        "due_at": stamp(deadline.due_at),
+        "due_at": utc_stamp(deadline.due_at),
     }
     return _Message(
         case=case,

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from engine.clock import utc_stamp
 from engine.errors import IllegalTransition
 from engine.notification.models import (
     DeliveryState,
@@ -48,11 +49,6 @@ EVENT_HEADER = "X-Whistle-Event"
 _SCHEME = "sha256="
 _ERROR_LENGTH = 500
 _MAX_DIGITS = 11  # Unix seconds until the year 5138: enough, and no overflow in fromtimestamp
-
-
-def stamp(at: datetime) -> str:
-    """An instant as ISO 8601 in UTC with a ``Z``, the form every body uses."""
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class WebhookCase(Protocol):
@@ -77,7 +73,7 @@ def event_body(*, notification: Notification, case: WebhookCase) -> dict[str, An
         "event": str(notification.kind),
         "notification_id": notification.id,
         "org_id": notification.org_id,
-        "created_at": stamp(notification.created_at),
+        "created_at": utc_stamp(notification.created_at),
         "title_zh": notification.title_zh,
         "title_en": notification.title_en,
         "case": {
