@@ -1,10 +1,11 @@
-"""PostgreSQL: every write of a move, the guarded case row first, as one statement of one shape.
+"""PostgreSQL: every write of a move, the guarded case row first, as one statement.
 
 The rows travel as JSON arrays, one parameter per part, unpacked on the server by
 ``jsonb_to_recordset``; so the SQL text never depends on how many rows a move wrote or which
-columns it changed. It is built once per process, psycopg prepares it on the server after a few
-uses, and nothing is compiled per move (a statement whose shape followed the move's rows was
-compiled afresh almost every time, the largest cost of a step).
+columns it changed, only on which parts (tables) it writes. Each such shape is built once per
+process, psycopg prepares it on the server after a few uses, and nothing is compiled per move (a
+statement whose text followed the move's rows was compiled afresh almost every time, the largest
+cost of a step).
 
 * changed rows carry ``_set``, the names of the columns the move changed; only those are written
   (another writer, such as the sweeper claiming a clock, may own the others);
