@@ -34,7 +34,7 @@ test-postgres: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict engine api workers
+	$(BIN)/mypy --strict engine api workers bench
 
 format: $(STAMP)
 	$(BIN)/ruff format .

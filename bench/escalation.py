@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
 
 from bench.lifecycle import machine_report
@@ -152,7 +152,7 @@ def _replan(engine: Engine, due_at: datetime) -> None:
     started = due_at - LIMIT * 0.8
     with engine.begin() as conn:
         conn.execute(
-            Deadline.__table__.update()
+            update(Deadline)
             .where(Deadline.limit == f"{int(LIMIT.total_seconds())}s")
             .values(started_at=started, due_at=started + LIMIT, next_fire_at=due_at)
         )
@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("\n".join(machine_report(args.url)))
     print()
-    rows, plans_out = [], []
+    rows: list[str] = []
+    plans_out: list[str] = []
     for backend, processes in combos:
         figures, plan = run(backend, processes, pending=args.pending, due=args.due,
                             sweep=args.sweep_seconds, server_url=args.url)  # fmt: skip

@@ -212,6 +212,7 @@ def load(url: str, n: int, district: dict[str, Any], seed: int) -> tuple[int, fl
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
+        assert conn is not None  # a pooled connection that is open
         with conn.cursor() as cur:
             with cur.copy(f"COPY cases ({', '.join(CASE_COLUMNS)}) FROM STDIN") as cases_copy:
                 pending: list[tuple[Any, ...]] = []

@@ -92,7 +92,8 @@ def run_child(url: str, limit: int | None, batch: int) -> dict[str, Any]:
         argv += ["--limit", str(limit)]
     load = os.getloadavg()[0]
     done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=3600)
-    return json.loads(done.stdout.strip().splitlines()[-1]) | {"load_before": round(load, 1)}
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures | {"load_before": round(load, 1)}
 
 
 def city_on_time(limit: int | None) -> dict[str, tuple[int, int]]:
