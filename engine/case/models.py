@@ -95,7 +95,7 @@ class Case(Base):
         Index("ix_cases_state_street", "state", "street_id"),
         Index("ix_cases_street_created", "street_id", "created_at"),
         Index("ix_cases_category_state", "category_id", "state"),
-        Index("ix_cases_area_path", "area_path"),
+        # The area path's lookups use ix_cases_area_path_created (engine.insight.models).
         Index("ix_cases_created", "created_at"),
         Index("ix_cases_dispatched", "dispatched_at"),  # evaluation cohorts and drill-down
         Index("ix_cases_reporter_phone", "reporter_phone"),  # same-caller duplicates (insight)
