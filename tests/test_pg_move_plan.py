@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,8 @@ from engine.runtime import Runtime
 from engine.vocabulary import Trigger
 from tests.builders import City
 
+pytestmark = pytest.mark.postgres_only  # the one-statement move is PostgreSQL's path
+
 # The tables a move changes rows of; a sequential scan of any of them grows with the city.
 CHANGED = {"cases", "assignments", "deadlines"}
 
@@ -38,23 +41,30 @@ def _scans(plan: dict[str, Any]) -> Iterator[tuple[str, str]]:
         yield from _scans(child)
 
 
-def test_a_move_statement_scans_no_whole_table(
-    session: Session, rt: Runtime, city: City, clock: ManualClock, is_postgres: bool
-) -> None:
-    if not is_postgres:
-        pytest.skip("the one-statement move is PostgreSQL's path")
+@contextmanager
+def _moves_sent(session: Session, prefix: str) -> Iterator[list[tuple[str, Any]]]:
+    """The (SQL, parameters) of every statement starting with ``prefix`` sent meanwhile."""
     moves: list[tuple[str, Any]] = []
     engine = session.get_bind().engine
 
     def capture(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
-        if sql.startswith("WITH c AS (UPDATE cases"):
+        if sql.startswith(prefix):
             moves.append((sql, params))
-
-    def tick() -> Any:
-        return clock.advance(timedelta(minutes=1))
 
     event.listen(engine, "before_cursor_execute", capture)
     try:
+        yield moves
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+
+def test_a_move_statement_scans_no_whole_table(
+    session: Session, rt: Runtime, city: City, clock: ManualClock
+) -> None:
+    def tick() -> Any:
+        return clock.advance(timedelta(minutes=1))
+
+    with _moves_sent(session, "WITH c AS (UPDATE cases") as moves:
         # A few cases dispatched and accepted, so that the last move changes a case, an
         # assignment and its clocks.
         for _ in range(3):
@@ -78,8 +88,6 @@ def test_a_move_statement_scans_no_whole_table(
                 session=session, rt=rt, actor=city.actor(session, "dept_um"),
                 assignment_id=assignment_id, trigger=Trigger.ACCEPT, payload={}, now=tick(),
             )  # fmt: skip
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
     # Grow the tables to a small city's size (copies of the rows there are) and let the planner
     # know: on tables of a page or two a sequential scan is right, and a whole-table hash only
     # shows once the tables are larger.
@@ -109,20 +117,10 @@ def test_a_move_statement_scans_no_whole_table(
 
 
 def test_a_move_statement_carries_only_the_parts_it_has_rows_for(
-    session: Session, rt: Runtime, city: City, clock: ManualClock, is_postgres: bool
+    session: Session, rt: Runtime, city: City, clock: ManualClock
 ) -> None:
     # An empty part still costs the server its set-up and run; a move leaves it out.
-    if not is_postgres:
-        pytest.skip("the one-statement move is PostgreSQL's path")
-    moves: list[tuple[str, Any]] = []
-    engine = session.get_bind().engine
-
-    def capture(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
-        if sql.startswith("WITH c AS ("):
-            moves.append((sql, params))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with _moves_sent(session, "WITH c AS (") as moves:
         draft = CaseDraft(workflow="hotline", area_id=city.grids[0].id, title="路灯不亮")
         case = raise_case(
             session=session, rt=rt, actor=city.actor(session, "resident"), draft=draft,
@@ -133,8 +131,6 @@ def test_a_move_statement_carries_only_the_parts_it_has_rows_for(
             trigger=Trigger.DISPATCH, payload={"lead": city.departments[0].id, "assisting": []},
             now=clock.advance(timedelta(minutes=1)),
         )  # fmt: skip
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
     assert len(moves) == 2
     for sql, params in moves:
         assert "case_requests" not in sql  # neither move has a request row
