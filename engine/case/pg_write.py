@@ -87,7 +87,7 @@ def combined_sql(new_case: bool = False, parts: frozenset[str] = frozenset(PARTS
     A part without rows is left out rather than sent an empty array, which the server would
     still set up, unpack and run (measured on the lifecycle: the statement's time −7 % on
     average, −30 % for a new case's). Each shape is its own statement, prepared after a few
-    uses like any other; a dozen shapes cover the workflows' moves.
+    uses like any other (the hotline lifecycle's six steps use six shapes).
     """
     org = str(version_expr().compile(dialect=PG, compile_kwargs={"literal_binds": True}))
     clock_cols = columns_of(DEADLINES, skip=("id",))
