@@ -6,6 +6,12 @@ one INSERT of an event row and a commit. Each client is its own process (no shar
 
     .venv/bin/python -m bench.lifecycle --backend sqlite --cases 2000 --clients 4
     .venv/bin/python -m bench.lifecycle --all            # the four combinations, as Markdown
+    .venv/bin/python -m bench.lifecycle --all --rounds 5 # floor and engine take turns
+
+With ``--rounds R`` the cases are cut into R slices and the floor and the engine take turns, a
+slice each (floor, engine, floor, engine, ...); each load's time is the sum of its turns. On a
+machine whose speed drifts from minute to minute, the two loads then see the same drift, where
+one floor phase followed by one engine phase four times as long may not.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy import func, select, text
 
-from bench.drivers import STEPS, T0, ClientResult, client_process, split
+from bench.drivers import STEPS, T0, ClientResult, Share, client_process, split
 from bench.world import (
     DEFAULT_POSTGRES,
     Organisation,
@@ -84,12 +90,14 @@ def _percentile(ordered: list[float], q: float) -> float:
     return 1000 * ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def _summarise(results: list[ClientResult], load_before: float) -> Figures:
+def _summarise(turns: list[list[ClientResult]], load_before: float) -> Figures:
+    """One load's figures over its turns (each turn: the results of its clients)."""
+    results = [r for turn in turns for r in turn]
     everything = sorted(x for r in results for xs in r.latencies.values() for x in xs)
     per_step = {s: sorted(x for r in results for x in r.latencies[s]) for s in STEPS}
     return Figures(
         steps=len(everything),
-        wall_s=max(r.finished for r in results) - min(r.started for r in results),
+        wall_s=sum(max(r.finished for r in turn) - min(r.started for r in turn) for turn in turns),
         p50_ms=_percentile(everything, 0.50),
         p99_ms=_percentile(everything, 0.99),
         step_p50_ms={s: _percentile(xs, 0.50) for s, xs in per_step.items()},
@@ -98,10 +106,12 @@ def _summarise(results: list[ClientResult], load_before: float) -> Figures:
     )
 
 
-def run_phase(load: str, url: str, organisation: Organisation, cases: int, clients: int) -> Figures:
-    """Run one load with ``clients`` processes that start together; gather their figures."""
+def run_phase(
+    load: str, url: str, organisation: Organisation, shares: list[Share]
+) -> list[ClientResult]:
+    """Run one load, a process per share, started together; gather their results."""
     ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(clients)
+    barrier = ctx.Barrier(len(shares))
     out = ctx.Queue()
     processes = [
         ctx.Process(
@@ -109,9 +119,8 @@ def run_phase(load: str, url: str, organisation: Organisation, cases: int, clien
             args=(load, url, organisation, share, barrier, out),
             name=f"bench-{load}-{k}",
         )
-        for k, share in enumerate(split(cases, clients))
+        for k, share in enumerate(shares)
     ]
-    load_before = os.getloadavg()[0]
     for p in processes:
         p.start()
     results: list[ClientResult] = []
@@ -128,7 +137,7 @@ def run_phase(load: str, url: str, organisation: Organisation, cases: int, clien
             p.terminate()
     if errors:
         raise RuntimeError(f"{load} clients failed:\n" + "\n".join(errors))
-    return _summarise(results, load_before)
+    return results
 
 
 def check_floor(url: str, cases: int) -> None:
@@ -170,17 +179,29 @@ def check_engine(url: str, cases: int) -> None:
         )
 
 
-def run(backend: str, cases: int, clients: int, server_url: str | None) -> RunFigures:
-    """One combination: a fresh database, the floor, then the engine, each checked afterwards."""
+def run(
+    backend: str, cases: int, clients: int, server_url: str | None, rounds: int = 1
+) -> RunFigures:
+    """One combination: a fresh database; the floor, then the engine, a slice of the cases at a
+    time for ``rounds`` turns each; both checked afterwards."""
     with fresh_database(backend, server_url) as url:
         organisation = prepare(url, cases=cases, now=T0)
-        checkpoint(url)
-        floor = run_phase("floor", url, organisation, cases, clients)
+        turns: dict[str, list[list[ClientResult]]] = {"floor": [], "engine": []}
+        load_before: dict[str, float] = {}
+        for turn in split(cases, rounds):
+            shares = [
+                Share(first_id=turn.first_id - 1 + share.first_id, count=share.count)
+                for share in split(turn.count, clients)
+            ]
+            for load in ("floor", "engine"):
+                checkpoint(url)
+                load_before.setdefault(load, os.getloadavg()[0])
+                turns[load].append(run_phase(load, url, organisation, shares))
         check_floor(url, cases)
-        _progress(f"  floor: {floor.steps_per_s:,.0f} steps/s over {floor.wall_s:.1f} s")
-        checkpoint(url)
-        engine = run_phase("engine", url, organisation, cases, clients)
         check_engine(url, cases)
+        floor = _summarise(turns["floor"], load_before["floor"])
+        engine = _summarise(turns["engine"], load_before["engine"])
+        _progress(f"  floor: {floor.steps_per_s:,.0f} steps/s over {floor.wall_s:.1f} s")
         _progress(f"  engine: {engine.steps_per_s:,.0f} steps/s over {engine.wall_s:.1f} s")
     return RunFigures(backend, clients, cases, floor, engine)
 
@@ -311,9 +332,15 @@ def main(argv: list[str] | None = None) -> int:
                         f"(default {DEFAULT_POSTGRES})")  # fmt: skip
     parser.add_argument("--all", action="store_true", help="both backends, 1 and 4 clients")
     parser.add_argument("--json", help="also write the raw figures to this file")
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="cut the cases into this many slices; the floor and the engine take turns",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.cases < args.clients or args.clients < 1:
         parser.error("need at least one case per client")
+    if args.rounds < 1 or args.cases < args.rounds * args.clients:
+        parser.error("--rounds: need at least one case per client in every round")
     combos = (
         [(b, c) for b in ("sqlite", "postgresql") for c in (1, 4)]
         if args.all
@@ -323,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for backend, clients in combos:
         _progress(f"{backend}, {clients} client(s), {args.cases} cases")
-        runs.append(run(backend, args.cases, clients, args.url))
+        runs.append(run(backend, args.cases, clients, args.url, args.rounds))
     print()
     print("\n".join(markdown(runs)))
     if args.json:
