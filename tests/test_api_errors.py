@@ -7,8 +7,8 @@ import pytest
 
 from api.problems import MEDIA_TYPE, TYPE_PREFIX
 from engine.auth import ApiToken, revoke_token
-from engine.vocabulary import CaseState, Trigger
-from tests.builders import make_case, png_file
+from engine.vocabulary import AssignmentRole, CaseState, Trigger
+from tests.builders import assignments_of, make_case, png_file
 from tests.fixtures_api import row_counts
 
 PNG = png_file()
@@ -275,4 +275,50 @@ def test_a_payload_id_beyond_what_the_database_stores__is_422_and_writes_nothing
     )  # fmt: skip
     assert response.status_code == 422
     assert response.json()["type"] == TYPE_PREFIX + "invalid-input"
+    assert row_counts(session_factory) == before
+
+
+def _lead_id(session, case) -> int:
+    return next(a.id for a in assignments_of(session, case.id) if a.role == AssignmentRole.LEAD)
+
+
+@pytest.mark.parametrize("subject", ["case", "assignment"])
+@pytest.mark.parametrize(
+    "bad",
+    ["if_match", "body", "path"],
+    ids=["malformed-if-match", "invalid-body", "non-numeric-id"],
+)
+def test_a_transition_with_an_unknown_token__is_401_whatever_else_is_wrong(
+    api, case, session, session_factory, subject, bad
+):
+    # The token is looked up in the same hop as the move; what else is wrong is said only to a
+    # caller the token names.
+    target = case.id if subject == "case" else _lead_id(session, case)
+    session.rollback()
+    path = f"/api/v1/{subject}s/{'x' if bad == 'path' else target}/transitions"
+    body: dict = {"trigger": Trigger.CANCEL, "reason": "重复受理"}
+    if subject == "assignment":
+        body = {"trigger": Trigger.ACCEPT}
+    if bad == "body":
+        body = {"trigger": 7}
+    headers = {"Authorization": "Bearer not-a-token"}
+    if bad == "if_match":
+        headers["If-Match"] = "yesterday"
+    before = row_counts(session_factory)
+    response = api.client.post(path, json=body, headers=headers)
+    assert_problem(response, 401, "unauthenticated")
+    assert row_counts(session_factory) == before
+
+
+def test_an_assignment_transition__with_a_malformed_if_match_is_422_and_changes_nothing(
+    api, case, session, session_factory
+):
+    lead = _lead_id(session, case)
+    session.rollback()
+    before = row_counts(session_factory)
+    response = api.post(
+        f"/api/v1/assignments/{lead}/transitions", "dept_um", json={"trigger": Trigger.ACCEPT},
+        headers={"If-Match": "yesterday"},
+    )  # fmt: skip
+    assert_problem(response, 422, "invalid-input")
     assert row_counts(session_factory) == before

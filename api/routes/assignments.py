@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from functools import partial
 
-from api.deps import ActorDep, ClockDep, IdPath, IfMatchDep, RuntimeDep, SessionDep, etag
+from fastapi import APIRouter, Request, Response
+
+from api.deps import IdPath, IfMatchHeader, etag, parse_if_match
+from api.onehop import Caller, OneHopRoute, TokenDep, in_one_hop
 from api.problems import documented
 from api.routes.cases import expected_version
 from api.schemas import AssignmentMoveOut, AssignmentOut, AssignmentTransitionIn, CaseSummary
@@ -14,28 +17,41 @@ from engine.case.tasks import assignment_detail_of
 router = APIRouter(prefix="/api/v1/assignments", tags=["assignments"])
 
 
-@router.post(
-    "/{assignment_id}/transitions",
-    responses=documented(400, 401, 403, 404, 409, 413, 422),
-    summary="Fire an assignment trigger",
-)
-def transition(
+async def transition(
     assignment_id: IdPath,
     body: AssignmentTransitionIn,
+    request: Request,
     response: Response,
-    session: SessionDep,
-    rt: RuntimeDep,
-    clock: ClockDep,
-    actor: ActorDep,
-    if_match: IfMatchDep,
+    token: TokenDep,
+    if_match: IfMatchHeader = None,
 ) -> AssignmentMoveOut:
     """Fire ``trigger`` on the assignment; a department acts only on its own assignments."""
+    # The token lookup, the move and the answer in one hop to the thread pool.
+    out = await in_one_hop(request, token, partial(_move, assignment_id, body, if_match))
+    response.headers["ETag"] = etag(out.assignment.version)
+    return out
+
+
+def _move(
+    assignment_id: int, body: AssignmentTransitionIn, if_match: str | None, caller: Caller
+) -> AssignmentMoveOut:
+    actor = caller.actor
+    version = expected_version(body.version, parse_if_match(if_match))
     unit = move_assignment(
-        session=session, rt=rt, actor=actor, assignment_id=assignment_id, trigger=body.trigger,
-        payload=body.payload, version=expected_version(body.version, if_match), now=clock.now(),
+        session=caller.session, rt=caller.rt, actor=actor, assignment_id=assignment_id,
+        trigger=body.trigger, payload=body.payload, version=version, now=caller.clock.now(),
     )  # fmt: skip
     detail, case = assignment_detail_of(unit, actor, assignment_id)
-    response.headers["ETag"] = etag(detail.assignment.version)
     return AssignmentMoveOut(
         assignment=AssignmentOut.of(detail), case=CaseSummary.model_validate(case)
     )
+
+
+router.add_api_route(
+    "/{assignment_id}/transitions",
+    responses=documented(400, 401, 403, 404, 409, 413, 422),
+    summary="Fire an assignment trigger",
+    route_class_override=OneHopRoute,
+    endpoint=transition,
+    methods=["POST"],
+)

@@ -19,11 +19,12 @@ from api.deps import (
     ActorDep,
     ClockDep,
     IdPath,
-    IfMatchDep,
+    IfMatchHeader,
     RuntimeDep,
     SessionDep,
     check_intake,
     etag,
+    parse_if_match,
 )
 from api.onehop import Caller, OneHopRoute, TokenDep, in_one_hop
 from api.problems import documented
@@ -252,29 +253,45 @@ def callbacks(case_id: IdPath, session: SessionDep, actor: ActorDep) -> list[Cal
     return [CallbackOut.model_validate(c) for c in found]
 
 
-@router.post("/{case_id}/transitions", responses=WRITE, summary="Fire a case trigger")
-def transition(
+async def transition(
     case_id: IdPath,
     body: CaseTransitionIn,
+    request: Request,
     response: Response,
-    session: SessionDep,
-    rt: RuntimeDep,
-    clock: ClockDep,
-    actor: ActorDep,
-    if_match: IfMatchDep,
+    token: TokenDep,
+    if_match: IfMatchHeader = None,
 ) -> CaseOut:
     """Fire ``trigger`` on the case; ``version`` (or ``If-Match``) guards against lost updates."""
+    # The token lookup, the move and the answer in one hop to the thread pool.
+    out = await in_one_hop(request, token, partial(_move_case, case_id, body, if_match))
+    response.headers["ETag"] = etag(out.version)
+    return out
+
+
+def _move_case(
+    case_id: int, body: CaseTransitionIn, if_match: str | None, caller: Caller
+) -> CaseOut:
+    actor = caller.actor
+    version = expected_version(body.version, parse_if_match(if_match))
     unit = move_case(
-        session=session, rt=rt, actor=actor, case_id=case_id, trigger=body.trigger,
-        payload=body.payload, version=expected_version(body.version, if_match), now=clock.now(),
+        session=caller.session, rt=caller.rt, actor=actor, case_id=case_id,
+        trigger=body.trigger, payload=body.payload, version=version, now=caller.clock.now(),
     )  # fmt: skip
     # Answer from the unit as written: the actor may no longer see the case (a department
     # whose objection was upheld), and then the answer is the same 404 a read would give.
     if not can_see_case(actor, unit.case, unit.assignments):
         raise OutOfScope(f"case {case_id} not found")
-    out = CaseOut.of(detail_of(unit, actor))
-    response.headers["ETag"] = etag(out.version)
-    return out
+    return CaseOut.of(detail_of(unit, actor))
+
+
+router.add_api_route(
+    "/{case_id}/transitions",
+    responses=WRITE,
+    summary="Fire a case trigger",
+    route_class_override=OneHopRoute,
+    endpoint=transition,
+    methods=["POST"],
+)
 
 
 def expected_version(in_body: int | None, in_header: int | None) -> int | None:
