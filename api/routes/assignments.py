@@ -6,7 +6,7 @@ from functools import partial
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import IdPath, IfMatchHeader, etag, parse_if_match
+from api.deps import IdPath, IfMatchHeader, etag
 from api.onehop import Caller, OneHopRoute, TokenDep, in_one_hop
 from api.problems import documented
 from api.routes.cases import expected_version
@@ -36,7 +36,7 @@ def _move(
     assignment_id: int, body: AssignmentTransitionIn, if_match: str | None, caller: Caller
 ) -> AssignmentMoveOut:
     actor = caller.actor
-    version = expected_version(body.version, parse_if_match(if_match))
+    version = expected_version(body.version, if_match)
     unit = move_assignment(
         session=caller.session, rt=caller.rt, actor=actor, assignment_id=assignment_id,
         trigger=body.trigger, payload=body.payload, version=version, now=caller.clock.now(),

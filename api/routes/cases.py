@@ -272,7 +272,7 @@ def _move_case(
     case_id: int, body: CaseTransitionIn, if_match: str | None, caller: Caller
 ) -> CaseOut:
     actor = caller.actor
-    version = expected_version(body.version, parse_if_match(if_match))
+    version = expected_version(body.version, if_match)
     unit = move_case(
         session=caller.session, rt=caller.rt, actor=actor, case_id=case_id,
         trigger=body.trigger, payload=body.payload, version=version, now=caller.clock.now(),
@@ -294,8 +294,10 @@ router.add_api_route(
 )
 
 
-def expected_version(in_body: int | None, in_header: int | None) -> int | None:
-    """The version to act on, from the body or ``If-Match``; the two must agree when both given."""
+def expected_version(in_body: int | None, if_match: str | None) -> int | None:
+    """The version to act on, from the body or the ``If-Match`` header as sent; the two must
+    agree when both given."""
+    in_header = parse_if_match(if_match)
     if in_body is not None and in_header is not None and in_body != in_header:
         raise InvalidInput(f"version: the body says {in_body} and If-Match says {in_header}")
     return in_body if in_body is not None else in_header
