@@ -133,17 +133,10 @@ def parse_if_match(value: str | None) -> int | None:
     return int(match[1])
 
 
-# The header as sent, for a route that reads it in its own hop (``parse_if_match`` there).
+# The header as sent: a route reads it in its hop, after the token (``parse_if_match`` there).
 IfMatchHeader = Annotated[
     str | None, Header(description='The version to act on, as an entity tag: "3"')
 ]
-
-
-async def get_if_match(if_match: IfMatchHeader = None) -> int | None:
-    return parse_if_match(if_match)
-
-
-IfMatchDep = Annotated[int | None, Depends(get_if_match)]
 
 
 def etag(version: int) -> str:
