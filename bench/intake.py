@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,19 +56,19 @@ class LoadResult:
     workers: int
     connections: int
     seconds: float
-    created: int = 0
+    succeeded: int = 0  # requests answered 2xx
     failed: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     peak_rss_mib: float = 0.0
     cpu_seconds: float = 0.0  # of the API processes during the measured phase
 
     @property
-    def cpu_ms_per_case(self) -> float:
-        return self.cpu_seconds * 1000 / self.created if self.created else 0.0
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds * 1000 / self.succeeded if self.succeeded else 0.0
 
     @property
     def rate(self) -> float:
-        return self.created / self.seconds
+        return self.succeeded / self.seconds
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -160,9 +161,10 @@ def _cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _request(port: int, token: str, body: bytes) -> bytes:
+def request(port: int, token: str, path: str, body: bytes) -> bytes:
+    """One ``POST path`` with a JSON body, as sent on the wire."""
     head = (
-        f"POST /api/v1/cases HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
@@ -188,8 +190,8 @@ async def _connection(
             if not record:
                 continue
             result.latencies.append(time.perf_counter() - began)
-            if status == 201:
-                result.created += 1
+            if 200 <= status < 300:
+                result.succeeded += 1
             else:
                 result.failed[status] = result.failed.get(status, 0) + 1
     finally:
@@ -217,7 +219,31 @@ def run_api_load(
     floor: bool = False,
 ) -> LoadResult:
     """Start ``whistle api`` (or, with ``floor``, the bare route of ``bench.intake_floor``) with
-    ``workers`` processes, load it, stop it."""
+    ``workers`` processes, load it with intake, stop it."""
+    body = json.dumps(
+        {"title": "井盖丢失", "description": "景山前街3号井盖丢失，夜间危险", "area_id": grid_id},
+        ensure_ascii=False,
+    ).encode()
+    return serve_and_load(
+        url,
+        lambda port: [request(port, t, "/api/v1/cases", body) for t in tokens],
+        workers=workers,
+        seconds=seconds,
+        floor=floor,
+    )
+
+
+def serve_and_load(
+    url: str,
+    requests_for: Callable[[int], list[bytes]],
+    *,
+    workers: int,
+    seconds: float,
+    floor: bool = False,
+) -> LoadResult:
+    """Start ``whistle api`` (or, with ``floor``, the bare routes of ``bench.intake_floor``) with
+    ``workers`` processes on a free port, send each of ``requests_for(port)`` over its own
+    keep-alive connection again and again (2 s of warm-up, then ``seconds`` measured), stop it."""
     port = _free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="wh-bench-"))
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
@@ -234,7 +260,8 @@ def run_api_load(
               "--log-level", "warning"]
     )  # fmt: skip
     server = subprocess.Popen(command, env=env, start_new_session=True)
-    result = LoadResult(workers=workers, connections=len(tokens), seconds=seconds)
+    requests = requests_for(port)
+    result = LoadResult(workers=workers, connections=len(requests), seconds=seconds)
     sampling = threading.Event()
 
     def sample() -> None:
@@ -248,15 +275,6 @@ def run_api_load(
         _wait_healthy(port, server)
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        body = json.dumps(
-            {
-                "title": "井盖丢失",
-                "description": "景山前街3号井盖丢失，夜间危险",
-                "area_id": grid_id,
-            },
-            ensure_ascii=False,
-        ).encode()
-        requests = [_request(port, t, body) for t in tokens]
         asyncio.run(_load(port, requests, seconds, result, _api_processes(server.pid)))
         sampling.set()
         sampler.join()
@@ -311,7 +329,7 @@ def _prepare(url: str, count: int) -> tuple[int, list[str]]:
     return grid_id, tokens
 
 
-def _server_facts(url: str) -> str:
+def server_facts(url: str) -> str:
     engine = make_engine(url)
     with engine.connect() as conn:
         version = conn.execute(text("SHOW server_version")).scalar()
@@ -321,7 +339,7 @@ def _server_facts(url: str) -> str:
     return f"PostgreSQL {version} (fsync={fsync}, synchronous_commit={sync})"
 
 
-def _commit() -> str:
+def tree_commit() -> str:
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
@@ -345,7 +363,7 @@ def report(
     """The Markdown entry of one run."""
     load = os.getloadavg()
     lines = [
-        f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · commit {_commit()}",
+        f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · commit {tree_commit()}",
         "",
         f"Machine: {os.cpu_count()} CPUs, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}; {facts}; load average "
@@ -361,8 +379,8 @@ def report(
         errors = sum(r.failed.values())
         lines.append(
             f"| {r.workers} | {r.rate:,.0f} | {r.percentile(0.50):.1f} | {r.percentile(0.99):.1f} "
-            f"| {errors} | {r.cpu_ms_per_case:.1f} | {r.peak_rss_mib:,.0f} | {f.rate:,.0f} "
-            f"| {f.cpu_ms_per_case:.1f} | {r.rate / f.rate:.0%} | {raw_many:,.0f} "
+            f"| {errors} | {r.cpu_ms_per_request:.1f} | {r.peak_rss_mib:,.0f} | {f.rate:,.0f} "
+            f"| {f.cpu_ms_per_request:.1f} | {r.rate / f.rate:.0%} | {raw_many:,.0f} "
             f"| {r.rate / raw_many:.0%} |"
         )
     lines += [
@@ -408,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("the intake benchmark runs on PostgreSQL (--url postgresql+psycopg://...)")
     with fresh_database("postgresql", args.url) as url:
         grid_id, tokens = _prepare(url, args.connections)
-        facts = _server_facts(url)
+        facts = server_facts(url)
         raw_one = raw_commit_rate(url, connections=1, seconds=5)
         raw_many = raw_commit_rate(url, connections=args.connections, seconds=5)
         print(f"raw commits/s: 1 connection {raw_one:,.0f}; {args.connections}: {raw_many:,.0f}")
@@ -421,14 +439,14 @@ def main(argv: list[str] | None = None) -> None:
             )
             print(
                 f"HTTP floor, {workers} worker(s): {floor.rate:,.0f} req/s, CPU "
-                f"{floor.cpu_ms_per_case:.2f} ms/req, errors {floor.failed}"
+                f"{floor.cpu_ms_per_request:.2f} ms/req, errors {floor.failed}"
             )
             floors.append(floor)
             result = run_api_load(url, grid_id, tokens, workers=workers, seconds=args.seconds)
             print(
                 f"{workers} worker(s): {result.rate:,.0f} cases/s, p50 "
                 f"{result.percentile(0.5):.1f} ms, p99 {result.percentile(0.99):.1f} ms, "
-                f"errors {result.failed}, API CPU {result.cpu_ms_per_case:.2f} ms/case, "
+                f"errors {result.failed}, API CPU {result.cpu_ms_per_request:.2f} ms/case, "
                 f"peak RSS {result.peak_rss_mib:,.0f} MiB"
             )
             results.append(result)

@@ -1,9 +1,14 @@
-"""The HTTP floor of intake: a bare FastAPI route on the same stack as ``whistle api``.
+"""The HTTP floors of intake and of a transition: bare FastAPI routes on the same stack as
+``whistle api``.
 
 ``POST /api/v1/cases`` here does only what any intake must: read the bearer token's account (one
-SELECT on the same ``api_tokens`` table, by the same hash), insert one row, commit. Same FastAPI,
-uvicorn, psycopg, pool and PostgreSQL server as the real API; ``bench.intake`` loads both with the
-same generator in the same run, for the ratio.
+SELECT on the same ``api_tokens`` table, by the same hash), insert one row, commit.
+``POST /api/v1/cases/{id}/transitions`` (and the same under ``/api/v1/assignments/``) does only
+what any durable state change must: the token's SELECT, one version-bumping ``UPDATE`` of a row of
+``floor_cases`` (404 when there is none), one ``INSERT`` of an event row, commit. Same FastAPI,
+uvicorn, psycopg, pool and PostgreSQL server as the real API; ``bench.intake`` and
+``bench.transitions`` load the floor and the API with the same generator in the same run, for
+the ratio.
 
     uvicorn bench.intake_floor:app --workers 1        # DATABASE_URL names the database
 """
@@ -15,8 +20,21 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
 
+from bench.world import floor_cases, floor_events
 from engine.auth import ApiToken, token_hash
 from engine.db import make_engine
 
@@ -42,13 +60,8 @@ def healthz() -> dict[str, str]:
 
 @app.post("/api/v1/cases", status_code=201)
 def raise_(body: dict[str, Any], authorization: Annotated[str, Header()] = "") -> dict[str, Any]:
-    token = authorization.removeprefix("Bearer ")
     with _engine.begin() as conn:
-        account = conn.scalar(
-            select(ApiToken.account_id).where(ApiToken.token_hash == token_hash(token))
-        )
-        if account is None:
-            raise HTTPException(401)
+        account = _account(conn, authorization)
         new_id = conn.scalar(
             insert(FLOOR)
             .values(
@@ -61,3 +74,38 @@ def raise_(body: dict[str, Any], authorization: Annotated[str, Header()] = "") -
             .returning(FLOOR.c.id)
         )
     return {"id": new_id}
+
+
+def _account(conn: Connection, authorization: str) -> int:
+    """The bearer token's account, as the API finds it (401 when there is none)."""
+    token = authorization.removeprefix("Bearer ")
+    account = conn.scalar(
+        select(ApiToken.account_id).where(ApiToken.token_hash == token_hash(token))
+    )
+    if account is None:
+        raise HTTPException(401)
+    return int(account)
+
+
+@app.post("/api/v1/cases/{row_id}/transitions")
+@app.post("/api/v1/assignments/{row_id}/transitions")
+def transition(
+    row_id: int, body: dict[str, Any], authorization: Annotated[str, Header()] = ""
+) -> dict[str, Any]:
+    with _engine.begin() as conn:
+        account = _account(conn, authorization)
+        version = conn.scalar(
+            update(floor_cases)
+            .where(floor_cases.c.id == row_id)
+            .values(status=str(body["trigger"]), version=floor_cases.c.version + 1)
+            .returning(floor_cases.c.version)
+        )
+        if version is None:
+            raise HTTPException(404)
+        conn.execute(
+            insert(floor_events).values(
+                case_id=row_id, seq=version, at=datetime.now(UTC),
+                payload={**body, "by": account},
+            )
+        )  # fmt: skip
+    return {"id": row_id, "version": version}
