@@ -138,3 +138,32 @@ def test_lifecycle__an_admin_change_is_seen_by_the_next_move_without_a_read_per_
     assert rt.org.get(session).version > known
     assert rt.org.get(session).nodes[city.departments[0].id].name_en.endswith("(renamed)")
     assert spent[Trigger.RATE] <= BUDGET["postgresql" if is_postgres else "sqlite"][Trigger.RATE]
+
+
+# A command centre's press by hand (催办/督办): the move of a step, plus the department's
+# notification; on PostgreSQL the notification's INSERT also reads the department's webhook
+# subscriptions, on SQLite they are one more SELECT.
+PRESS_BUDGET = {"sqlite": 5, "postgresql": 3}
+
+
+def test_manual_remind__the_press_and_its_notification_stay_within_their_statement_budget(
+    session: Session, rt: Runtime, city: City, clock: ManualClock, is_postgres: bool
+) -> None:
+    resident = city.actor(session, "resident")
+    centre = city.actor(session, "cc_s1")
+    draft = CaseDraft(workflow="hotline", area_id=city.grids[0].id, title="路灯不亮")
+    case = raise_case(session=session, rt=rt, actor=resident, draft=draft, now=clock.now())
+    transition_case(
+        session=session, rt=rt, actor=centre, case_id=case.id, trigger=Trigger.DISPATCH,
+        payload={"lead": city.departments[0].id, "assisting": []}, now=clock.now(),
+    )  # fmt: skip
+    spent = []
+    for _ in range(2):
+        with counting(session) as c:
+            transition_case(
+                session=session, rt=rt, actor=centre, case_id=case.id,
+                trigger=Trigger.MANUAL_REMIND, payload={"reason": "居民再次来电"},
+                now=clock.advance(timedelta(minutes=1)),
+            )  # fmt: skip
+        spent.append(c["statements"])
+    assert spent[-1] <= PRESS_BUDGET["postgresql" if is_postgres else "sqlite"], spent

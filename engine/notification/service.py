@@ -14,7 +14,18 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, Table, column, func, insert, select, table, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    table,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
@@ -109,6 +120,8 @@ _NOTIFICATION_KEYS = ("org_id", "case_id", "kind", "title_zh", "title_en", "payl
 # PostgreSQL: the rows travel as one JSON array, so the text is one fixed statement that psycopg
 # converts once (a multi-row VALUES of a batch's notifications runs to thousands of parameters
 # and tens of kB, converted afresh every time). Ids come from the sequence in order of the rows.
+# The same statement reads the active webhook subscriptions of the recipients (rows of kind 1,
+# after the ids): most recipients have none, and asking apart would cost a round trip.
 _NEW_NOTIFICATIONS_PG = (
     "WITH x AS MATERIALIZED (SELECT x.*, e._n,"
     " nextval(pg_get_serial_sequence('notifications', 'id')) AS _id"
@@ -118,20 +131,34 @@ _NEW_NOTIFICATIONS_PG = (
     " i AS (INSERT INTO notifications (id, org_id, case_id, kind, title_zh, title_en, payload,"
     " created_at) SELECT _id, org_id, case_id, kind, title_zh, title_en, payload, created_at"
     " FROM x)"
-    " SELECT _id FROM x ORDER BY _n"
+    " SELECT 0 AS k, _n AS n, _id AS id, NULL::integer AS org_id, NULL::jsonb AS kinds FROM x"
+    " UNION ALL SELECT 1, s.id, s.id, s.org_id, s.kinds FROM webhook_subscriptions s"
+    " WHERE s.active AND s.org_id IN (SELECT org_id FROM x)"
+    " ORDER BY 1, 2"
 )
+_SUBSCRIPTIONS = (
+    select(WebhookSubscription.id, WebhookSubscription.org_id, WebhookSubscription.kinds)
+    .where(
+        WebhookSubscription.org_id.in_(bindparam("orgs", expanding=True)),
+        WebhookSubscription.active.is_(true()),
+    )
+    .order_by(WebhookSubscription.id)
+)
+# Per recipient org: its active subscriptions as (id, the kinds it takes; empty: every kind).
+Subscriptions = dict[int, list[tuple[int, Sequence[str]]]]
 
 
 def _insert_notifications(
     session: Session, sent: Sequence[tuple[int, _Message, int]], now: datetime
-) -> list[int]:
+) -> tuple[list[int], Subscriptions]:
     """One INSERT of a notification per (message index, message, recipient) in ``sent``; the
-    ids in that order.
+    ids in that order, and the recipients' active webhook subscriptions.
 
     The rows are built as plain values straight from the messages: a ``Notification`` object per
     recipient only to carry them cost more than the INSERT.
     """
     conn = session.connection()
+    subscriptions: Subscriptions = defaultdict(list)
     if conn.dialect.name == "postgresql":
         created_at = now.astimezone(UTC).replace(tzinfo=None).isoformat()
         plain = [
@@ -141,8 +168,15 @@ def _insert_notifications(
             }
             for _, m, org_id in sent
         ]  # fmt: skip
-        result = conn.exec_driver_sql(_NEW_NOTIFICATIONS_PG, {"rows": compact_json(plain)})
-        return [int(new_id) for (new_id,) in result]
+        ids = []
+        for kind, _, row_id, org_id, kinds in conn.exec_driver_sql(
+            _NEW_NOTIFICATIONS_PG, {"rows": compact_json(plain)}
+        ):
+            if kind == 0:
+                ids.append(int(row_id))
+            else:
+                subscriptions[int(org_id)].append((int(row_id), kinds or ()))
+        return ids, subscriptions
     rows = [
         {
             "org_id": org_id, "case_id": m.case.id, "kind": m.kind, "title_zh": m.title_zh,
@@ -154,8 +188,13 @@ def _insert_notifications(
     if conn.dialect.name == "sqlite":
         # Multi-row INSERTs: SQLAlchemy's executemany with ids back in order sends SQLite a
         # statement per row. Rows alike in every column but the id are interchangeable.
-        return insert_returning_ids(conn, _NOTIFICATIONS, rows, _NOTIFICATION_KEYS)
-    return list(conn.execute(_NEW_NOTIFICATIONS, rows).scalars())
+        ids = insert_returning_ids(conn, _NOTIFICATIONS, rows, _NOTIFICATION_KEYS)
+    else:
+        ids = list(conn.execute(_NEW_NOTIFICATIONS, rows).scalars())
+    orgs = sorted({org_id for _, _, org_id in sent})
+    for sub_id, org_id, kinds in conn.execute(_SUBSCRIPTIONS, {"orgs": orgs}):
+        subscriptions[org_id].append((sub_id, kinds or ()))
+    return ids, subscriptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,19 +236,12 @@ def _deliver_many(
     out: list[list[int]] = [[] for _ in messages]
     if not sent:
         return out
-    ids = _insert_notifications(session, sent, now)
-    subscriptions: dict[int, list[WebhookSubscription]] = defaultdict(list)
-    recipients = sorted({org_id for _, _, org_id in sent})
-    stmt = select(WebhookSubscription).where(
-        WebhookSubscription.org_id.in_(recipients), WebhookSubscription.active.is_(true())
-    )
-    for sub in session.scalars(stmt.order_by(WebhookSubscription.id)):
-        subscriptions[sub.org_id].append(sub)
+    ids, subscriptions = _insert_notifications(session, sent, now)
     if not subscriptions:
         return out
     deliveries = []
     for (k, m, org_id), new_id in zip(sent, ids, strict=True):
-        wanted = [sub for sub in subscriptions.get(org_id, ()) if wants(sub, m.kind)]
+        wanted = [sub_id for sub_id, kinds in subscriptions.get(org_id, ()) if wants(kinds, m.kind)]
         if not wanted:
             continue
         # Only a webhook body needs the notification as an object (most recipients have none).
@@ -220,10 +252,10 @@ def _deliver_many(
         n.id = new_id
         deliveries += [
             (k, new_delivery(
-                subscription=sub, notification=n, body=event_body(notification=n, case=m.case),
-                now=now,
+                subscription_id=sub_id, notification=n,
+                body=event_body(notification=n, case=m.case), now=now,
             ))
-            for sub in wanted
+            for sub_id in wanted
         ]  # fmt: skip
     if not deliveries:
         return out

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -38,7 +38,6 @@ from engine.notification.models import (
     DeliveryState,
     Notification,
     WebhookDelivery,
-    WebhookSubscription,
 )
 
 TOLERANCE = timedelta(minutes=5)
@@ -139,21 +138,22 @@ def request_headers(
     }
 
 
-def wants(subscription: WebhookSubscription, kind: str) -> bool:
-    """Whether the subscription takes notifications of this kind (no filter: every kind)."""
-    return subscription.active and (not subscription.kinds or kind in subscription.kinds)
+def wants(kinds: Sequence[str], kind: str) -> bool:
+    """Whether an active subscription that takes ``kinds`` takes notifications of ``kind`` (no
+    kinds named: every kind)."""
+    return not kinds or kind in kinds
 
 
 def new_delivery(
     *,
-    subscription: WebhookSubscription,
+    subscription_id: int,
     notification: Notification,
     body: dict[str, Any],
     now: datetime,
 ) -> WebhookDelivery:
     """A pending delivery, due at once."""
     return WebhookDelivery(
-        subscription_id=subscription.id,
+        subscription_id=subscription_id,
         notification_id=notification.id,
         body=body,
         state=DeliveryState.PENDING,
