@@ -10,16 +10,20 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
+from sqlalchemy import event, select
 
 from api.open311.formats import read_xml
+from api.open311.mapping import stamp
 from engine.case.models import Case
+from engine.deadline.models import Deadline
 from engine.demo.city import SHARED_DATA
-from engine.vocabulary import CaseState, Source
+from engine.vocabulary import CaseState, DeadlineState, Source
 from tests.builders import make_case
 from tests.fixtures_api import row_counts
 
@@ -171,6 +175,56 @@ def test_post_request__raises_a_case_and_answers_its_id_and_a_notice(api, servic
     assert (case.reporter_name, case.reporter_phone) == ("张三", "13812341234")
     assert case.description == "东华门大街路灯不亮\n灯杆编号: DH-0042\n故障情况: dark"
     assert "派单时限" in body[0]["service_notice"]
+
+
+def test_post_request__the_notice_names_the_dispatch_clock_as_stored(api, services, session):
+    form = key(api) | {"service_code": "CITY", "address_id": "G1", "description": "路面坑洼"}
+    body = api.post("/open311/v2/requests.json", None, data=form).json()
+    case_id = int(body[0]["service_request_id"])
+    due = session.scalar(
+        select(Deadline.due_at).where(
+            Deadline.case_id == case_id, Deadline.clock == "dispatch",
+            Deadline.state == DeadlineState.OPEN,
+        )
+    )  # fmt: skip
+    assert due is not None
+    zone = ZoneInfo(api.app.state.settings.timezone)
+    assert body[0]["service_notice"] == f"已受理 Received; 派单时限 dispatch by {stamp(due, zone)}"
+
+
+def test_post_request__over_the_intake_limit_is_429_writes_nothing_and_gives_back_connections(
+    api, services, session_factory, engine
+):
+    checked_out = engine.pool.checkedout()
+    api.app.state.limiter.limit = 1
+    form = key(api) | {"service_code": "CITY", "address_id": "G1", "description": "路面坑洼"}
+    assert api.post("/open311/v2/requests.json", None, data=form).status_code == 200
+    before = row_counts(session_factory)
+    over = api.post("/open311/v2/requests.json", None, data=form)
+    assert over.status_code == 429
+    assert_valid(over.json(), ERRORS_SCHEMA)
+    assert row_counts(session_factory) == before
+    assert engine.pool.checkedout() == checked_out
+
+
+# The key's lookup (on PostgreSQL it also takes the case's id), the service's category, the
+# area named by address_id, and the raise (one statement on PostgreSQL; the case, its event and
+# its clock on SQLite); the answer is made from the case as written.
+POST_BUDGET = {"sqlite": 6, "postgresql": 4}
+
+
+def test_post_request__stays_within_its_statement_budget(api, services, session, is_postgres):
+    form = key(api) | {"service_code": "CITY", "address_id": "G1", "description": "路面坑洼"}
+    api.post("/open311/v2/requests.json", None, data=form)  # the organisation snapshot is read
+    engine = session.get_bind().engine
+    sent = []
+    listener = lambda *_args: sent.append(1)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert api.post("/open311/v2/requests.json", None, data=form).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len(sent) <= POST_BUDGET["postgresql" if is_postgres else "sqlite"]
 
 
 def test_post_request__with_lat_long_only_goes_to_the_callers_area_or_the_district(

@@ -223,6 +223,12 @@ class CaseUnit:
         """The open clocks (kept as a list that moves may shrink or grow)."""
         return self._running
 
+    def running_clock(self, clock: str) -> Deadline | None:
+        """The case's own running clock of this name (not an assignment's), if one runs."""
+        return next(
+            (d for d in self._running if d.clock == clock and d.assignment_id is None), None
+        )
+
     def __post_init__(self) -> None:
         self._running = [d for d in self.deadlines if d.state == DeadlineState.OPEN]
         if self.calendar is None:
