@@ -9,8 +9,13 @@ library, so that it takes as little CPU from the server as it can); each connect
 resident account. Latency is measured per request at the client. Peak RSS is the largest sum of
 the resident set of the uvicorn parent and its workers, sampled every 0.1 s.
 
+With ``--open311`` the requests are GeoReport v2 ``POST /open311/v2/requests.json``
+(form-encoded, the key in ``api_key``, a service code and an area code), and the floor's bare
+route parses the same form before its lookup, insert and commit.
+
     .venv/bin/python -m bench.intake                       # 1 and 2 workers, 32 connections
     .venv/bin/python -m bench.intake --workers 2 --connections 64 --seconds 20 --no-record
+    .venv/bin/python -m bench.intake --open311 --workers 1 --no-record
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import text
@@ -41,7 +47,7 @@ from bench.world import DEFAULT_POSTGRES, fresh_database
 from engine.auth import open_account
 from engine.db import make_engine, make_session_factory
 from engine.models import Base
-from engine.organisation.service import create_node
+from engine.organisation.service import create_category, create_node
 from engine.vocabulary import OrgKind, Role
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -217,9 +223,18 @@ def run_api_load(
     workers: int,
     seconds: float,
     floor: bool = False,
+    open311: bool = False,
 ) -> LoadResult:
     """Start ``whistle api`` (or, with ``floor``, the bare route of ``bench.intake_floor``) with
-    ``workers`` processes, load it with intake, stop it."""
+    ``workers`` processes, load it with intake (GeoReport's with ``open311``), stop it."""
+    if open311:
+        return serve_and_load(
+            url,
+            lambda port: [open311_request(port, t) for t in tokens],
+            workers=workers,
+            seconds=seconds,
+            floor=floor,
+        )
     body = json.dumps(
         {"title": "井盖丢失", "description": "景山前街3号井盖丢失，夜间危险", "area_id": grid_id},
         ensure_ascii=False,
@@ -231,6 +246,25 @@ def run_api_load(
         seconds=seconds,
         floor=floor,
     )
+
+
+SERVICE_CODE, AREA_CODE = "ROAD", "G1"
+
+
+def open311_request(port: int, token: str) -> bytes:
+    """One GeoReport ``POST /open311/v2/requests.json``, form-encoded, as sent on the wire."""
+    body = urlencode(
+        {
+            "api_key": token, "service_code": SERVICE_CODE, "address_id": AREA_CODE,
+            "description": "景山前街3号井盖丢失，夜间危险", "lat": "39.9257", "long": "116.3967",
+        }
+    ).encode()  # fmt: skip
+    head = (
+        f"POST /open311/v2/requests.json HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 def serve_and_load(
@@ -313,11 +347,12 @@ def _prepare(url: str, count: int) -> tuple[int, list[str]]:
             (OrgKind.DISTRICT, "D1", "东城区"),
             (OrgKind.STREET, "S1", "景山街道"),
             (OrgKind.COMMUNITY, "C1", "景山社区"),
-            (OrgKind.GRID, "G1", "景山网格"),
+            (OrgKind.GRID, AREA_CODE, "景山网格"),
         ]:
             node = create_node(session, kind=kind, code=code, name_zh=zh, name_en=code, parent=node)
         assert node is not None
         grid_id = node.id
+        create_category(session, code=SERVICE_CODE, name_zh="道路设施", name_en="Roads")
         session.commit()
         for i in range(count):
             _, token = open_account(
@@ -359,6 +394,8 @@ def report(
     raw_many: float,
     facts: str,
     connections: int,
+    *,
+    open311: bool = False,
 ) -> str:
     """The Markdown entry of one run."""
     load = os.getloadavg()
@@ -395,6 +432,14 @@ def report(
         "statements and one commit, answered from memory.",
         "",
     ]
+    if open311:
+        lines[-1:-1] = [
+            "",
+            "**These requests are GeoReport v2** (`--open311`): `POST /open311/v2/requests.json`, "
+            "form-encoded, the key in `api_key`, a service code and an area code; the floor's "
+            "route parses the same form. Whistle also reads the service's category and the area "
+            "by code: 4 SQL statements and one commit.",
+        ]
     return "\n".join(lines)
 
 
@@ -420,6 +465,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--open311", action="store_true", help="GeoReport v2 POST, form-encoded")
     parser.add_argument("--no-record", action="store_true", help="print only")
     args = parser.parse_args(argv)
     if not args.url.startswith("postgresql"):
@@ -435,14 +481,17 @@ def main(argv: list[str] | None = None) -> None:
         results, floors = [], []
         for workers in args.workers:
             floor = run_api_load(
-                url, grid_id, tokens, workers=workers, seconds=args.seconds, floor=True
-            )
+                url, grid_id, tokens, workers=workers, seconds=args.seconds, floor=True,
+                open311=args.open311,
+            )  # fmt: skip
             print(
                 f"HTTP floor, {workers} worker(s): {floor.rate:,.0f} req/s, CPU "
                 f"{floor.cpu_ms_per_request:.2f} ms/req, errors {floor.failed}"
             )
             floors.append(floor)
-            result = run_api_load(url, grid_id, tokens, workers=workers, seconds=args.seconds)
+            result = run_api_load(
+                url, grid_id, tokens, workers=workers, seconds=args.seconds, open311=args.open311
+            )
             print(
                 f"{workers} worker(s): {result.rate:,.0f} cases/s, p50 "
                 f"{result.percentile(0.5):.1f} ms, p99 {result.percentile(0.99):.1f} ms, "
@@ -450,7 +499,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"peak RSS {result.peak_rss_mib:,.0f} MiB"
             )
             results.append(result)
-    entry = report(results, floors, raw_one, raw_many, facts, args.connections)
+    entry = report(
+        results, floors, raw_one, raw_many, facts, args.connections, open311=args.open311
+    )
     print(entry)
     if not args.no_record:
         record(entry)

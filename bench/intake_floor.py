@@ -3,6 +3,8 @@
 
 ``POST /api/v1/cases`` here does only what any intake must: read the bearer token's account (one
 SELECT on the same ``api_tokens`` table, by the same hash), insert one row, commit.
+``POST /open311/v2/requests.json`` does the same from a form-encoded GeoReport request (its
+fields parsed as FastAPI parses any form, the key in ``api_key``).
 ``POST /api/v1/cases/{id}/transitions`` (and the same under ``/api/v1/assignments/``) does only
 what any durable state change must: the token's SELECT, one version-bumping ``UPDATE`` of a row of
 ``floor_cases`` (404 when there is none), one ``INSERT`` of an event row, commit. Same FastAPI,
@@ -19,7 +21,7 @@ import os
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, HTTPException
+from fastapi import FastAPI, Form, Header, HTTPException
 from sqlalchemy import (
     Column,
     Connection,
@@ -74,6 +76,27 @@ def raise_(body: dict[str, Any], authorization: Annotated[str, Header()] = "") -
             .returning(FLOOR.c.id)
         )
     return {"id": new_id}
+
+
+@app.post("/open311/v2/requests.json")
+def open311_raise(
+    api_key: Annotated[str, Form()],
+    service_code: Annotated[str, Form()],
+    address_id: Annotated[str, Form()],
+    description: Annotated[str, Form()] = "",
+) -> list[dict[str, str]]:
+    with _engine.begin() as conn:
+        account = _account(conn, api_key)
+        new_id = conn.scalar(
+            insert(FLOOR)
+            .values(
+                account_id=account, title=f"{service_code} {address_id}"[:200],
+                description=description, area_id=0,
+                created_at=datetime.now(UTC).replace(tzinfo=None),
+            )
+            .returning(FLOOR.c.id)
+        )  # fmt: skip
+    return [{"service_request_id": str(new_id), "service_notice": "received"}]
 
 
 def _account(conn: Connection, authorization: str) -> int:
