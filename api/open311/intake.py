@@ -15,14 +15,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from api.open311.mapping import definition_of
 from engine.access import Actor
 from engine.case.service import CaseDraft, parse_draft
 from engine.errors import InvalidInput
-from engine.organisation.models import Category, OrgNode
-from engine.organisation.queries import area_by_ref, category_by_code, district_roots
+from engine.organisation.snapshot import CategoryInfo, Organisation
 from engine.vocabulary import AREA_KINDS, Source
 
 _ATTRIBUTE = re.compile(r"^attribute\[(.{1,64})\]$")
@@ -61,25 +59,25 @@ def attributes_of(form: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def _area(session: Session, actor: Actor, form: Open311Form) -> OrgNode | int:
+def _area(org: Organisation, actor: Actor, form: Open311Form) -> int:
     if form.address_id:
-        area = area_by_ref(session, form.address_id)
+        area = org.area_by_ref(form.address_id)
         if area is None:
             raise InvalidInput(f"address_id: '{form.address_id}' is not an area id or code")
-        return area
+        return area.id
     if (form.lat is None) != (form.long is None):
         raise InvalidInput("lat and long: give both or neither")
     if form.lat is None and not form.address_string:
         raise InvalidInput("a location is required: lat and long, address_string or address_id")
     if actor.scope_id is not None and actor.scope_kind in AREA_KINDS:
         return actor.scope_id
-    districts = district_roots(session)
+    districts = org.district_roots()
     if len(districts) != 1:
         raise InvalidInput("address_id is required here: lat/long cannot be matched to an area")
-    return districts[0]
+    return districts[0].id
 
 
-def _checked_attributes(category: Category, given: Mapping[str, str]) -> list[str]:
+def _checked_attributes(category: CategoryInfo, given: Mapping[str, str]) -> list[str]:
     lines = []
     for attribute in definition_of(category)["attributes"]:
         code, value = attribute["code"], given.get(attribute["code"], "")
@@ -105,15 +103,16 @@ def _reporter(form: Open311Form) -> str | None:
 
 
 def draft_from_form(
-    session: Session, *, actor: Actor, form: Open311Form, attributes: Mapping[str, str]
+    org: Organisation, *, actor: Actor, form: Open311Form, attributes: Mapping[str, str]
 ) -> CaseDraft:
-    """The case a GeoReport POST asks for, or ``InvalidInput`` naming the field."""
+    """The case a GeoReport POST asks for, or ``InvalidInput`` naming the field; the service and
+    the area are looked up in the organisation snapshot ``org``."""
     if not form.service_code:
         raise InvalidInput("service_code: required")
-    category = category_by_code(session, form.service_code)
+    category = org.category_by_code(form.service_code)
     if category is None:
         raise InvalidInput(f"service_code: '{form.service_code}' is not a service")
-    area = _area(session, actor, form)
+    area = _area(org, actor, form)
     text = form.description or ""
     lines = _checked_attributes(category, attributes)
     title = (text.splitlines()[0] if text.strip() else category.name_zh)[:TITLE_MAX]
@@ -122,7 +121,7 @@ def draft_from_form(
             "workflow": category.workflow,
             "title": title if len(title) >= 2 else category.name_zh,
             "description": "\n".join([text, *lines]).strip(),
-            "area_id": area if isinstance(area, int) else area.id,
+            "area_id": area,
             "category_id": category.id,
             "latitude": form.lat,
             "longitude": form.long,

@@ -7,8 +7,9 @@ rated, closed, merged or cancelled; ``status_notes`` names our own state (zh and
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from engine.case.models import Case
@@ -100,7 +101,7 @@ def service_of(category: Category, parent: Category | None) -> dict[str, Any]:
     }
 
 
-def _attribute(raw: dict[str, Any], position: int) -> dict[str, Any]:
+def _attribute(raw: Mapping[str, Any], position: int) -> dict[str, Any]:
     datatype = raw.get("datatype", "string")
     values = raw.get("values") or []
     return {
@@ -115,12 +116,21 @@ def _attribute(raw: dict[str, Any], position: int) -> dict[str, Any]:
     }
 
 
-def definition_of(category: Category) -> dict[str, Any]:
+class Service(Protocol):
+    """What a service definition reads of a category (a stored row or the snapshot's)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def attributes(self) -> Sequence[Mapping[str, Any]] | None: ...
+
+
+def definition_of(category: Service) -> dict[str, Any]:
     """A service definition: the category's extra fields as Open311 attributes."""
     attributes = [
         _attribute(raw, i)
         for i, raw in enumerate(category.attributes or [], start=1)
-        if isinstance(raw, dict) and raw.get("code")
+        if isinstance(raw, Mapping) and raw.get("code")
     ]
     return {"service_code": category.code, "attributes": attributes}
 

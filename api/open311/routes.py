@@ -46,9 +46,10 @@ from engine.case.lookups import (
 )
 from engine.case.models import Case
 from engine.case.queries import MAX_ID, orgs_by_id
-from engine.case.service import raise_unit
+from engine.case.service import CaseDraft, raise_from_organisation
 from engine.errors import InvalidInput, NotFound, Unauthenticated
 from engine.organisation.queries import all_categories, category_by_code
+from engine.organisation.snapshot import Organisation
 from engine.runtime import Runtime
 from engine.vocabulary import CaseState
 
@@ -295,10 +296,18 @@ def _raise_request(
     caller: Caller, *, fields: Open311Form, attributes: dict[str, str], zone: ZoneInfo
 ) -> list[dict[str, str]]:
     session, actor = caller.session, caller.actor
-    draft = draft_from_form(session, actor=actor, form=fields, attributes=attributes)
-    check_intake(caller.limiter, actor, caller.clock)
-    unit = raise_unit(
-        session=session, rt=caller.rt, actor=actor, draft=draft, now=caller.clock.now(),
+    counted = False
+
+    def build(org: Organisation) -> CaseDraft:
+        nonlocal counted
+        draft = draft_from_form(org, actor=actor, form=fields, attributes=attributes)
+        if not counted:  # once the form is known to be a case (a bad one is no intake), once
+            check_intake(caller.limiter, actor, caller.clock)
+            counted = True
+        return draft
+
+    unit = raise_from_organisation(
+        session=session, rt=caller.rt, actor=actor, build=build, now=caller.clock.now(),
         case_id=caller.case_id,
     )  # fmt: skip
     # Answered from the unit as written: its dispatch clock is among the clocks it started.

@@ -42,7 +42,7 @@ from engine.db import unattached
 from engine.errors import ConcurrentChange, Forbidden, IllegalTransition, InvalidInput, NotFound
 from engine.notification.service import notify_pressed
 from engine.organisation.models import Account
-from engine.organisation.snapshot import Organisation
+from engine.organisation.snapshot import Organisation, version_expr
 from engine.runtime import Runtime
 from engine.text import StoredModel
 from engine.uow import use_case
@@ -108,6 +108,35 @@ def raise_unit(
     caller's token, ``engine.auth.actor_and_case_id_for_token``); the case is then written in
     one statement with its first event and clocks.
     """
+    return _raise(session=session, rt=rt, actor=actor, draft=draft, now=now, case_id=case_id)
+
+
+@use_case
+def raise_from_organisation(
+    *,
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    build: Callable[[Organisation], CaseDraft],
+    now: datetime,
+    case_id: int | None = None,
+) -> CaseUnit:
+    """``raise_unit`` for a draft made by ``build`` from the organisation snapshot (a service
+    and an area named by code, as GeoReport names them).
+
+    The draft is made anew on each attempt, from the snapshot the raise then checks and guards
+    with: when the write finds the organisation changed, the retry builds it again from the new
+    one. What the snapshot lacks (``build`` says ``InvalidInput``) is looked for again when the
+    stored organisation has moved on since.
+    """
+    org = rt.org.get(session)
+    try:
+        draft = build(org)
+    except InvalidInput:
+        fresh = _confirm_miss(session, rt, org)
+        if fresh.version == org.version:
+            raise
+        draft = build(fresh)
     return _raise(session=session, rt=rt, actor=actor, draft=draft, now=now, case_id=case_id)
 
 
@@ -202,8 +231,13 @@ def _raise(
 
 
 def _confirm_miss(session: Session, rt: Runtime, org: Organisation) -> Organisation:
-    """The snapshot lacks something: read the organisation again in case it changed."""
-    return rt.org.refresh(session)
+    """The snapshot lacks something: read the organisation again if it changed since (its
+    version first, so that a request naming what does not exist costs one small read, not a
+    reading of the whole organisation)."""
+    stored = int(session.scalar(select(version_expr())) or 0)
+    if stored == org.version:
+        return org
+    return rt.org.refresh(session, seen=stored)
 
 
 def _reporter_account(session: Session, actor: Actor, draft: CaseDraft) -> int | None:

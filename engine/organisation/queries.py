@@ -51,11 +51,3 @@ def area_by_ref(session: Session, ref: str) -> OrgNode | None:
         or_(*conditions), OrgNode.kind.in_(AREA_KINDS), OrgNode.active.is_(True)
     )
     return session.scalars(stmt).first()
-
-
-def district_roots(session: Session) -> list[OrgNode]:
-    """The active districts (roots of the area tree)."""
-    stmt = select(OrgNode).where(
-        OrgNode.parent_id.is_(None), OrgNode.kind.in_(AREA_KINDS), OrgNode.active.is_(True)
-    )
-    return list(session.scalars(stmt.order_by(OrgNode.id)))

@@ -10,7 +10,7 @@ snapshot and the use case runs again — so other processes notice an admin chan
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from engine.calendar import CalendarBook, WorkCalendar
 from engine.db import Base
 from engine.organisation.calendars import calendar_of
 from engine.organisation.models import Category, OrgNode, RoutingRule, UnitRegistration
-from engine.vocabulary import OrgKind, Priority
+from engine.vocabulary import AREA_KINDS, OrgKind, Priority
 
 ORGANISATION = "organisation"
 
@@ -94,6 +94,7 @@ class Node:
     active: bool
     name_zh: str
     name_en: str
+    code: str = ""
 
     def within(self, path: str) -> bool:
         """True when this node lies at or below ``path``."""
@@ -108,6 +109,10 @@ class CategoryInfo:
     default_priority: Priority
     name_zh: str
     name_en: str
+    code: str = ""
+    workflow: str = "hotline"
+    # The Open311 service definition's attributes, as stored (see ``Category.attributes``).
+    attributes: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +134,38 @@ class Organisation:
     # Districts that name their own calendar or time zone: path → (region, zone).
     jurisdictions: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     _books: dict[int, CalendarBook] = field(default_factory=dict, repr=False, compare=False)
+    _by_code: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def category_by_code(self, code: str) -> CategoryInfo | None:
+        """An active category by its code (the Open311 service code)."""
+        categories = self._coded("categories", self.categories.values())
+        found = categories.get(code)
+        return found if isinstance(found, CategoryInfo) else None
+
+    def area_by_ref(self, ref: str) -> Node | None:
+        """An active area (district, street, community, grid) by its code or its id; a code
+        that is also another area's id names the area of that code."""
+        areas = self._coded("areas", (n for n in self.nodes.values() if n.kind in AREA_KINDS))
+        found = areas.get(ref)
+        if found is None and ref.isdigit() and int(ref) < 2**31:
+            node = self.nodes.get(int(ref))
+            found = node if node is not None and node.kind in AREA_KINDS and node.active else None
+        return found if isinstance(found, Node) else None
+
+    def district_roots(self) -> list[Node]:
+        """The active areas at the top of the tree (districts), by id."""
+        return sorted(
+            (n for n in self.nodes.values()
+             if n.parent_id is None and n.kind in AREA_KINDS and n.active),
+            key=lambda n: n.id,
+        )  # fmt: skip
+
+    def _coded(self, what: str, rows: Iterable[Node | CategoryInfo]) -> dict[str, Any]:
+        """The active ``rows`` by code, built on first use (the snapshot never changes)."""
+        index = self._by_code.get(what)
+        if index is None:
+            index = self._by_code[what] = {r.code: r for r in rows if r.active and r.code}
+        return index
 
     def calendar_for(self, area_path: str, default: WorkCalendar) -> WorkCalendar:
         """The working-day calendar of the district that holds ``area_path``."""
@@ -159,14 +196,16 @@ class Organisation:
                 OrgNode.name_en,
                 OrgNode.calendar,
                 OrgNode.timezone,
+                OrgNode.code,
             )
         ).all()
         nodes = {
             n.id: Node(
-                n.id, OrgKind(n.kind), n.parent_id, n.path, bool(n.active), n.name_zh, n.name_en
+                n.id, OrgKind(n.kind), n.parent_id, n.path, bool(n.active), n.name_zh, n.name_en,
+                n.code,
             )
             for n in rows
-        }
+        }  # fmt: skip
         jurisdictions = {
             n.path: (n.calendar, n.timezone)
             for n in rows
@@ -180,6 +219,9 @@ class Organisation:
                 Priority(c.default_priority),
                 c.name_zh,
                 c.name_en,
+                c.code,
+                c.workflow,
+                tuple(a for a in (c.attributes or ()) if isinstance(a, Mapping)),
             )
             for c in session.execute(
                 select(
@@ -189,6 +231,9 @@ class Organisation:
                     Category.default_priority,
                     Category.name_zh,
                     Category.name_en,
+                    Category.code,
+                    Category.workflow,
+                    Category.attributes,
                 )
             )
         }
