@@ -443,18 +443,17 @@ def report(
     return "\n".join(lines)
 
 
-def record(entry: str) -> None:
-    """Append the entry under the section heading (append only: other sections stay as they are)."""
+INTRO = (
+    "`python -m bench.intake` (see its docstring): `POST /api/v1/cases` through the real "
+    "`whistle api`."
+)
+
+
+def record(entry: str, *, section: str = SECTION, intro: str = INTRO) -> None:
+    """Append the entry under ``section`` of ``RESULTS.md`` (its heading and ``intro`` first when
+    the file has no such section yet); append only: other sections stay as they are."""
     existing = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    heading = (
-        ""
-        if SECTION in existing
-        else f"\n{SECTION}\n\n"
-        + (
-            "`python -m bench.intake` (see its docstring): `POST /api/v1/cases` through the real "
-            "`whistle api`.\n\n"
-        )
-    )
+    heading = "" if section in existing else f"\n{section}\n\n{intro}\n\n"
     with RESULTS.open("a", encoding="utf-8") as out:
         out.write(heading + entry + "\n")
 

@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from bench.intake import (
-    RESULTS,
     LoadResult,
+    record,
     request,
     serve_and_load,
     server_facts,
@@ -158,18 +158,11 @@ def report(rows: list[tuple[str, LoadResult, LoadResult]], facts: str, connectio
     return "\n".join(lines)
 
 
-def record(entry: str) -> None:
-    """Append the entry under the section heading (other sections stay as they are)."""
-    existing = RESULTS.read_text(encoding="utf-8")
-    heading = (
-        ""
-        if SECTION in existing
-        else f"\n{SECTION}\n\n`python -m bench.transitions` (see its docstring): a centre's "
-        "`manual_remind` on a case and a department's `progress` on an assignment through the "
-        "real `whistle api`, against bare routes.\n\n"
-    )
-    with RESULTS.open("a", encoding="utf-8") as out:
-        out.write(heading + entry + "\n")
+INTRO = (
+    "`python -m bench.transitions` (see its docstring): a centre's `manual_remind` on a case and "
+    "a department's `progress` on an assignment through the real `whistle api`, against bare "
+    "routes."
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -210,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     entry = report(rows, facts, args.connections)
     print(entry)
     if not args.no_record:
-        record(entry)
+        record(entry, section=SECTION, intro=INTRO)
 
 
 if __name__ == "__main__":
