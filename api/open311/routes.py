@@ -102,12 +102,6 @@ async def _jurisdiction(
 Jurisdiction = Depends(_jurisdiction)
 
 
-def _actor(session: SessionDep, api_key: str | None, clock: ClockDep) -> Actor:
-    if not api_key:
-        raise Unauthenticated("api_key: required")
-    return actor_for_token(session, api_key, now=clock.now())
-
-
 def _reader(
     session: SessionDep, settings: SettingsDep, api_key: str | None, clock: ClockDep
 ) -> Actor | None:
