@@ -309,3 +309,15 @@ def test_tipdm_mapping__keeps_likes_and_dislikes_for_the_heat_index(cli_env, ses
     assert all({"likes", "against", "user"} <= set(p["facts"]) for p in payloads)
     out = whistle("hotspots", "--from", "2017-01-01", "--to", "2017-12-31", "--format", "json")
     assert out.exit_code == 0, out.output
+
+
+def test_cli_suggest__an_area_by_id_and_a_department_id_that_is_no_area(cli_env, city, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text(f"id,text,area\na1,路灯不亮,{city.streets[0].id}\n", encoding="utf-8")
+    result = whistle("suggest", str(path))
+    assert result.exit_code == 0, result.output
+    department = city.departments[0].id
+    path.write_text(f"id,text,area\na1,路灯不亮,{department}\n", encoding="utf-8")
+    result = whistle("suggest", str(path))
+    assert result.exit_code == 2
+    assert f"no area with id or code '{department}'" in result.output

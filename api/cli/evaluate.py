@@ -32,7 +32,6 @@ from engine.evaluation.period import Period
 from engine.evaluation.recompute import recompute, summary
 from engine.evaluation.service import DRILL, drill_down, year_end_report
 from engine.rollup.metrics import Figure, Level
-from engine.rollup.scheme import get_scheme
 
 _DATE = click.DateTime(["%Y-%m-%d"])
 
@@ -93,7 +92,7 @@ def _recompute(fix: bool) -> None:
         with session_scope() as session, progress("recomputing (cases)") as move:
             total = session.scalar(select(func.count()).select_from(Case)) or 0
             result = recompute(
-                session=session, calendar=rt.calendar, cohort=get_scheme().cohort, fix=fix,
+                session=session, calendar=rt.calendar, cohort=rt.scheme.cohort, fix=fix,
                 progress=lambda done: move(done, total),
             )  # fmt: skip
     except SQLAlchemyError as exc:

@@ -35,7 +35,7 @@ from engine.insight.service import (
     summary_of,
     train,
 )
-from engine.organisation.queries import area_by_ref
+from engine.organisation.snapshot import Organisation
 
 BATCH = 200
 csv.field_size_limit(MAX_TEXT * 4)
@@ -81,7 +81,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             raise CliError(f"{path}: line {reader.line_num}: {exc}") from None
 
 
-def _request(session: Any, path: Path, line: int, row: dict[str, str]) -> SuggestRequest:
+def _request(org: Organisation, path: Path, line: int, row: dict[str, str]) -> SuggestRequest:
     text = row["text"]
     title, _, rest = text.partition("\n")
     data: dict[str, Any] = {"title": title[:200], "description": (title[200:] + rest).strip()}
@@ -91,7 +91,7 @@ def _request(session: Any, path: Path, line: int, row: dict[str, str]) -> Sugges
     except (KeyError, ValueError):
         raise CliError(f"{path}: line {line}: lat and long must both be numbers") from None
     if row.get("area"):
-        area = area_by_ref(session, row["area"])
+        area = org.area_by_ref(row["area"])
         if area is None:
             raise CliError(f"{path}: line {line}: area: no area with id or code {row['area']!r}")
         data["area_id"] = area.id
@@ -113,6 +113,7 @@ def suggest_command(file: Path) -> None:
     now = SystemClock().now()
     try:
         with session_scope() as session:
+            org = Organisation.read(session)  # areas by id or code, as Open311 finds them
             batch: list[tuple[str, SuggestRequest]] = []
 
             def flush() -> None:
@@ -125,7 +126,7 @@ def suggest_command(file: Path) -> None:
                 batch.clear()
 
             for line, row in _rows(file):
-                batch.append((row["id"], _request(session, file, line, row)))
+                batch.append((row["id"], _request(org, file, line, row)))
                 if len(batch) >= BATCH:
                     flush()
             flush()

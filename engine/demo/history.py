@@ -43,7 +43,6 @@ from engine.organisation.calendars import calendar_of
 from engine.organisation.models import Account, Category, OrgNode
 from engine.organisation.service import route
 from engine.rollup.contribution import Contribution
-from engine.rollup.scheme import get_scheme
 from engine.runtime import Runtime
 from engine.uow import committed
 from engine.vocabulary import OrgKind, Role
@@ -274,7 +273,7 @@ def _write(session: Session, rt: Runtime, lives: list[Life], days: RememberedDay
     case_ids = allocate_ids(session, CASES, len(lives))
     assignment_ids = iter(allocate_ids(session, ASSIGNMENTS, sum(len(x.work) for x in lives)))
     deadline_ids = iter(allocate_ids(session, DEADLINES, sum(len(x.clocks) for x in lives)))
-    cohort = get_scheme().cohort
+    cohort = rt.scheme.cohort
     rollups: Contribution = {}
     plans = []
     for life, case_id in zip(lives, case_ids, strict=True):

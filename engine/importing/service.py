@@ -34,7 +34,6 @@ from engine.importing.rejects import RejectsFile
 from engine.importing.sources import SourceFile, convert_rows, read_rows
 from engine.organisation.calendars import calendar_of
 from engine.rollup.contribution import Contribution
-from engine.rollup.scheme import get_scheme
 from engine.runtime import Runtime
 from engine.uow import committed
 from engine.vocabulary import Source
@@ -63,7 +62,7 @@ def run_import(
     district = catalogue.district()  # checks, before any row, that its calendar is the feed's
     calendar = calendar_of(rt.calendar, region=district.calendar, timezone=district.timezone)
     try:
-        ctx = Context(feed, rt.workflows.get(workflow), calendar, get_scheme().cohort, now)
+        ctx = Context(feed, rt.workflows.get(workflow), calendar, rt.scheme.cohort, now)
     except ValueError as exc:
         raise InvalidInput(f"import: {exc}") from None
     started = time.perf_counter()

@@ -6,11 +6,10 @@ areas and categories to raise a case).
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.organisation.models import Category, OrgNode
-from engine.vocabulary import AREA_KINDS
 
 
 def org_tree(session: Session) -> list[OrgNode]:
@@ -40,14 +39,3 @@ def category_by_code(session: Session, code: str) -> Category | None:
     """An active category by its code (the Open311 service code)."""
     stmt = select(Category).where(Category.code == code, Category.active.is_(True))
     return session.scalar(stmt)
-
-
-def area_by_ref(session: Session, ref: str) -> OrgNode | None:
-    """An active area (district, street, community, grid) by its id or its code."""
-    conditions = [OrgNode.code == ref]
-    if ref.isdigit() and int(ref) < 2**31:
-        conditions.append(OrgNode.id == int(ref))
-    stmt = select(OrgNode).where(
-        or_(*conditions), OrgNode.kind.in_(AREA_KINDS), OrgNode.active.is_(True)
-    )
-    return session.scalars(stmt).first()

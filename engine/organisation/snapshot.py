@@ -134,23 +134,30 @@ class Organisation:
     # Districts that name their own calendar or time zone: path → (region, zone).
     jurisdictions: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     _books: dict[int, CalendarBook] = field(default_factory=dict, repr=False, compare=False)
-    _by_code: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # The active categories and areas by code, found once (the snapshot never changes).
+    _categories_by_code: dict[str, CategoryInfo] = field(init=False, repr=False, compare=False)
+    _areas_by_code: dict[str, Node] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        categories = {c.code: c for c in self.categories.values() if c.active and c.code}
+        areas = {
+            n.code: n for n in self.nodes.values() if n.kind in AREA_KINDS and n.active and n.code
+        }
+        object.__setattr__(self, "_categories_by_code", categories)
+        object.__setattr__(self, "_areas_by_code", areas)
 
     def category_by_code(self, code: str) -> CategoryInfo | None:
         """An active category by its code (the Open311 service code)."""
-        categories = self._coded("categories", self.categories.values())
-        found = categories.get(code)
-        return found if isinstance(found, CategoryInfo) else None
+        return self._categories_by_code.get(code)
 
     def area_by_ref(self, ref: str) -> Node | None:
         """An active area (district, street, community, grid) by its code or its id; a code
         that is also another area's id names the area of that code."""
-        areas = self._coded("areas", (n for n in self.nodes.values() if n.kind in AREA_KINDS))
-        found = areas.get(ref)
+        found = self._areas_by_code.get(ref)
         if found is None and ref.isdigit() and int(ref) < 2**31:
             node = self.nodes.get(int(ref))
             found = node if node is not None and node.kind in AREA_KINDS and node.active else None
-        return found if isinstance(found, Node) else None
+        return found
 
     def district_roots(self) -> list[Node]:
         """The active areas at the top of the tree (districts), by id."""
@@ -159,13 +166,6 @@ class Organisation:
              if n.parent_id is None and n.kind in AREA_KINDS and n.active),
             key=lambda n: n.id,
         )  # fmt: skip
-
-    def _coded(self, what: str, rows: Iterable[Node | CategoryInfo]) -> dict[str, Any]:
-        """The active ``rows`` by code, built on first use (the snapshot never changes)."""
-        index = self._by_code.get(what)
-        if index is None:
-            index = self._by_code[what] = {r.code: r for r in rows if r.active and r.code}
-        return index
 
     def calendar_for(self, area_path: str, default: WorkCalendar) -> WorkCalendar:
         """The working-day calendar of the district that holds ``area_path``."""
