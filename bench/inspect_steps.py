@@ -18,7 +18,7 @@ import pstats
 import re
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -82,6 +82,9 @@ class DriverTime:
     floor: float
     engine: dict[str, float]
     inside: dict[str, float]
+    # Seconds per step inside the driver by what was sent (the verb, or COMMIT), and how many.
+    by_verb: dict[str, float] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)
 
     @property
     def ceiling(self) -> float:
@@ -95,14 +98,22 @@ def driver_time(url: str, cases: int) -> DriverTime:
     floor = run_floor_client(url, organisation, Share(first_id=1, count=cases), lambda: None)
     client = EngineClient(url, organisation)
     inside: defaultdict[str, float] = defaultdict(float)
-    current, started = ["setup"], [0.0]
+    by_verb: defaultdict[str, float] = defaultdict(float)
+    sent: Counter[str] = Counter()
+    current, started, verb = ["setup"], [0.0], ["?"]
     perf = time.perf_counter
 
-    def before(*_: Any) -> None:
+    def before(conn: Any, cursor: Any, statement: str, params: Any, ctx: Any, many: bool) -> None:
+        found = _VERB.match(statement)
+        verb[0] = found.group(1).upper() if found else "?"
         started[0] = perf()
 
     def after(*_: Any) -> None:
-        inside[current[0]] += perf() - started[0]
+        spent = perf() - started[0]
+        inside[current[0]] += spent
+        if current[0] in STEPS:
+            by_verb[verb[0]] += spent
+            sent[verb[0]] += 1
 
     dialect = client.engine.dialect
     plain_commit = dialect.do_commit
@@ -110,7 +121,11 @@ def driver_time(url: str, cases: int) -> DriverTime:
     def do_commit(dbapi_connection: Any) -> None:
         t = perf()
         plain_commit(dbapi_connection)
-        inside[current[0]] += perf() - t
+        spent = perf() - t
+        inside[current[0]] += spent
+        if current[0] in STEPS:
+            by_verb["COMMIT"] += spent
+            sent["COMMIT"] += 1
 
     event.listen(client.engine, "before_cursor_execute", before)
     event.listen(client.engine, "after_cursor_execute", after)
@@ -125,7 +140,13 @@ def driver_time(url: str, cases: int) -> DriverTime:
     engine["all"] = sum(sum(result.latencies[s]) for s in STEPS) / steps
     per_step: dict[str, float] = {s: inside[s] / cases for s in STEPS}
     per_step["all"] = sum(inside[s] for s in STEPS) / steps
-    return DriverTime((floor.finished - floor.started) / steps, engine, per_step)
+    return DriverTime(
+        (floor.finished - floor.started) / steps,
+        engine,
+        per_step,
+        by_verb={v: t / steps for v, t in by_verb.items()},
+        sent=dict(sent),
+    )
 
 
 def driver_table(figures: DriverTime) -> list[str]:
@@ -143,6 +164,17 @@ def driver_table(figures: DriverTime) -> list[str]:
         f"driver alone is {figures.inside['all'] / figures.floor:.2f}× that: even with nothing "
         f"else costing anything, the engine would reach {figures.ceiling:.0%} of the floor."
     )
+    steps = max(1, figures.sent.get("COMMIT", 0))
+    lines += [
+        "\nInside the driver by what was sent (the lifecycle's steps; a WITH is PostgreSQL's "
+        "move statement, a SELECT mostly the load):\n",
+        "| sent | per step | µs each | µs per step |",
+        "|---|---:|---:|---:|",
+    ]
+    for v, per_step in sorted(figures.by_verb.items(), key=lambda item: -item[1]):
+        n = figures.sent[v]
+        each = per_step * steps / n
+        lines.append(f"| {v} | {n / steps:.2f} | {each * 1e6:.0f} | {per_step * 1e6:.0f} |")
     return lines
 
 

@@ -26,6 +26,7 @@ import queue
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -180,12 +181,21 @@ def check_engine(url: str, cases: int) -> None:
 
 
 def run(
-    backend: str, cases: int, clients: int, server_url: str | None, rounds: int = 1
+    backend: str,
+    cases: int,
+    clients: int,
+    server_url: str | None,
+    rounds: int = 1,
+    *,
+    alter: Callable[[str], None] | None = None,
 ) -> RunFigures:
     """One combination: a fresh database; the floor, then the engine, a slice of the cases at a
-    time for ``rounds`` turns each; both checked afterwards."""
+    time for ``rounds`` turns each; both checked afterwards. ``alter(url)``, when given, changes
+    the prepared database before anything is measured (an experiment on the schema)."""
     with fresh_database(backend, server_url) as url:
         organisation = prepare(url, cases=cases, now=T0)
+        if alter is not None:
+            alter(url)
         turns: dict[str, list[list[ClientResult]]] = {"floor": [], "engine": []}
         load_before: dict[str, float] = {}
         for turn in split(cases, rounds):
