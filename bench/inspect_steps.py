@@ -82,9 +82,9 @@ class DriverTime:
     floor: float
     engine: dict[str, float]
     inside: dict[str, float]
-    # Seconds per step inside the driver by what was sent (the verb, or COMMIT), and how many.
+    # Per step, by what was sent (the verb, or COMMIT): seconds inside the driver, and how many.
     by_verb: dict[str, float] = field(default_factory=dict)
-    sent: dict[str, int] = field(default_factory=dict)
+    sent: dict[str, float] = field(default_factory=dict)
 
     @property
     def ceiling(self) -> float:
@@ -145,7 +145,7 @@ def driver_time(url: str, cases: int) -> DriverTime:
         engine,
         per_step,
         by_verb={v: t / steps for v, t in by_verb.items()},
-        sent=dict(sent),
+        sent={v: n / steps for v, n in sent.items()},
     )
 
 
@@ -164,17 +164,15 @@ def driver_table(figures: DriverTime) -> list[str]:
         f"driver alone is {figures.inside['all'] / figures.floor:.2f}× that: even with nothing "
         f"else costing anything, the engine would reach {figures.ceiling:.0%} of the floor."
     )
-    steps = max(1, figures.sent.get("COMMIT", 0))
     lines += [
         "\nInside the driver by what was sent (the lifecycle's steps; a WITH is PostgreSQL's "
         "move statement, a SELECT mostly the load):\n",
         "| sent | per step | µs each | µs per step |",
         "|---|---:|---:|---:|",
     ]
-    for v, per_step in sorted(figures.by_verb.items(), key=lambda item: -item[1]):
+    for v, seconds in sorted(figures.by_verb.items(), key=lambda item: -item[1]):
         n = figures.sent[v]
-        each = per_step * steps / n
-        lines.append(f"| {v} | {n / steps:.2f} | {each * 1e6:.0f} | {per_step * 1e6:.0f} |")
+        lines.append(f"| {v} | {n:.2f} | {seconds / n * 1e6:.0f} | {seconds * 1e6:.0f} |")
     return lines
 
 
