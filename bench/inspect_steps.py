@@ -4,7 +4,8 @@ database driver, and a cProfile of the engine.
 Runs one engine client in this process, first counting the statements each step sends; then the
 floor and the engine once more, timing what the engine spends inside the driver (its statements
 and its commit) against the floor's whole step: the ratio the engine could reach if everything
-outside the driver cost nothing; then under cProfile. Not a throughput figure: the listeners and
+outside the driver cost nothing; on SQLite, the pages each step writes to the write-ahead log,
+by table and index; then under cProfile. Not a throughput figure: the listeners and
 the profiler slow it (use ``bench.lifecycle`` for that).
 
     .venv/bin/python -m bench.inspect_steps --backend sqlite --cases 300 --profile /tmp/steps.prof
@@ -16,9 +17,11 @@ import argparse
 import cProfile
 import pstats
 import re
+import struct
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -176,6 +179,78 @@ def driver_table(figures: DriverTime) -> list[str]:
     return lines
 
 
+# A write-ahead log: a 32-byte header, then frames of a 24-byte header (the page's number first,
+# big-endian) and the page itself (https://www.sqlite.org/fileformat2.html#walformat).
+_WAL_HEADER, _FRAME_HEADER = 32, 24
+
+
+def wal_pages(url: str, cases: int) -> tuple[dict[str, Counter[str]], int]:
+    """SQLite: the pages each step type writes to the write-ahead log, by the table or index
+    they belong to, summed over ``cases`` cases; and the page size.
+
+    Automatic checkpoints are off for the client's connections, so the log only grows: the
+    frames a step appends are read back from the file between steps and each page's number is
+    looked up in ``dbstat`` at the end. A page written twice in a step counts twice, as the log
+    holds it twice (each frame is written and synced at the step's commit).
+    """
+    organisation = prepare(url, cases=cases, now=T0)
+    client = EngineClient(url, organisation)
+    path = client.engine.url.database
+    assert path is not None
+
+    def no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+    event.listen(client.engine, "connect", no_autocheckpoint)
+    client.engine.dispose()  # the connections opened so far checkpoint as before: reopen them
+    log = Path(f"{path}-wal")
+    frames: dict[str, list[tuple[int, int]]] = defaultdict(list)  # step: (from, to) offsets
+    current, mark = ["setup"], [0]
+
+    def hook(step: str) -> None:
+        size = log.stat().st_size if log.exists() else 0
+        frames[current[0]].append((max(mark[0], _WAL_HEADER), size))
+        current[0], mark[0] = step, size
+
+    try:
+        client.run(cases, ClientResult(), hook=hook)
+        hook("end")
+        with client.engine.connect() as conn:
+            page_size = int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
+            found = conn.exec_driver_sql("SELECT pageno, name FROM dbstat")
+            names = {int(number): str(name) for number, name in found}
+        data = log.read_bytes()
+    finally:
+        client.close()
+    frame = _FRAME_HEADER + page_size
+    pages: dict[str, Counter[str]] = defaultdict(Counter)
+    for step in STEPS:
+        for start, end in frames.get(step, []):
+            for offset in range(start, end - frame + 1, frame):
+                (number,) = struct.unpack_from(">I", data, offset)
+                pages[step][names.get(number, "(free)")] += 1
+    return pages, page_size
+
+
+def wal_table(pages: dict[str, Counter[str]], cases: int, page_size: int) -> list[str]:
+    """Pages written to the log per step, and the tables and indexes they belong to."""
+    lines = [
+        "| step | pages | of which, per step |",
+        "|---|---:|---|",
+    ]
+    total: Counter[str] = Counter()
+    for step in STEPS:
+        c = pages.get(step, Counter())
+        total += c
+        parts = ", ".join(f"{name} {n / cases:.1f}" for name, n in c.most_common())
+        lines.append(f"| {step} | {sum(c.values()) / cases:.1f} | {parts} |")
+    steps = cases * len(STEPS)
+    parts = ", ".join(f"{name} {n / steps:.1f}" for name, n in total.most_common(8))
+    lines.append(f"| **mean** | {sum(total.values()) / steps:.1f} | {parts} … |")
+    lines.append(f"\n({page_size}-byte pages.)")
+    return lines
+
+
 def profile(url: str, cases: int, out: str | None) -> pstats.Stats:
     """Profile ``cases`` engine lifecycles in this process."""
     organisation = prepare(url, cases=cases, now=T0)
@@ -208,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
         figures = driver_time(url, args.cases)
     print(f"\nTime inside the database driver on {args.backend} ({args.cases} cases):\n")
     print("\n".join(driver_table(figures)))
+    if args.backend == "sqlite":
+        with fresh_database(args.backend, args.url) as url:
+            pages, page_size = wal_pages(url, args.cases)
+        print(f"\nPages each step writes to SQLite's write-ahead log ({args.cases} cases):\n")
+        print("\n".join(wal_table(pages, args.cases, page_size)))
     with fresh_database(args.backend, args.url) as url:
         stats = profile(url, args.cases, args.profile)
     print(f"\ncProfile of {args.cases} cases ({args.cases * len(STEPS)} steps):\n")
