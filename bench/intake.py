@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-import httpx
+import httpx2
 from sqlalchemy import text
 
 from bench.intake_floor import FLOOR
@@ -325,9 +325,10 @@ def _wait_healthy(port: int, server: subprocess.Popen[bytes]) -> None:
         if server.poll() is not None:
             raise RuntimeError(f"whistle api exited with {server.returncode}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2, trust_env=False).is_success:
+            health = httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=2, trust_env=False)
+            if health.is_success:
                 return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             pass
         time.sleep(0.2)
     raise RuntimeError("whistle api did not become healthy within 60 s")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import redis
 import uvicorn
@@ -57,10 +57,10 @@ class Api:
         auth = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
         return auth | extra
 
-    def get(self, path: str, who: str | None, **kwargs: Any) -> httpx.Response:
+    def get(self, path: str, who: str | None, **kwargs: Any) -> httpx2.Response:
         return self.client.get(path, headers=self.headers(who), **kwargs)
 
-    def post(self, path: str, who: str | None, **kwargs: Any) -> httpx.Response:
+    def post(self, path: str, who: str | None, **kwargs: Any) -> httpx2.Response:
         headers = self.headers(who) | kwargs.pop("headers", {})
         return self.client.post(path, headers=headers, **kwargs)
 

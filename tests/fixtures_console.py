@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import httpx
+import httpx2
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
@@ -48,7 +48,7 @@ class Console:
         """A new browser-like client with no cookies (not logged in)."""
         return TestClient(self.api.app, follow_redirects=False)
 
-    def login(self, client: TestClient, who: str, password: str | None = None) -> httpx.Response:
+    def login(self, client: TestClient, who: str, password: str | None = None) -> httpx2.Response:
         """Log ``client`` in through the form; returns the answer of the POST."""
         page = client.get("/console/login")
         return client.post(

@@ -11,7 +11,7 @@ import socket
 import sys
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 
@@ -27,7 +27,7 @@ REQUESTS = [
     ("GET", "/open311/v2/services.json", None, 200),
     ("GET", "/healthz", None, 200),
 ]
-_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore")
+_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx2", "httpcore2")
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ async def _serve_and_ask(api: Api, config: uvicorn.Config) -> list[int]:
     await server.startup(sockets=[listener])
     statuses = []
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             for method, path, who, _ in REQUESTS:
                 body = {"trigger": "verify"} if method == "POST" else None
                 answer = await client.request(method, path, headers=api.headers(who), json=body)
@@ -77,7 +77,7 @@ def test_access_log__one_line_per_request_and_none_of_our_own(
     root = logging.getLogger()
     root.addHandler(logging.StreamHandler(sys.stderr))
     root.setLevel(logging.INFO)
-    for client_side in ("httpx", "httpcore"):  # the test's client, not the server
+    for client_side in ("httpx2", "httpcore2"):  # the test's client, not the server
         logging.getLogger(client_side).setLevel(logging.WARNING)
     config = uvicorn.Config(api.app, log_level="info", proxy_headers=True, lifespan="off")
     statuses = asyncio.run(_serve_and_ask(api, config))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from engine.vocabulary import CallbackOutcome, CaseState, CloseReason, Trigger
@@ -18,12 +18,12 @@ def _resolved(session: Any, rt: Any, city: Any, clock: Any) -> int:
     return make_case(session, rt, city, clock, state=CaseState.RESOLVED).id
 
 
-def _callback(api: Api, case_id: int, who: str = "cc_s1", **fields: Any) -> httpx.Response:
+def _callback(api: Api, case_id: int, who: str = "cc_s1", **fields: Any) -> httpx2.Response:
     body = {"trigger": Trigger.CALLBACK, "outcome": CallbackOutcome.NO_ANSWER} | fields
     return api.post(f"/api/v1/cases/{case_id}/transitions", who, json=body)
 
 
-def _problem(answer: httpx.Response, status: int) -> dict[str, Any]:
+def _problem(answer: httpx2.Response, status: int) -> dict[str, Any]:
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = answer.json()

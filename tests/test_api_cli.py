@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from click.testing import CliRunner, Result
 
@@ -112,17 +112,17 @@ def test_whistle_api__serves_health_docs_the_api_and_open311(db_url, tmp_path, c
         deadline = time.monotonic() + 30
         while True:
             try:
-                health = httpx.get(f"{base}/healthz", timeout=2, trust_env=False)
+                health = httpx2.get(f"{base}/healthz", timeout=2, trust_env=False)
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     output = process.stdout.read().decode() if process.stdout else ""
                     raise AssertionError(output) from None
                 time.sleep(0.2)
         assert health.json() == {"status": "ok", "database": "ok", "redis": "ok"}
-        assert httpx.get(f"{base}/docs", trust_env=False).status_code == 200
-        assert httpx.get(f"{base}/api/v1/cases", trust_env=False).status_code == 401
-        services = httpx.get(f"{base}/open311/v2/services.json", trust_env=False).json()
+        assert httpx2.get(f"{base}/docs", trust_env=False).status_code == 200
+        assert httpx2.get(f"{base}/api/v1/cases", trust_env=False).status_code == 401
+        services = httpx2.get(f"{base}/open311/v2/services.json", trust_env=False).json()
         assert [s["service_code"] for s in services] == ["CITY", "CITY-LIGHT"]
     finally:
         os.killpg(process.pid, signal.SIGTERM)

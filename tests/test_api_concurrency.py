@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
+import httpx2
 import pytest
 
 from engine.case.models import Case
@@ -24,15 +24,15 @@ THREADS = 20
 
 def fire_together(
     base_url: str, token: str, requests: list[tuple[str, dict]]
-) -> list[httpx.Response]:
+) -> list[httpx2.Response]:
     """Send every request from its own thread and client, all released at once."""
     start = threading.Barrier(len(requests))
 
-    def send(request: tuple[str, dict]) -> httpx.Response:
+    def send(request: tuple[str, dict]) -> httpx2.Response:
         path, kwargs = request
         headers = {"Authorization": f"Bearer {token}"} | kwargs.get("headers", {})
         kwargs = {k: v for k, v in kwargs.items() if k != "headers"}
-        with httpx.Client(base_url=base_url, timeout=60, trust_env=False) as client:
+        with httpx2.Client(base_url=base_url, timeout=60, trust_env=False) as client:
             start.wait(timeout=30)
             return client.post(path, headers=headers, **kwargs)
 

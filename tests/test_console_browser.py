@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-import httpx
+import httpx2
 import openpyxl
 import pytest
 
@@ -235,7 +235,7 @@ def test_journey__intake_dispatch_report_in_complete_rate_and_find_it_in_the_ran
         shoot(clerk, "case-page")
 
         # The resident rates it through the API.
-        rated = httpx.post(
+        rated = httpx2.post(
             f"{site}/api/v1/cases/{case_id}/transitions",
             headers={"Authorization": f"Bearer {console.api.tokens['resident']}"},
             json={"trigger": "rate", "solved": True, "stars": 5, "comment": "修得很快"},

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,7 +53,7 @@ def form_in(html: str, action: str) -> str:
 
 def submit(
     console: Console, who: str, case_id: int, action: str, files: Any = None, **fields: Any
-) -> httpx.Response:
+) -> httpx2.Response:
     """Open the case page as ``who`` and send the form posting to ``action`` with ``fields``."""
     page = console.as_(who).get(f"/console/cases/{case_id}")
     assert page.status_code == 200, page.text

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from click.testing import CliRunner
 
@@ -296,23 +296,23 @@ def test_up_demo__builds_the_demo_city_serves_the_api_with_its_logins_and_stops_
 
         def healthy() -> bool:
             try:
-                return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
+                return httpx2.get(f"{base}/healthz", timeout=2).status_code == 200
+            except httpx2.HTTPError:
                 return False
 
         wait_until(lambda: healthy() or up.poll() is not None, timeout=90, what="/healthz")
         assert up.poll() is None
-        assert httpx.get(f"{base}/healthz", timeout=5).json()["status"] == "ok"
+        assert httpx2.get(f"{base}/healthz", timeout=5).json()["status"] == "ok"
         logins = {a["role"]: a for a in json.loads(accounts.read_text(encoding="utf-8"))}
         centre = logins["command_centre"]
-        answer = httpx.get(
+        answer = httpx2.get(
             f"{base}/api/v1/cases",
             headers={"Authorization": f"Bearer {centre['token']}"},
             timeout=10,
         )
         assert answer.status_code == 200, answer.text
         history = answer.json()["total"]
-        wrong = httpx.get(
+        wrong = httpx2.get(
             f"{base}/api/v1/cases", headers={"Authorization": "Bearer nope"}, timeout=10
         )
         assert wrong.status_code == 401
