@@ -145,6 +145,8 @@ class EngineClient:
                 select(Assignment.id).where(Assignment.case_id == case_id)
             )
             assert assignment_id is not None
+            # A request of its own: its session ends before the department's next one begins.
+            session.rollback()
             for trigger, payload in (
                 (Trigger.ACCEPT, {}),
                 (Trigger.REPORT_IN, {}),
@@ -223,9 +225,20 @@ def run_floor_client(
     return result
 
 
+def run_reference_client(
+    url: str, organisation: Organisation, share: Share, ready: Callable[[], None]
+) -> ClientResult:
+    """One client of the BPMN reference engine (``bench.bpmn``, imported only when used: it
+    needs SpiffWorkflow, a development extra)."""
+    from bench.bpmn import run_reference_client as run
+
+    return run(url, organisation, share, ready)
+
+
 CLIENTS: dict[str, Callable[[str, Organisation, Share, Callable[[], None]], ClientResult]] = {
     "engine": run_engine_client,
     "floor": run_floor_client,
+    "reference": run_reference_client,
 }
 
 

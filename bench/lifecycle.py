@@ -7,11 +7,16 @@ one INSERT of an event row and a commit. Each client is its own process (no shar
     .venv/bin/python -m bench.lifecycle --backend sqlite --cases 2000 --clients 4
     .venv/bin/python -m bench.lifecycle --all            # the four combinations, as Markdown
     .venv/bin/python -m bench.lifecycle --all --rounds 5 # floor and engine take turns
+    .venv/bin/python -m bench.lifecycle --rounds 5 --reference  # and a BPMN engine (bench.bpmn)
 
 With ``--rounds R`` the cases are cut into R slices and the floor and the engine take turns, a
 slice each (floor, engine, floor, engine, ...); each load's time is the sum of its turns. On a
 machine whose speed drifts from minute to minute, the two loads then see the same drift, where
 one floor phase followed by one engine phase four times as long may not.
+
+With ``--reference`` a third load takes its turn after the engine in every round: the same steps
+run by a BPMN engine that re-serialises each case's whole state every step (``bench.bpmn``), the
+reference issue 11 compares the engine with, in the same database and the same run.
 """
 
 from __future__ import annotations
@@ -80,10 +85,19 @@ class RunFigures:
     cases: int
     floor: Figures
     engine: Figures
+    # The BPMN reference (``--reference``) and the mean size of its stored state, in characters.
+    reference: Figures | None = None
+    reference_state_chars: int | None = None
 
     @property
     def ratio(self) -> float:
         return self.engine.steps_per_s / self.floor.steps_per_s
+
+    @property
+    def reference_ratio(self) -> float | None:
+        if self.reference is None:
+            return None
+        return self.reference.steps_per_s / self.floor.steps_per_s
 
 
 def _percentile(ordered: list[float], q: float) -> float:
@@ -188,32 +202,46 @@ def run(
     rounds: int = 1,
     *,
     alter: Callable[[str], None] | None = None,
+    reference: bool = False,
 ) -> RunFigures:
     """One combination: a fresh database; the floor, then the engine, a slice of the cases at a
     time for ``rounds`` turns each; both checked afterwards. ``alter(url)``, when given, changes
-    the prepared database before anything is measured (an experiment on the schema)."""
+    the prepared database before anything is measured (an experiment on the schema).
+    ``reference``: the BPMN reference engine takes a turn after the engine in every round."""
+    if reference:
+        from bench import bpmn  # needs SpiffWorkflow (a development extra): imported when asked
+    loads = ("floor", "engine", "reference") if reference else ("floor", "engine")
     with fresh_database(backend, server_url) as url:
         organisation = prepare(url, cases=cases, now=T0)
+        if reference:
+            bpmn.create_tables(url)
         if alter is not None:
             alter(url)
-        turns: dict[str, list[list[ClientResult]]] = {"floor": [], "engine": []}
+        turns: dict[str, list[list[ClientResult]]] = {load: [] for load in loads}
         load_before: dict[str, float] = {}
         for turn in split(cases, rounds):
             shares = [
                 Share(first_id=turn.first_id - 1 + share.first_id, count=share.count)
                 for share in split(turn.count, clients)
             ]
-            for load in ("floor", "engine"):
+            for load in loads:
                 checkpoint(url)
                 load_before.setdefault(load, os.getloadavg()[0])
                 turns[load].append(run_phase(load, url, organisation, shares))
         check_floor(url, cases)
         check_engine(url, cases)
-        floor = _summarise(turns["floor"], load_before["floor"])
-        engine = _summarise(turns["engine"], load_before["engine"])
-        _progress(f"  floor: {floor.steps_per_s:,.0f} steps/s over {floor.wall_s:.1f} s")
-        _progress(f"  engine: {engine.steps_per_s:,.0f} steps/s over {engine.wall_s:.1f} s")
-    return RunFigures(backend, clients, cases, floor, engine)
+        figures = RunFigures(
+            backend, clients, cases,
+            floor=_summarise(turns["floor"], load_before["floor"]),
+            engine=_summarise(turns["engine"], load_before["engine"]),
+        )  # fmt: skip
+        if reference:
+            figures.reference_state_chars = bpmn.check_reference(url, cases)
+            figures.reference = _summarise(turns["reference"], load_before["reference"])
+        for load in loads:
+            got = getattr(figures, load)
+            _progress(f"  {load}: {got.steps_per_s:,.0f} steps/s over {got.wall_s:.1f} s")
+    return figures
 
 
 def _progress(message: str) -> None:
@@ -330,6 +358,28 @@ def markdown(runs: list[RunFigures]) -> list[str]:
             f"{r.engine.step_p50_ms[s]:.2f} / {r.engine.step_p99_ms[s]:.2f}" for s in STEPS
         )
         lines.append(f"| {r.backend} | {r.clients} | {cells} |")
+    measured = [r for r in runs if r.reference is not None]
+    if measured:
+        lines += [
+            "",
+            "The BPMN reference (`bench.bpmn`: SpiffWorkflow, its whole state re-serialised every "
+            "step), same runs:",
+            "",
+            "| backend | clients | floor steps/s | engine steps/s | reference steps/s "
+            "| engine ÷ floor | reference ÷ floor | reference p50 / p99 ms "
+            "| reference state, characters | load before reference |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in measured:
+            ref = r.reference
+            assert ref is not None
+            assert r.reference_ratio is not None
+            lines.append(
+                f"| {r.backend} | {r.clients} | {r.floor.steps_per_s:,.0f} "
+                f"| {r.engine.steps_per_s:,.0f} | {ref.steps_per_s:,.0f} | {100 * r.ratio:.0f} % "
+                f"| {100 * r.reference_ratio:.0f} % | {ref.p50_ms:.2f} / {ref.p99_ms:.2f} "
+                f"| {r.reference_state_chars:,} | {ref.load_before:.1f} |"
+            )
     return lines
 
 
@@ -346,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=1,
         help="cut the cases into this many slices; the floor and the engine take turns",
     )  # fmt: skip
+    parser.add_argument(
+        "--reference", action="store_true",
+        help="also run the BPMN reference engine (bench.bpmn; needs SpiffWorkflow) in each round",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.cases < args.clients or args.clients < 1:
         parser.error("need at least one case per client")
@@ -360,12 +414,17 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for backend, clients in combos:
         _progress(f"{backend}, {clients} client(s), {args.cases} cases")
-        runs.append(run(backend, args.cases, clients, args.url, args.rounds))
+        runs.append(
+            run(backend, args.cases, clients, args.url, args.rounds, reference=args.reference)
+        )
     print()
     print("\n".join(markdown(runs)))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump([asdict(r) | {"ratio": r.ratio} for r in runs], f, indent=2)
+            figures = [
+                asdict(r) | {"ratio": r.ratio, "reference_ratio": r.reference_ratio} for r in runs
+            ]
+            json.dump(figures, f, indent=2)
     return 0
 
 
