@@ -31,6 +31,7 @@ from api.ratelimit import IntakeLimiter
 from engine.access import Actor
 from engine.auth import actor_and_case_id_for_token, actor_for_token
 from engine.clock import Clock
+from engine.db import reads_autocommit
 from engine.errors import Unauthenticated
 from engine.runtime import Runtime
 
@@ -69,6 +70,9 @@ class Caller:
 def _caller(state: State, token: str, *, case_id: bool = False) -> Caller:
     session: Session = state.session_factory()
     try:
+        # The lookup and the reads of the work open no transaction; its writes do, or are one
+        # statement that commits by itself (PostgreSQL; see ``reads_autocommit``).
+        reads_autocommit(session)
         now = state.clock.now()
         if case_id:
             actor, new_id = actor_and_case_id_for_token(session, token, now=now)

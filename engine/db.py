@@ -135,6 +135,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "checkout", _still_connected)
     if psycopg:
         _keep_prepared_over_rollback(engine.dialect)
+        event.listen(engine, "before_cursor_execute", _refuse_stray_writes)
     return engine
 
 
@@ -205,3 +206,95 @@ def unattached(model: type[M], values: dict[str, Any]) -> M:
     row: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
     row.__dict__.update(values)
     return row
+
+
+# The use cases whose writes are one statement run their reads and that statement without
+# BEGIN and COMMIT of their own on PostgreSQL: two round trips of a step's four.
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+# Set by ``commits_itself`` for the one statement that may write outside a transaction.
+_SANCTIONED = "whistle.commits_itself"
+
+
+def reads_autocommit(session: Session) -> bool:
+    """PostgreSQL: start the session's transaction on a connection in autocommit, so that the
+    use case's reads open no transaction and its write, if it is one statement, commits by
+    itself (``commits_itself``).
+
+    Any other write first calls ``begin_writes`` (the writer and ``committed`` do), and the use
+    case's commit then ends that transaction: every write still commits once, together. A write
+    sent outside a transaction without either is refused before it reaches the server
+    (``_refuse_stray_writes``). The version guard of a case's write is what keeps a read and the
+    write made from it consistent, in a transaction or not: under READ COMMITTED each statement
+    sees its own snapshot either way. Only at the start of the session's transaction; otherwise
+    (or on SQLite) nothing changes. SQLAlchemy takes the connection out of autocommit when the
+    session hands it back to the pool.
+    """
+    if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+        return False
+    session.connection(execution_options=_AUTOCOMMIT)
+    return True
+
+
+def _driver_in_autocommit(session: Session) -> Any | None:
+    """The psycopg connection of the session's transaction, if it is in autocommit."""
+    if not session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+        return None
+    dbapi = session.connection().connection.driver_connection
+    return dbapi if dbapi is not None and dbapi.autocommit else None
+
+
+def begin_writes(session: Session) -> None:
+    """Open a transaction on the session's connection if it is in autocommit and in none: the
+    writes that follow commit together, at the use case's commit (psycopg sends COMMIT for an
+    open transaction whatever its autocommit)."""
+    dbapi = _driver_in_autocommit(session)
+    if dbapi is None:
+        return
+    from psycopg import pq
+
+    if dbapi.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+        dbapi.execute("BEGIN")
+
+
+def commits_itself(session: Session) -> bool:
+    """Whether the session's next statement, a write, will commit by itself (its connection is
+    in autocommit and outside a transaction); if so, that one statement is let through.
+
+    For a use case's last write when it is one statement: the writer asks this just before
+    sending it.
+    """
+    dbapi = _driver_in_autocommit(session)
+    if dbapi is None:
+        return False
+    from psycopg import pq
+
+    if dbapi.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        return False
+    session.connection().info[_SANCTIONED] = True
+    return True
+
+
+def _refuse_stray_writes(
+    conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, _many: bool
+) -> None:
+    """PostgreSQL: refuse a write that would commit by itself unless ``commits_itself`` let it.
+
+    On a connection in autocommit (``reads_autocommit``) outside a transaction, a second write
+    would be a second commit: half a use case could be stored. Such a write is a mistake of the
+    code, refused here before it reaches the server; reads pass.
+    """
+    if conn.info.pop(_SANCTIONED, False):
+        return
+    dbapi = conn.connection.driver_connection
+    if dbapi is None or not dbapi.autocommit:
+        return
+    from psycopg import pq
+
+    if dbapi.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        return
+    if statement.lstrip()[:6].upper() == "SELECT":
+        return
+    raise RuntimeError(
+        "a write outside a transaction on a connection in autocommit: call "
+        "engine.db.begin_writes first (it would commit on its own)"
+    )

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.db import begin_writes
 from engine.errors import ConcurrentChange, StaleVersion, StoreUnavailable
 
 P = ParamSpec("P")
@@ -44,7 +45,7 @@ def use_case(fn: Callable[P, R]) -> Callable[P, R]:
             except DBAPIError as exc:
                 session.rollback()
                 if exc.connection_invalidated:
-                    raise _lost(fn.__name__, at_commit=False) from exc
+                    raise lost(fn.__name__, at_commit=False) from exc
                 raise
             except BaseException:
                 session.rollback()
@@ -60,11 +61,11 @@ def _commit(session: Session, what: str | None) -> None:
     except DBAPIError as exc:
         session.rollback()
         if exc.connection_invalidated:
-            raise _lost(what, at_commit=True) from exc
+            raise lost(what, at_commit=True) from exc
         raise
 
 
-def _lost(what: str | None, *, at_commit: bool) -> StoreUnavailable:
+def lost(what: str | None, *, at_commit: bool) -> StoreUnavailable:
     """The error for a database connection lost under ``what``, before or during its commit."""
     prefix = f"{what}: " if what else ""
     if at_commit:
@@ -84,14 +85,16 @@ def committed(session: Session) -> Iterator[Session]:
     """Commit what the block wrote, once; roll back on any error (and let it through).
 
     For the writes that are no case move — a login, a token's last use, a claim of due steps, an
-    import batch — so that every commit of the engine still happens here.
+    import batch — so that every commit of the engine still happens here. On a connection in
+    autocommit (``engine.db.reads_autocommit``) the block's writes are put in a transaction.
     """
     try:
+        begin_writes(session)
         yield session
     except DBAPIError as exc:
         session.rollback()
         if exc.connection_invalidated:
-            raise _lost(None, at_commit=False) from exc
+            raise lost(None, at_commit=False) from exc
         raise
     except BaseException:
         session.rollback()

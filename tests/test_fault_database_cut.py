@@ -5,9 +5,13 @@ two statements of the move, or as it commits; on SQLite, where a connection cann
 equivalent is its DBAPI connection closed under it. Each time the client gets a 503 problem saying
 what is known (nothing written; or, cut at commit, that it should read before retrying), nothing
 partial is stored, the hash chains verify, and the very next request succeeds on a fresh
-connection. Real database, real app; bounded by the termination's own wait. (On PostgreSQL a
-move is its load and one statement, so a cut after its first write falls between that statement
-and the commit: written, not committed, and so not kept.)
+connection. Real database, real app; bounded by the termination's own wait.
+
+On PostgreSQL a move is its load and one statement, which commits by itself (no transaction is
+open around the move: ``engine.db.reads_autocommit``). Cut after that statement, or at the use
+case's commit (which then has nothing to send), the move is made and answered as made; cut before
+it (after the read, or as it is sent), the client is told that it may or may not have been made,
+as at a commit, and it was not.
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ def writes(statement: str) -> bool:
 
 class Cut:
     """Cut the connection of the next case move at one point of it: after the move's first
-    statement (it reads the case), after its first write, or as it commits. ``starts`` is what
-    the first statement of the move says (a read: any statement of the request)."""
+    statement (it reads the case), as its first write is sent, after that write, or as it
+    commits. ``starts`` is what the first statement of the move says (a read: any statement of
+    the request)."""
 
     def __init__(self, engine: Engine, db_url: str, at: str, starts: str = " cases") -> None:
         self.engine, self.at, self.starts = engine, at, starts
@@ -53,18 +58,33 @@ class Cut:
         self.armed = False
         self.in_move = False
         self.cuts = 0
+        event.listen(engine, "before_cursor_execute", self._sending)
         event.listen(engine, "after_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
 
     @property
+    def made_before_the_cut(self) -> bool:
+        """PostgreSQL: the move's one statement committed with it, so a cut after it (or at the
+        use case's commit, which then has nothing to send) finds the move made."""
+        return self.postgres and self.at in ("first write", "commit")
+
+    @property
     def cuts_the_commit(self) -> bool:
-        """Whether the statement after the cut is the commit: cut there, or after PostgreSQL's
-        one-statement write."""
-        return self.at == "commit" or (self.postgres and self.at == "first write")
+        """Whether the cut falls on the move's commit: at the commit (SQLite), or on PostgreSQL
+        before its one statement, which commits by itself, has answered: the connection is found
+        lost as that statement is sent, and whether it reached the server is not known."""
+        if self.postgres:
+            return self.at in ("first statement", "as it writes")
+        return self.at == "commit"
 
     def remove(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._sending)
         event.remove(self.engine, "after_cursor_execute", self._statement)
         event.remove(self.engine, "commit", self._commit)
+
+    def _sending(self, conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if self.armed and self.in_move and self.at == "as it writes" and writes(statement):
+            self._cut(conn)
         if self.admin is not None:
             self.admin.dispose()
 
@@ -98,7 +118,7 @@ class Cut:
         assert gone, "the API's backend did not end within the wait"
 
 
-@pytest.fixture(params=["first statement", "first write", "commit"])
+@pytest.fixture(params=["first statement", "as it writes", "first write", "commit"])
 def cut(request: pytest.FixtureRequest, engine: Engine, db_url: str) -> Iterator[Cut]:
     hook = Cut(engine, db_url, request.param)
     yield hook
@@ -118,7 +138,7 @@ def assert_unavailable(answer: Any, *, at_commit: bool) -> None:
         assert "nothing was written" in problem["detail"]
 
 
-def test_case_move__cut_mid_transaction_is_a_503_writes_nothing_and_the_next_request_succeeds(
+def test_case_move__cut_anywhere_is_answered_truthfully_and_the_next_request_succeeds(
     api, session, rt, city, clock, session_factory, cut
 ):
     case = make_case(session, rt, city, clock, state=CaseState.ASSIGNED)
@@ -130,6 +150,14 @@ def test_case_move__cut_mid_transaction_is_a_503_writes_nothing_and_the_next_req
     answer = api.post(path, "cc_s1", json=body)
 
     assert cut.cuts == 1
+    if cut.made_before_the_cut:
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["state"] == CaseState.CANCELLED
+        shown = api.get(f"/api/v1/cases/{case.id}", "cc_s1").json()
+        assert (shown["state"], shown["version"]) == (CaseState.CANCELLED, case.version + 1)
+        with session_factory() as fresh:
+            assert list(verify_chains(fresh, case_id=case.id)) == []
+        return
     assert_unavailable(answer, at_commit=cut.cuts_the_commit)
     assert row_counts(session_factory) == before
     assert api.get(f"/api/v1/cases/{case.id}", "cc_s1").json()["state"] == CaseState.ASSIGNED
@@ -141,7 +169,7 @@ def test_case_move__cut_mid_transaction_is_a_503_writes_nothing_and_the_next_req
         assert list(verify_chains(fresh, case_id=case.id)) == []
 
 
-def test_assignment_move__cut_after_its_first_write_leaves_case_and_assignment_as_they_were(
+def test_assignment_move__cut_after_its_first_write_is_made_whole_or_not_at_all(
     api, session, rt, city, clock, session_factory, engine, db_url
 ):
     case = make_case(session, rt, city, clock, state=CaseState.ASSIGNED)
@@ -156,6 +184,14 @@ def test_assignment_move__cut_after_its_first_write_leaves_case_and_assignment_a
         hook.remove()
 
     assert hook.cuts == 1
+    if hook.made_before_the_cut:
+        # PostgreSQL: the acceptance was one statement and committed with it.
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["assignment"]["state"] == AssignmentState.ACCEPTED
+        assert answer.json()["case"]["state"] == CaseState.REPORTING_IN
+        with session_factory() as fresh:
+            assert list(verify_chains(fresh)) == []
+        return
     assert_unavailable(answer, at_commit=hook.cuts_the_commit)
     assert row_counts(session_factory) == before
     shown = api.get(f"/api/v1/cases/{case.id}", "dept_um").json()

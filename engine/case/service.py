@@ -38,7 +38,7 @@ from engine.case.payloads import (
     parse_payload,
 )
 from engine.case.unit import CaseUnit
-from engine.db import unattached
+from engine.db import reads_autocommit, unattached
 from engine.errors import ConcurrentChange, Forbidden, IllegalTransition, InvalidInput, NotFound
 from engine.notification.service import notify_pressed
 from engine.organisation.models import Account
@@ -89,6 +89,7 @@ def raise_case(
     *, session: Session, rt: Runtime, actor: Actor, draft: CaseDraft, now: datetime
 ) -> Case:
     """Take in a new case: it starts ``reported`` with its dispatch clock running."""
+    # Its body also runs inside other use cases that write more (``inspect.unwrap``): not last.
     return _raise(session=session, rt=rt, actor=actor, draft=draft, now=now).case
 
 
@@ -108,7 +109,10 @@ def raise_unit(
     caller's token, ``engine.auth.actor_and_case_id_for_token``); the case is then written in
     one statement with its first event and clocks.
     """
-    return _raise(session=session, rt=rt, actor=actor, draft=draft, now=now, case_id=case_id)
+    reads_autocommit(session)
+    return _raise(
+        session=session, rt=rt, actor=actor, draft=draft, now=now, case_id=case_id, last=True
+    )
 
 
 @use_case
@@ -129,6 +133,7 @@ def raise_from_organisation(
     one. What the snapshot lacks (``build`` says ``InvalidInput``) is looked for again when the
     stored organisation has moved on since.
     """
+    reads_autocommit(session)
     org = rt.org.get(session)
     try:
         draft = build(org)
@@ -137,7 +142,9 @@ def raise_from_organisation(
         if fresh.version == org.version:
             raise
         draft = build(fresh)
-    return _raise(session=session, rt=rt, actor=actor, draft=draft, now=now, case_id=case_id)
+    return _raise(
+        session=session, rt=rt, actor=actor, draft=draft, now=now, case_id=case_id, last=True
+    )
 
 
 def _raise(
@@ -148,7 +155,9 @@ def _raise(
     draft: CaseDraft,
     now: datetime,
     case_id: int | None = None,
+    last: bool = False,
 ) -> CaseUnit:
+    """The raise; ``last``: the use case writes nothing after the case (see ``writer.write``)."""
     workflow = rt.workflows.get(draft.workflow) if draft.workflow in rt.workflows else None
     if workflow is None:
         raise InvalidInput(f"case: workflow: unknown workflow '{draft.workflow}'")
@@ -223,7 +232,7 @@ def _raise(
     )  # fmt: skip
     unit.sync_clocks()
     try:
-        writer.insert_case(session, unit)
+        writer.insert_case(session, unit, last=last)
     except ConcurrentChange:
         rt.org.forget()  # the organisation changed since the snapshot: read it afresh
         raise
@@ -313,6 +322,7 @@ def move_case(
     now: datetime,
 ) -> CaseUnit:
     """``transition_case``, answering with the unit as written (so faces need not read it back)."""
+    reads_autocommit(session)
     unit = CaseUnit.load(session, rt, now, case_id=case_id)
     spec = unit.workflow.trigger(Subject.CASE, trigger)
     if spec is None:
@@ -368,7 +378,8 @@ def move_case(
         case _:
             unit.fire_case(actor, trigger, recorded)
     moves.apply_case_effects(unit, actor, trigger, p, merge_into)
-    writer.write(session, unit, unit.finish())
+    # A press also writes its notification: then the move's writes are not the last.
+    writer.write(session, unit, unit.finish(), last=not isinstance(p, ManualStepPayload))
     if isinstance(p, ManualStepPayload):
         pressed = unit.assignment(int(recorded["assignment_id"]))
         notify_pressed(
@@ -460,6 +471,7 @@ def move_assignment(
     now: datetime,
 ) -> CaseUnit:
     """``transition_assignment``, answering with the unit as written."""
+    reads_autocommit(session)
     unit = CaseUnit.load(session, rt, now, assignment_id=assignment_id)
     assignment = unit.assignment(assignment_id)
     check_assignment_in_scope(actor, assignment, unit.case, unit.assignments)  # 404 first
@@ -478,7 +490,7 @@ def move_assignment(
     before = assignment.state
     unit.fire_assignment(actor, assignment, trigger, p.model_dump(mode="json", exclude_none=True))
     moves.apply_assignment_effects(unit, actor, assignment, trigger, before, p)
-    writer.write(session, unit, unit.finish())
+    writer.write(session, unit, unit.finish(), last=True)
     return unit
 
 

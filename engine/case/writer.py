@@ -17,12 +17,14 @@ PostgreSQL the case row and everything after it are one statement (``engine/case
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -41,6 +43,7 @@ from engine.case.unit import (
     changed_columns,
     snapshot_of,
 )
+from engine.db import begin_writes, commits_itself
 from engine.deadline.models import Deadline
 from engine.driver_sql import insert_returning_ids, prepared, rows_insert
 from engine.errors import ConcurrentChange
@@ -49,6 +52,7 @@ from engine.organisation.snapshot import version_expr
 from engine.rollup.contribution import Contribution
 from engine.rollup.models import SHARDS
 from engine.rollup.store import add_to_rollups, rollup_rows
+from engine.uow import lost
 
 # Keys of event payloads that name assignments (so new assignments' stand-in ids are replaced).
 _ID_KEYS = ("assignment_id",)
@@ -183,19 +187,25 @@ def _replace_stand_ins(unit: CaseUnit, real: dict[int, int]) -> None:
         e.payload = payload
 
 
-def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
+def write(session: Session, unit: CaseUnit, diff: Contribution, *, last: bool = False) -> None:
     """Persist what the move changed; raise ``ConcurrentChange`` if the case moved on.
 
     New rows get their stored ids (clocks and events included: an escalation step records its
-    event's).
+    event's). ``last``: the use case writes nothing after this; if the write is then one
+    statement, on a connection in autocommit (``engine.db.reads_autocommit``), it commits by
+    itself; otherwise the writes open a transaction that the use case's commit ends.
     """
+    loaded = unit.loaded
+    new_assignments = [a for a in unit.assignments if id(a) not in loaded]
+    pending = bool(session.new or session.dirty or session.deleted)
+    alone = last and not new_assignments and not pending
+    if not alone:
+        begin_writes(session)
     _flush_pending(session)
     # One connection for the whole write: the session's, asked for once.
     conn = session.connection()
     dialect = conn.dialect.name
     viewed = dialect == "sqlite" and sqlite_changes.ready(conn)
-    loaded = unit.loaded
-    new_assignments = [a for a in unit.assignments if id(a) not in loaded]
     real: dict[int, int] = {}
     if new_assignments:
         stand_ins = [a.id for a in new_assignments]
@@ -204,11 +214,12 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
         _replace_stand_ins(unit, real)
     case_changes, changed = _sealed_changes(unit)
     if dialect == "postgresql":
-        held = write_pg(
-            session, unit, diff, case=case_changes, assignments=changed,
-            clocks=_changed_rows(unit, DEADLINES, unit.deadlines),
-            requests=_changed_rows(unit, REQUESTS, unit.requests),
-        )  # fmt: skip
+        with _lost_at_commit(alone and commits_itself(session)):
+            held = write_pg(
+                session, unit, diff, case=case_changes, assignments=changed,
+                clocks=_changed_rows(unit, DEADLINES, unit.deadlines),
+                requests=_changed_rows(unit, REQUESTS, unit.requests),
+            )  # fmt: skip
         if not held:
             raise ConcurrentChange(f"case {unit.case.id} changed under this move")
     else:
@@ -216,6 +227,18 @@ def write(session: Session, unit: CaseUnit, diff: Contribution) -> None:
             raise ConcurrentChange(f"case {unit.case.id} changed under this move")
         _write_children_sqlite(session, conn, [(unit, diff, changed)], viewed=viewed)
     _written(session, unit, changed)
+
+
+@contextmanager
+def _lost_at_commit(commits: bool) -> Iterator[None]:
+    """A statement that commits by itself is its use case's commit: a connection lost under it
+    may have lost it before or after it was made, and the error says so (as at a commit)."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if commits and exc.connection_invalidated:
+            raise lost("the write", at_commit=True) from exc
+        raise
 
 
 def _guarded_case_write(conn: Connection, unit: CaseUnit, case_changes: dict[str, Any]) -> bool:
@@ -398,10 +421,16 @@ def _changed_rows(
     ]
 
 
-def insert_case(session: Session, unit: CaseUnit) -> None:
-    """Write a new case, its first event and its first clocks (guarded by the org version)."""
-    _flush_pending(session)
+def insert_case(session: Session, unit: CaseUnit, *, last: bool = False) -> None:
+    """Write a new case, its first event and its first clocks (guarded by the org version).
+
+    ``last`` as for ``write``: a case whose id was taken beforehand is one statement on
+    PostgreSQL."""
     case = unit.case
+    alone = last and case.id is not None and not (session.new or session.dirty or session.deleted)
+    if not alone:
+        begin_writes(session)
+    _flush_pending(session)
     if session.get_bind().dialect.name == "sqlite":
         _insert_case_with_its_id(session, unit)
     elif case.id is not None:
@@ -410,7 +439,9 @@ def insert_case(session: Session, unit: CaseUnit) -> None:
         seal(case, unit.events)
         for d in unit.deadlines:
             d.case_id = case.id
-        if not write_pg(session, unit, {}, case=None, new_case=True):
+        with _lost_at_commit(alone and commits_itself(session)):
+            held = write_pg(session, unit, {}, case=None, new_case=True)
+        if not held:
             raise ConcurrentChange("the organisation changed while the case was being raised")
         unit.loaded[id(case)] = snapshot_of(case, CASES)
         return
