@@ -33,7 +33,6 @@ from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import (
-    BigInteger,
     Column,
     Integer,
     MetaData,
@@ -48,9 +47,9 @@ from sqlalchemy import (
 )
 
 from bench.drivers import STEPS, T0, TICK, ClientResult, Share
-from bench.world import Organisation
+from bench.world import Organisation, events_table
 from engine.clock import ManualClock
-from engine.db import JSONType, UTCDateTime, make_engine
+from engine.db import make_engine
 from engine.vocabulary import Rating, Trigger
 
 PROCESS_ID = "hotline"
@@ -69,15 +68,7 @@ bpmn_instances = Table(
     Column("waiting", String(32), nullable=False),
     Column("version", Integer, nullable=False),
 )
-bpmn_events = Table(
-    "bpmn_events",
-    reference_metadata,
-    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
-    Column("case_id", Integer, nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("at", UTCDateTime(), nullable=False),
-    Column("payload", JSONType, nullable=False),
-)
+bpmn_events = events_table("bpmn_events", reference_metadata)
 
 
 def process_xml() -> str:

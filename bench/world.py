@@ -45,15 +45,22 @@ floor_cases = Table(
     Column("status", String(32), nullable=False),
     Column("version", Integer, nullable=False),
 )
-floor_events = Table(
-    "floor_events",
-    floor_metadata,
-    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
-    Column("case_id", Integer, nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("at", UTCDateTime(), nullable=False),
-    Column("payload", JSONType, nullable=False),
-)
+
+
+def events_table(name: str, metadata: MetaData) -> Table:
+    """A plain table of one event row per step: the case, its ordinal, when, and a JSON payload."""
+    return Table(
+        name,
+        metadata,
+        Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+        Column("case_id", Integer, nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("at", UTCDateTime(), nullable=False),
+        Column("payload", JSONType, nullable=False),
+    )
+
+
+floor_events = events_table("floor_events", floor_metadata)
 
 
 @dataclass(frozen=True)
