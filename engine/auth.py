@@ -97,9 +97,19 @@ _TOKEN_LOOKUP = (
 # The same lookup taking the next case id from PostgreSQL's sequence in its round trip (for an
 # intake, whose case row then carries its id and chain head from its first write). Evaluated only
 # when the token holds; an id taken for an intake that then fails is a gap, as any rollback's is.
-_TOKEN_LOOKUP_WITH_CASE_ID = _TOKEN_LOOKUP.add_columns(
-    func.nextval(func.pg_get_serial_sequence(literal("cases"), literal("id")))
-)
+_NEXT_CASE_ID = func.nextval(func.pg_get_serial_sequence(literal("cases"), literal("id")))
+_TOKEN_LOOKUP_WITH_CASE_ID = _TOKEN_LOOKUP.add_columns(_NEXT_CASE_ID)
+_CASE_ID = select(_NEXT_CASE_ID)
+
+
+def take_case_id(session: Session) -> int | None:
+    """PostgreSQL: the id of a case about to be raised, from the cases' sequence (None on
+    SQLite, where the writer knows the next id itself). An id taken for a raise that then
+    fails is a gap, as any rollback's is."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return None
+    return int(conn.execute(_CASE_ID).scalar_one())
 
 
 def actor_for_token(session: Session, token: str, *, now: datetime | None = None) -> Actor:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from datetime import datetime
-from typing import ParamSpec, TypeVar, cast
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
@@ -27,8 +25,6 @@ from engine.errors import InvalidInput
 from engine.runtime import Runtime
 from engine.uow import use_case
 
-P = ParamSpec("P")
-R = TypeVar("R")
 MAX_KEY_LENGTH = 200
 
 
@@ -51,17 +47,6 @@ def fingerprint(draft: CaseDraft) -> str:
         draft.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
     )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def _body_of(fn: Callable[P, R]) -> Callable[P, R]:
-    # The undecorated body of a use case, so that it can share our transaction and commit.
-    inner = getattr(fn, "__wrapped__", None)
-    if inner is None:
-        raise AssertionError(f"{fn.__name__} is not a use case")
-    return cast(Callable[P, R], inner)
-
-
-_raise_in_our_transaction = _body_of(case_service.raise_case)
 
 
 def _replay(session: Session, account_id: int, key: str, print_: str) -> Case | None:
@@ -92,7 +77,9 @@ def _raise_and_remember(
     print_: str,
     now: datetime,
 ) -> Case:
-    case = _raise_in_our_transaction(session=session, rt=rt, actor=actor, draft=draft, now=now)
+    case = case_service.raise_in_transaction(
+        session=session, rt=rt, actor=actor, draft=draft, now=now
+    )
     session.add(
         IdempotencyKey(
             account_id=account_id, key=key, fingerprint=print_, case_id=case.id, created_at=now

@@ -23,6 +23,7 @@ from engine.access import (
     check_case_trigger,
 )
 from engine.assignment.models import Assignment
+from engine.auth import take_case_id
 from engine.case import callbacks, moves, writer
 from engine.case.evidence import check_evidence_refs
 from engine.case.models import Case
@@ -89,7 +90,15 @@ def raise_case(
     *, session: Session, rt: Runtime, actor: Actor, draft: CaseDraft, now: datetime
 ) -> Case:
     """Take in a new case: it starts ``reported`` with its dispatch clock running."""
-    # Its body also runs inside other use cases that write more (``inspect.unwrap``): not last.
+    reads_autocommit(session)
+    return _raise(session=session, rt=rt, actor=actor, draft=draft, now=now, last=True).case
+
+
+def raise_in_transaction(
+    *, session: Session, rt: Runtime, actor: Actor, draft: CaseDraft, now: datetime
+) -> Case:
+    """``raise_case`` inside the caller's own use case, which writes more and commits it all
+    once (an idempotency key beside the case, a hotspot's links)."""
     return _raise(session=session, rt=rt, actor=actor, draft=draft, now=now).case
 
 
@@ -220,6 +229,10 @@ def _raise(
             "version": 1,
         },
     )
+    if case_id is None and last:
+        # On PostgreSQL its id first (no transaction), so that the case, its first event and
+        # its clocks are then one statement that commits by itself.
+        case_id = take_case_id(session)
     if case_id is not None:
         case.id = case_id
     unit = CaseUnit(

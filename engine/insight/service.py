@@ -3,7 +3,6 @@ promote a hotspot to a governance item. Each takes ``now``; the writers commit o
 
 from __future__ import annotations
 
-import inspect
 import re
 import threading
 import time
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.access import Actor, check_area_in_scope
 from engine.case.models import Case
-from engine.case.service import CaseDraft, raise_case
+from engine.case.service import CaseDraft, raise_in_transaction
 from engine.errors import Forbidden, InvalidInput, OutOfScope
 from engine.insight import classifier, queries
 from engine.insight.classifier import Item, Scorer
@@ -406,10 +405,8 @@ def promote(
         workflow=promotion.workflow, title=promotion.title,
         description=redact(promotion.description), area_id=promotion.area_id, source=Source.WHISTLE,
     )  # fmt: skip
-    # The case service's own body, inside this use case: the item and its links commit together.
-    item: Case = inspect.unwrap(raise_case)(
-        session=session, rt=rt, actor=actor, draft=draft, now=now
-    )
+    # Raised inside this use case: the item and its links commit together.
+    item = raise_in_transaction(session=session, rt=rt, actor=actor, draft=draft, now=now)
     for case_id in sorted(wanted):
         session.add(
             CaseLink(case_id=item.id, linked_case_id=case_id, kind="hotspot", created_at=now)
