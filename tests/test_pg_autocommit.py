@@ -16,6 +16,7 @@ from engine.case import service, writer
 from engine.case.models import Case
 from engine.db import begin_writes, commits_itself, reads_autocommit
 from engine.notification.models import Notification
+from engine.uow import use_case
 from engine.vocabulary import CaseState, Trigger
 from tests.builders import assignments_of, make_case
 
@@ -153,3 +154,47 @@ def test_the_connection_leaves_autocommit_when_the_session_hands_it_back(session
     # The pool's one connection in this test's session is checked out again: as it was.
     assert not session.connection().connection.driver_connection.autocommit
     assert not reads_autocommit(session)  # already in a transaction: nothing changes
+
+
+def test_a_raise_takes_its_id_first_and_commits_with_its_one_statement(
+    session, session_factory, rt, city, clock, monkeypatch
+):
+    resident = city.actor(session, "resident")
+    session.commit()
+    seen = []
+    insert_case = writer.insert_case
+
+    def watched(*args, **kwargs):
+        insert_case(*args, **kwargs)
+        seen.append(_status(session))
+
+    monkeypatch.setattr(writer, "insert_case", watched)
+    case = service.raise_case(
+        session=session, rt=rt, actor=resident, now=clock.now(),
+        draft=service.CaseDraft(area_id=city.grids[0].id, title="路灯不亮"),
+    )  # fmt: skip
+    assert seen == [IDLE]  # written and committed, with no transaction around it
+    assert _version(session_factory, case.id) == 1
+
+
+def test_a_raise_inside_a_use_case_commits_with_what_follows_it(
+    session, session_factory, rt, city, clock
+):
+    resident = city.actor(session, "resident")
+    session.commit()
+    assert reads_autocommit(session)
+    raised = []
+
+    @use_case
+    def raise_and_more(*, session):
+        case = service.raise_in_transaction(
+            session=session, rt=rt, actor=resident, now=clock.now(),
+            draft=service.CaseDraft(area_id=city.grids[0].id, title="路灯不亮"),
+        )  # fmt: skip
+        raised.append(case.id)
+        raise RuntimeError("what the use case writes after the raise failed")
+
+    with pytest.raises(RuntimeError, match="after the raise"):
+        raise_and_more(session=session)
+    (case_id,) = raised
+    assert _version(session_factory, case_id) is None  # the case went with it
