@@ -136,6 +136,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if psycopg:
         _keep_prepared_over_rollback(engine.dialect)
         event.listen(engine, "before_cursor_execute", _refuse_stray_writes)
+        event.listen(engine, "checkin", _forget_sanction)
     return engine
 
 
@@ -272,6 +273,12 @@ def commits_itself(session: Session) -> bool:
         return False
     session.connection().info[_SANCTIONED] = True
     return True
+
+
+def _forget_sanction(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    """A statement let through but never sent (its use case failed first) lets nothing through
+    for whoever checks the connection out next."""
+    record.info.pop(_SANCTIONED, None)
 
 
 def _refuse_stray_writes(

@@ -198,3 +198,20 @@ def test_a_raise_inside_a_use_case_commits_with_what_follows_it(
         raise_and_more(session=session)
     (case_id,) = raised
     assert _version(session_factory, case_id) is None  # the case went with it
+
+
+def test_a_write_let_through_but_never_sent_lets_nothing_through_later(
+    session, session_factory, rt, city, clock
+):
+    case_id = make_case(session, rt, city, clock).id
+    session.commit()
+    assert reads_autocommit(session)
+    assert commits_itself(session)  # the writer's next statement may commit by itself …
+    session.rollback()  # … but the use case failed before sending it
+    assert reads_autocommit(session)  # the same pooled connection, checked out again
+    conn = session.connection()
+    with pytest.raises(RuntimeError, match="begin_writes"):  # a write, its first statement
+        conn.execute(update(Case).where(Case.id == case_id).values(title="改过的标题"))
+    session.rollback()
+    with session_factory() as fresh:
+        assert fresh.scalar(select(Case.title).where(Case.id == case_id)) == "路灯不亮"

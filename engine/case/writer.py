@@ -197,8 +197,7 @@ def write(session: Session, unit: CaseUnit, diff: Contribution, *, last: bool = 
     """
     loaded = unit.loaded
     new_assignments = [a for a in unit.assignments if id(a) not in loaded]
-    pending = bool(session.new or session.dirty or session.deleted)
-    alone = last and not new_assignments and not pending
+    alone = last and not new_assignments and not _has_pending(session)
     if not alone:
         begin_writes(session)
     _flush_pending(session)
@@ -427,7 +426,7 @@ def insert_case(session: Session, unit: CaseUnit, *, last: bool = False) -> None
     ``last`` as for ``write``: a case whose id was taken beforehand is one statement on
     PostgreSQL."""
     case = unit.case
-    alone = last and case.id is not None and not (session.new or session.dirty or session.deleted)
+    alone = last and case.id is not None and not _has_pending(session)
     if not alone:
         begin_writes(session)
     _flush_pending(session)
@@ -527,9 +526,14 @@ def _insert_case_with_its_id(session: Session, unit: CaseUnit) -> None:
     raise ConcurrentChange("case ids kept being taken by other writers")
 
 
+def _has_pending(session: Session) -> bool:
+    """Whether the caller added, changed or deleted rows through the ORM (a flush writes them)."""
+    return bool(session.new or session.dirty or session.deleted)
+
+
 def _flush_pending(session: Session) -> None:
     """Rows the caller added through the ORM go first (the writer talks to the connection)."""
-    if session.new or session.dirty or session.deleted:
+    if _has_pending(session):
         session.flush()
 
 
