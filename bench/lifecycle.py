@@ -22,6 +22,7 @@ reference issue 11 compares the engine with, in the same database and the same r
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -405,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need at least one case per client")
     if args.rounds < 1 or args.cases < args.rounds * args.clients:
         parser.error("--rounds: need at least one case per client in every round")
+    if args.reference and importlib.util.find_spec("SpiffWorkflow") is None:
+        parser.error("--reference needs SpiffWorkflow: pip install -e '.[dev]'")
     combos = (
         [(b, c) for b in ("sqlite", "postgresql") for c in (1, 4)]
         if args.all

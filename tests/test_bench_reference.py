@@ -3,11 +3,13 @@ serialised state and one event per step, and its check refuses a run that did no
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from bench import bpmn
+from bench import bpmn, lifecycle
 from bench.drivers import STEPS, T0, Share
 from bench.lifecycle import Figures, RunFigures, markdown
 from bench.world import prepare
@@ -82,3 +84,16 @@ def test_the_report_shows_the_reference_beside_the_engine():
     assert "| 8,745 |" in row
     plain = markdown([RunFigures("sqlite", 1, 100, floor=figures(1000), engine=figures(250))])
     assert not any("BPMN" in line for line in plain)
+
+
+def test_the_reference_without_spiffworkflow_is_refused_with_what_to_install(monkeypatch, capsys):
+    real = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name == "SpiffWorkflow" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(SystemExit) as stopped:
+        lifecycle.main(["--cases", "2", "--reference"])
+    assert stopped.value.code == 2
+    assert "--reference needs SpiffWorkflow" in capsys.readouterr().err
