@@ -288,8 +288,11 @@ def _refuse_stray_writes(
 
     On a connection in autocommit (``reads_autocommit``) outside a transaction, a second write
     would be a second commit: half a use case could be stored. Such a write is a mistake of the
-    code, refused here before it reaches the server; reads pass.
+    code, refused here before it reaches the server; reads pass (and leave a statement let
+    through for the write it was meant for).
     """
+    if statement.lstrip()[:6].upper() == "SELECT":
+        return
     if conn.info.pop(_SANCTIONED, False):
         return
     dbapi = conn.connection.driver_connection
@@ -298,8 +301,6 @@ def _refuse_stray_writes(
     from psycopg import pq
 
     if dbapi.pgconn.transaction_status != pq.TransactionStatus.IDLE:
-        return
-    if statement.lstrip()[:6].upper() == "SELECT":
         return
     raise RuntimeError(
         "a write outside a transaction on a connection in autocommit: call "

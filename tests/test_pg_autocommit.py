@@ -215,3 +215,20 @@ def test_a_write_let_through_but_never_sent_lets_nothing_through_later(
     session.rollback()
     with session_factory() as fresh:
         assert fresh.scalar(select(Case.title).where(Case.id == case_id)) == "路灯不亮"
+
+
+def test_a_read_between_the_permission_and_the_write_leaves_the_write_let_through(
+    session, session_factory, rt, city, clock
+):
+    case_id = make_case(session, rt, city, clock).id
+    session.commit()
+    assert reads_autocommit(session)
+    conn = session.connection()
+    assert commits_itself(session)
+    conn.execute(select(Case.title).where(Case.id == case_id))  # a read does not use it up
+    conn.execute(update(Case).where(Case.id == case_id).values(title="改过的标题"))
+    with pytest.raises(RuntimeError, match="begin_writes"):  # it was for one write only
+        conn.execute(update(Case).where(Case.id == case_id).values(title="又改了"))
+    session.rollback()
+    with session_factory() as fresh:  # the one write let through committed by itself
+        assert fresh.scalar(select(Case.title).where(Case.id == case_id)) == "改过的标题"
