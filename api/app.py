@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import console, docs, problems
 from api.deps import body_media_type
+from api.forms import FormEncodingMiddleware
 from api.metrics import RequestMetrics
 from api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from api.open311.routes import router as open311_router
@@ -115,7 +116,9 @@ def create_app(
     console.install(app)
     problems.install(app)
     _document_errors(app)
-    # The last added runs first: metrics see every answer, the 413s of the body cap included.
+    # The last added runs first: metrics see every answer, the 413s of the body cap included;
+    # a form's body is read whole only once the cap has passed it.
+    app.add_middleware(FormEncodingMiddleware)
     app.add_middleware(
         BodyLimitMiddleware, default=config.max_body_bytes, evidence=config.evidence_max_bytes
     )

@@ -84,6 +84,25 @@ def test_callback_form__records_an_attempt_listed_with_time_outcome_operator_and
     assert "no_answer" not in unescape(page.split("<main", 1)[1]).replace('value="no_answer"', "")
 
 
+def test_callback_form__a_note_sent_as_raw_utf8_bytes_is_stored_as_typed(
+    console: Console, session: Session, rt: Runtime, city: City, clock: ManualClock
+) -> None:
+    """A client that posts the form's text unescaped (``curl -d``) is read as UTF-8, as a
+    browser's escaped form is, not as Latin-1."""
+    case_id = _resolved(session, rt, city, clock)
+    page = console.as_("cc_s1").get(f"/console/cases/{case_id}").text
+    hidden = dict(HIDDEN.findall(form_in(page, _action(case_id))))
+    fields = hidden | {"outcome": CallbackOutcome.NO_ANSWER, "note": "无人接听，明早再打"}
+    body = "&".join(f"{k}={v}" for k, v in fields.items()).encode()
+    answer = console.as_("cc_s1").post(
+        _action(case_id), content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    page = console.as_("cc_s1").get(f"/console/cases/{case_id}").text
+    assert "无人接听，明早再打" in _section(page)
+
+
 def test_callback_form__a_reached_callback_opens_the_rating_form(
     console: Console, session: Session, rt: Runtime, city: City, clock: ManualClock
 ) -> None:

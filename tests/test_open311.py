@@ -534,3 +534,64 @@ def test_real_response_of_san_francisco__parses_and_deviates_only_in_its_status_
         "'Open' is not one of ['open', 'closed']",
         "'Closed' is not one of ['open', 'closed']",
     }
+
+
+# -- Form bodies as clients send them: raw UTF-8, another charset, bytes that do not decode ------
+
+RAW_UTF8 = "application/x-www-form-urlencoded"
+
+
+def _raw_form(api, fields: dict[str, str], *, charset: str = "utf-8") -> bytes:
+    """A form body with its text as raw bytes of ``charset`` (as ``curl -d`` sends it)."""
+    return "&".join(f"{k}={v}" for k, v in (key(api) | fields).items()).encode(charset)
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "gb18030"])
+def test_post_request__raw_text_in_the_forms_charset_is_stored_as_sent(
+    api, services, session, charset
+):
+    text = "东华门大街路灯不亮，已经三天"
+    body = _raw_form(api, {"service_code": "CITY", "address_id": "G1", "description": text},
+                     charset=charset)  # fmt: skip
+    header = RAW_UTF8 if charset == "utf-8" else f"{RAW_UTF8}; charset={charset}"
+    response = api.post(
+        "/open311/v2/requests.json", None, content=body, headers={"content-type": header}
+    )
+    assert response.status_code == 200, response.text
+    case = session.get(Case, int(response.json()[0]["service_request_id"]))
+    assert case.description == text
+
+
+@pytest.mark.parametrize(
+    ("body", "header", "status", "description"),
+    [
+        pytest.param(
+            b"description=\xe8\xb7\xaf\xff", RAW_UTF8, 400,
+            "the form's field 'description' is not valid utf-8: byte(s) FF at 3; send UTF-8 "
+            "(percent-encoded or not), or name the charset in Content-Type", id="raw-byte",
+        ),
+        pytest.param(
+            b"description=%E8%B7%AF%FF", RAW_UTF8, 400, None, id="escaped-byte",
+        ),
+        pytest.param(
+            b"description=x", f"{RAW_UTF8}; charset=klingon", 415,
+            "the form's charset 'klingon' is not one this server reads; send UTF-8",
+            id="unknown-charset",
+        ),
+    ],
+)  # fmt: skip
+def test_post_request__a_form_that_does_not_decode_is_refused_and_writes_nothing(
+    api, services, session_factory, body, header, status, description
+):
+    before = row_counts(session_factory)
+    fields = _raw_form(api, {"service_code": "CITY", "address_id": "G1"}) + b"&" + body
+    response = api.post(
+        "/open311/v2/requests.json", None, content=fields, headers={"content-type": header}
+    )
+    assert response.status_code == status
+    errors = response.json()
+    assert_valid(errors, ERRORS_SCHEMA)
+    assert errors[0]["code"] == status
+    if description is not None:
+        assert errors[0]["description"] == description
+    assert row_counts(session_factory) == before

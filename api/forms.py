@@ -1,0 +1,145 @@
+"""Form bodies (``application/x-www-form-urlencoded``) read as the WHATWG URL standard says.
+
+Starlette's form parser takes the body's bytes as Latin-1 and percent-decodes as UTF-8 with
+replacement characters. A GeoReport client that sends its Chinese text as raw UTF-8 bytes (as
+``curl -d`` does) then had it refused with "control character U+0081", and one that sent a
+broken escape (``%FF``) had it stored as "�". Here each name and value is percent-decoded to
+bytes first, '+' being a space, and then decoded, strictly, in the charset the ``Content-Type``
+names (UTF-8 when it names none): raw and escaped bytes alike. A body that does not decode is
+400 and a charset Python does not know 415, before any handler runs; a body that needed it is
+passed on re-encoded as plain ASCII escapes of UTF-8, which every parser reads alike.
+"""
+
+from __future__ import annotations
+
+import codecs
+from urllib.parse import unquote_to_bytes, urlencode
+
+from python_multipart.multipart import parse_options_header
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import MalformedRequest, UnsupportedMediaType
+from api.problems import problem_response
+
+FORM = b"application/x-www-form-urlencoded"
+_BODIES = {"POST", "PUT", "PATCH"}
+
+
+def form_charset(content_type: bytes) -> str | None:
+    """The codec's name for a form's ``Content-Type``, or None when it is no urlencoded form.
+
+    Raises ``UnsupportedMediaType`` for a charset this server cannot decode.
+    """
+    kind, options = parse_options_header(content_type)
+    if kind != FORM:
+        return None
+    declared = options.get(b"charset", b"utf-8").decode("latin-1").strip() or "utf-8"
+    try:
+        return codecs.lookup(declared).name
+    except LookupError:
+        raise UnsupportedMediaType(
+            f"the form's charset {declared!r} is not one this server reads; send UTF-8"
+        ) from None
+
+
+def decode_form(body: bytes, charset: str = "utf-8") -> list[tuple[str, str]]:
+    """The name-value pairs of a urlencoded body, in order, blank values kept.
+
+    Raises ``MalformedRequest`` naming the field and the byte that does not decode.
+    """
+    pairs: list[tuple[str, str]] = []
+    for index, part in enumerate(body.split(b"&")):
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition(b"=")
+        name = _text(raw_name, charset, f"field {index + 1}'s name")
+        pairs.append((name, _text(raw_value, charset, f"field {name!r}")))
+    return pairs
+
+
+def _text(raw: bytes, charset: str, what: str) -> str:
+    data = unquote_to_bytes(raw.replace(b"+", b" "))
+    try:
+        return data.decode(charset)
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.end].hex(" ").upper()
+        raise MalformedRequest(
+            f"the form's {what} is not valid {charset}: byte(s) {bad} at {exc.start}; send "
+            "UTF-8 (percent-encoded or not), or name the charset in Content-Type"
+        ) from None
+
+
+def _plain(pairs: list[tuple[str, str]]) -> bytes:
+    """The pairs as ASCII: every other character percent-encoded as UTF-8."""
+    return urlencode(pairs, encoding="utf-8").encode("ascii")
+
+
+class FormEncodingMiddleware:
+    """Check every urlencoded form body decodes (400 or 415 if not) and pass on one that
+    Starlette would misread (raw non-ASCII bytes, another charset) re-encoded as ASCII.
+
+    Runs inside the body cap: the body it reads whole is already within it. Other bodies pass
+    through untouched, unread.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODIES:
+            await self.app(scope, receive, send)
+            return
+        content_type = _header(scope, b"content-type")
+        if content_type is None or FORM not in content_type.lower():
+            await self.app(scope, receive, send)
+            return
+        try:
+            charset = form_charset(content_type)
+            if charset is None:
+                await self.app(scope, receive, send)
+                return
+            body, ended = await _read(receive)
+            pairs = decode_form(body, charset)
+        except (MalformedRequest, UnsupportedMediaType) as error:
+            await problem_response(error, Request(scope, receive))(scope, receive, send)
+            return
+        if charset != "utf-8" or not body.isascii():
+            body = _plain(pairs)
+            scope = dict(scope)
+            scope["headers"] = [
+                (name, value)
+                for name, value in scope["headers"]
+                if name not in (b"content-type", b"content-length")
+            ] + [(b"content-type", FORM), (b"content-length", str(len(body)).encode())]
+        await self.app(scope, _replay(body, receive, ended), send)
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return bytes(value)
+    return None
+
+
+async def _read(receive: Receive) -> tuple[bytes, bool]:
+    """The whole body, and whether the client went away while sending it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), True
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, receive: Receive, ended: bool) -> Receive:
+    queue: list[Message] = [
+        {"type": "http.disconnect"} if ended else {"type": "http.request", "body": body}
+    ]
+
+    async def replayed() -> Message:
+        return queue.pop() if queue else await receive()
+
+    return replayed
