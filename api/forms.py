@@ -24,6 +24,7 @@ from api.problems import problem_response
 
 FORM = b"application/x-www-form-urlencoded"
 _BODIES = {"POST", "PUT", "PATCH"}
+_DELIMITERS = "name=a+b%20c&"
 
 
 def form_charset(content_type: bytes) -> str | None:
@@ -36,11 +37,16 @@ def form_charset(content_type: bytes) -> str | None:
         return None
     declared = options.get(b"charset", b"utf-8").decode("latin-1").strip() or "utf-8"
     try:
-        return codecs.lookup(declared).name
+        name = codecs.lookup(declared).name
+        # A form's '&', '=', '+' and '%' are ASCII bytes: a charset that writes them otherwise
+        # (UTF-16) cannot carry one, and a codec that is no text encoding (base64) none at all.
+        if _DELIMITERS.encode(name) == _DELIMITERS.encode("ascii"):
+            return name
     except LookupError:
-        raise UnsupportedMediaType(
-            f"the form's charset {declared!r} is not one this server reads; send UTF-8"
-        ) from None
+        pass
+    raise UnsupportedMediaType(
+        f"the form's charset {declared!r} is not one this server reads; send UTF-8"
+    )
 
 
 def decode_form(body: bytes, charset: str = "utf-8") -> list[tuple[str, str]]:

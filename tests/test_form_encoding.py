@@ -69,6 +69,9 @@ def test_form_charset__names_the_codec_or_none_for_other_media(header, charset):
     assert form_charset(header) == charset
 
 
-def test_form_charset__an_unknown_charset_is_unsupported():
-    with pytest.raises(UnsupportedMediaType, match="charset 'klingon' is not one this server"):
-        form_charset(b"application/x-www-form-urlencoded; charset=klingon")
+@pytest.mark.parametrize("charset", ["klingon", "utf-16", "UTF-32LE", "base64", "rot13", "zlib"])
+def test_form_charset__one_that_cannot_carry_a_form_is_unsupported(charset):
+    """Unknown, not ASCII-compatible (the delimiters would not be '&' and '='), or no text
+    encoding at all."""
+    with pytest.raises(UnsupportedMediaType, match=f"charset '{charset}' is not one this server"):
+        form_charset(f"application/x-www-form-urlencoded; charset={charset}".encode())
