@@ -18,9 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import console, docs, problems
 from api.deps import body_media_type
-from api.forms import FormEncodingMiddleware
 from api.metrics import RequestMetrics
-from api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from api.middleware import BodyLimitMiddleware, FormEncodingMiddleware, MetricsMiddleware
 from api.open311.routes import router as open311_router
 from api.ratelimit import IntakeLimiter
 from api.routes import (

@@ -6,8 +6,9 @@ replacement characters. A GeoReport client that sends its Chinese text as raw UT
 broken escape (``%FF``) had it stored as "�". Here each name and value is percent-decoded to
 bytes first, '+' being a space, and then decoded, strictly, in the charset the ``Content-Type``
 names (UTF-8 when it names none): raw and escaped bytes alike. A body that does not decode is
-400 and a charset Python does not know 415, before any handler runs; a body that needed it is
-passed on re-encoded as plain ASCII escapes of UTF-8, which every parser reads alike.
+400 and a charset this server cannot read 415, before any handler runs (``api.middleware.
+FormEncodingMiddleware``); a body that needed it is passed on re-encoded as plain ASCII escapes
+of UTF-8, which every parser reads alike.
 """
 
 from __future__ import annotations
@@ -16,14 +17,10 @@ import codecs
 from urllib.parse import unquote_to_bytes, urlencode
 
 from python_multipart.multipart import parse_options_header
-from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import MalformedRequest, UnsupportedMediaType
-from api.problems import problem_response
 
 FORM = b"application/x-www-form-urlencoded"
-_BODIES = {"POST", "PUT", "PATCH"}
 _DELIMITERS = "name=a+b%20c&"
 
 
@@ -76,76 +73,6 @@ def _text(raw: bytes, charset: str, what: str) -> str:
         ) from None
 
 
-def _plain(pairs: list[tuple[str, str]]) -> bytes:
+def plain_form(pairs: list[tuple[str, str]]) -> bytes:
     """The pairs as ASCII: every other character percent-encoded as UTF-8."""
     return urlencode(pairs, encoding="utf-8").encode("ascii")
-
-
-class FormEncodingMiddleware:
-    """Check every urlencoded form body decodes (400 or 415 if not) and pass on one that
-    Starlette would misread (raw non-ASCII bytes, another charset) re-encoded as ASCII.
-
-    Runs inside the body cap: the body it reads whole is already within it. Other bodies pass
-    through untouched, unread.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODIES:
-            await self.app(scope, receive, send)
-            return
-        content_type = _header(scope, b"content-type")
-        if content_type is None or FORM not in content_type.lower():
-            await self.app(scope, receive, send)
-            return
-        try:
-            charset = form_charset(content_type)
-            if charset is None:
-                await self.app(scope, receive, send)
-                return
-            body, ended = await _read(receive)
-            pairs = decode_form(body, charset)
-        except (MalformedRequest, UnsupportedMediaType) as error:
-            await problem_response(error, Request(scope, receive))(scope, receive, send)
-            return
-        if charset != "utf-8" or not body.isascii():
-            body = _plain(pairs)
-            scope = dict(scope)
-            scope["headers"] = [
-                (name, value)
-                for name, value in scope["headers"]
-                if name not in (b"content-type", b"content-length")
-            ] + [(b"content-type", FORM), (b"content-length", str(len(body)).encode())]
-        await self.app(scope, _replay(body, receive, ended), send)
-
-
-def _header(scope: Scope, wanted: bytes) -> bytes | None:
-    for name, value in scope["headers"]:
-        if name == wanted:
-            return bytes(value)
-    return None
-
-
-async def _read(receive: Receive) -> tuple[bytes, bool]:
-    """The whole body, and whether the client went away while sending it."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), True
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks), False
-
-
-def _replay(body: bytes, receive: Receive, ended: bool) -> Receive:
-    queue: list[Message] = [
-        {"type": "http.disconnect"} if ended else {"type": "http.request", "body": body}
-    ]
-
-    async def replayed() -> Message:
-        return queue.pop() if queue else await receive()
-
-    return replayed

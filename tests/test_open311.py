@@ -595,3 +595,25 @@ def test_post_request__a_form_that_does_not_decode_is_refused_and_writes_nothing
     if description is not None:
         assert errors[0]["description"] == description
     assert row_counts(session_factory) == before
+
+
+def test_post_request__a_chunked_raw_form_split_inside_a_character_is_stored_whole(
+    api, services, session
+):
+    """Sent without a length, in pieces that cut a character's bytes apart: the body cap
+    replays what it read, and the form is decoded from the whole."""
+    text = "路灯不亮"
+    body = _raw_form(api, {"service_code": "CITY", "address_id": "G1", "description": text})
+    cut = body.index(text.encode()) + 1  # inside the first character's three bytes
+
+    def pieces():
+        yield body[:cut]
+        yield body[cut:]
+
+    response = api.post(
+        "/open311/v2/requests.json", None, content=pieces(), headers={"content-type": RAW_UTF8}
+    )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 200, response.text
+    case = session.get(Case, int(response.json()[0]["service_request_id"]))
+    assert case.description == text
