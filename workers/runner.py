@@ -14,14 +14,12 @@ import argparse
 import contextlib
 import gc
 import logging
-import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from types import FrameType
 
 import redis
 
@@ -32,6 +30,7 @@ from engine.runtime import Runtime
 from workers import jobs
 from workers.queues import WORK_QUEUES, connect, redis_url, work_queues
 from workers.rq_workers import InProcessWorker
+from workers.signals import stop_on_signals
 from workers.stuck import reap_orphans
 from workers.supervisor import Supervisor, worker_specs
 from workers.sweeper import Sweeper
@@ -84,15 +83,6 @@ def build_sweeper(settings: Settings, connection: redis.Redis) -> Sweeper:
     )
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-
-
 def _worker(connection: redis.Redis, stop: threading.Event) -> EscalationWorker:
     worker = EscalationWorker(work_queues(connection), connection=connection)
     worker.stopping = stop
@@ -105,7 +95,7 @@ def run_burst(sweeper: Sweeper, *, log_level: str, stop: threading.Event) -> Non
         report = sweeper.sweep()
         reap_orphans(sweeper.connection, WORK_QUEUES)
         worked = _worker(sweeper.connection, stop).work(burst=True, logging_level=log_level)
-        _stop_on_signals(stop)  # the worker installed its own handlers; take them back
+        stop_on_signals(stop)  # the worker installed its own handlers; take them back
         if not report.claimed and not worked:
             return
 
@@ -161,7 +151,7 @@ def run_forever(
                 _worker(sweeper.connection, stop).work(burst=False, logging_level=log_level)
             except redis.exceptions.RedisError:
                 log.exception("the worker lost Redis")
-            _stop_on_signals(stop)
+            stop_on_signals(stop)
             if not stop.is_set():
                 log.warning("the worker loop ended; starting it again in %s s", _RESTART_PAUSE)
                 stop.wait(_RESTART_PAUSE)
@@ -173,7 +163,7 @@ def run_forever(
 def run(settings: Settings, *, url: str, burst: bool, log_level: str = "WARNING") -> int:
     """Run one worker process against the Redis at ``url``; the process's exit code."""
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     connection = connect(url)
     sweeper = build_sweeper(settings, connection)
     # What is loaded by now (modules, workflows, calendar, organisation) stays for the process's

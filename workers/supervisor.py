@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import FrameType
 
 from engine.config import Settings
 from engine.db import make_engine, make_session_factory
@@ -28,6 +27,7 @@ from engine.deadline.epoch import clock_for
 from engine.migrate import upgrade
 from workers.queues import redis_url
 from workers.redis_server import _die_with_parent
+from workers.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +81,10 @@ class Supervisor:
         self.stopping = threading.Event()
         self.gave_up: list[str] = []
 
-    def request_stop(self, signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
-        """Stop every child and return from ``run`` (also the signal handler)."""
-        log.info("supervisor: signal %s, stopping", signum)
-        self.stopping.set()
-
     def run(self) -> int:
         """Supervise until stopped, or until every task child has finished (or been given up
         on); the exit code: 1 if a task was given up on, else 0."""
-        signal.signal(signal.SIGINT, self.request_stop)
-        signal.signal(signal.SIGTERM, self.request_stop)
+        stop_on_signals(self.stopping)
         try:
             while not self.stopping.is_set():
                 for child in self.children:
